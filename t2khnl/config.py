@@ -1,0 +1,72 @@
+"""Presets: declarative analysis configurations (YAML) validated against a packaged schema."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+PRESETS = ("corrected", "published")
+DETECTORS = ("nd280", "upgrade")
+BEAMS = ("fhc", "rhc")
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("schemas/preset.json").read_text()
+    return json.loads(text)
+
+
+def validate(preset: dict[str, Any]) -> dict[str, Any]:
+    """Check a preset against ``schemas/preset.json``.
+
+    Args:
+        preset: the parsed preset.
+
+    Returns:
+        The same preset.
+
+    Raises:
+        InputError: the preset does not follow the schema (the failing path is named).
+    """
+    try:
+        jsonschema.validate(preset, _schema())
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "<top>"
+        msg = f"invalid preset at {where}: {err.message}"
+        raise InputError(msg) from err
+    return preset
+
+
+def load(name: str) -> dict[str, Any]:
+    """Load a packaged preset by name.
+
+    Args:
+        name: ``corrected`` (default analysis) or ``published`` (the paper's configuration).
+
+    Returns:
+        The validated preset.
+
+    Raises:
+        InputError: unknown preset name.
+    """
+    if name not in PRESETS:
+        msg = f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}"
+        raise InputError(msg)
+    text = resources.files(__package__).joinpath(f"presets/{name}.yaml").read_text()
+    return validate(yaml.safe_load(text))
+
+
+def check_choice(kind: str, value: str, allowed: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise an InputError naming them."""
+    if value not in allowed:
+        msg = f"unknown {kind} {value!r}; choose one of {', '.join(allowed)}"
+        raise InputError(msg)
+    return value

@@ -1,0 +1,13 @@
+"""Exceptions raised by t2khnl; the CLI turns them into one-line messages."""
+
+
+class T2KHNLError(Exception):
+    """Base class of every error t2khnl reports to the user."""
+
+
+class InputError(T2KHNLError, ValueError):
+    """A user-supplied argument (detector, beam, mass, coupling, ...) is invalid."""
+
+
+class DataFileError(T2KHNLError, OSError):
+    """An input data file is missing, unreadable or does not match its manifest."""

@@ -1,0 +1,117 @@
+"""ROOT ntuples: the ``events`` TTree and its JSON metadata, written atomically with uproot."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from .errors import DataFileError, InputError
+
+log = logging.getLogger(__name__)
+
+TREE = "events"
+METADATA = "metadata"
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail early, before any simulation, when ``path`` cannot be written.
+
+    Args:
+        path: the output file.
+
+    Returns:
+        The resolved path.
+
+    Raises:
+        InputError: the folder does not exist or is not writable, or ``path`` is a folder.
+    """
+    target = Path(path).expanduser().resolve()
+    if target.is_dir():
+        msg = f"output path {target} is a folder, expected a .root file name"
+        raise InputError(msg)
+    folder = target.parent
+    if not folder.is_dir():
+        msg = f"cannot write {target}: folder {folder} does not exist"
+        raise InputError(msg)
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".t2khnl-probe-"):
+            pass
+    except OSError as err:
+        msg = f"cannot write {target}: {err.strerror}"
+        raise InputError(msg) from err
+    return target
+
+
+def write(path: str | os.PathLike[str], events: ak.Array, metadata: dict[str, Any]) -> Path:
+    """Write events and metadata to a ROOT file, atomically (temporary file, then rename).
+
+    Args:
+        path: output ``.root`` file.
+        events: flat record array; each field becomes a branch (fixed-size inner
+            dimensions become fixed-size array branches).
+        metadata: JSON-serialisable run description, stored as a TObjString.
+
+    Returns:
+        The path written.
+    """
+    target = check_writable(path)
+    branches = {name: ak.to_numpy(events[name]) for name in events.fields}
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with uproot.recreate(tmp) as file:
+            file[METADATA] = json.dumps(metadata, sort_keys=True)
+            if branches:
+                file[TREE] = branches
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("wrote %d events to %s", len(events), target)
+    return target
+
+
+def read(path: str | os.PathLike[str]) -> tuple[ak.Array, dict[str, Any]]:
+    """Read an ntuple written by :func:`write`.
+
+    Args:
+        path: the ``.root`` file.
+
+    Returns:
+        The events and the metadata.
+
+    Raises:
+        DataFileError: the file is missing, truncated, corrupt or not a t2khnl ntuple.
+    """
+    source = Path(path)
+    if not source.is_file():
+        msg = f"ntuple {source} does not exist"
+        raise DataFileError(msg)
+    try:
+        with uproot.open(source) as file:
+            if METADATA not in file or TREE not in file:
+                msg = f"{source} is not a t2khnl ntuple (needs '{TREE}' and '{METADATA}')"
+                raise DataFileError(msg)
+            metadata = json.loads(str(file[METADATA]))
+            events = file[TREE].arrays(library="ak")
+    except DataFileError:
+        raise
+    except Exception as err:
+        msg = f"cannot read ntuple {source}: {type(err).__name__}: {err}"
+        raise DataFileError(msg) from err
+    n_expected = metadata.get("n_events")
+    if n_expected is not None and len(events) != n_expected:
+        msg = f"{source} holds {len(events)} events, its metadata says {n_expected}"
+        raise DataFileError(msg)
+    if len(events) and not np.isfinite(ak.to_numpy(events["weight"])).all():
+        msg = f"{source} has non-finite weights"
+        raise DataFileError(msg)
+    return events, metadata
