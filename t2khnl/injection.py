@@ -1,0 +1,448 @@
+"""Upscattering vertices nu_mu A -> N A sampled with SIREN's C++ injector, with per-POT weights.
+
+Only the primary interaction is simulated here: the neutrino, its upscattering vertex, the
+target nucleus and the HNL four-momentum. The HNL decay is left to the caller.
+
+SIREN set-up (siren 0.1.0), all in C++ (no per-event Python callbacks):
+
+* energy: ``TabulatedFluxDistribution`` restricted to [lowest interaction threshold,
+  highest flux energy] for generation; the same table with its physical normalisation
+  (the integral over the full table, nu / m^2 / POT) as the physical distribution;
+* direction: ``FixedDirection`` (+z);
+* position: ``FixedTargetPositionDistribution`` on a thin disk (a cylinder of radius
+  ``radius_m`` and negligible height whose downstream face sits at ``segment_start_m``),
+  with ``max_length = segment_end_m - segment_start_m``: the neutrino enters uniformly over
+  the disk and the vertex is drawn along +z with probability density proportional to
+  n(x) sigma(E) exp(-tau), i.e. proportional to the physical interaction density. Vertices
+  land in dense material, and a gas volume gets ~rho_gas / rho_solid as many.
+
+Weights. SIREN's ``Weighter.EventWeight`` cannot be used with ``HNLDipoleFromTable``:
+``HNLDipoleFromTable::DifferentialCrossSection(record)`` takes the target mass from
+``record.primary_mass`` (0 for a neutrino), so y = 0/0, ``FinalStateProbability`` is NaN and
+so is every event weight (the bug is still on SIREN's main branch). The cross-section
+probabilities cancel between physical and generation densities anyway (same interaction
+collection), and with the distributions above the weight reduces to::
+
+    w = pi R^2 * Phi(E_min, E_max) * P_int(E, line) / N_attempts      [upscatters / POT]
+
+where Phi is the flux integral over the generation energy range [nu / m^2 / POT] and P_int
+= 1 - exp(-tau) the interaction probability along the event's line between the segment
+ends, which SIREN computes in C++ (``Weighter.GetInteractionProbabilities``). Its sum
+estimates N = int dE Phi(E) int_V n_T(x) sigma_T(E) d^3x over the injection cylinder.
+``tests/test_injection.py`` checks this against an analytic count.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+log = logging.getLogger(__name__)
+
+#: PDG code SIREN gives the HNL (ParticleType.N4); N4Bar is -5914.
+HNL_PDG = 5914
+#: Height of the thin cylinder the neutrinos start from [m]; only its face matters.
+_DISK_HEIGHT_M = 1e-6
+_PROTON_PDG = 1000010010
+
+
+class UpscatterSample(NamedTuple):
+    """Upscattering events, one row per successful injection.
+
+    Attributes:
+        n_injected: number of injection attempts, failed ones included (they count in the
+            normalisation; the weights below already divide by it).
+        energy_gev: neutrino energy [GeV], shape (n,).
+        vertex_m: upscattering vertex in SIREN detector coordinates [m], shape (n, 3).
+        target_pdg: PDG code of the target nucleus (e.g. 1000060120 for C12), shape (n,).
+        hnl_p4_gev: HNL four-momentum (E, px, py, pz) [GeV], shape (n, 4).
+        recoil_p4_gev: recoiling nucleus four-momentum (E, px, py, pz) [GeV], shape (n, 4).
+        weight_per_pot: expected number of upscatters per proton on target that the event
+            stands for [1/POT], shape (n,). Its sum over events in a region estimates the
+            number of upscatters per POT there.
+        sector: name of the detector-model volume containing the vertex, shape (n,).
+        hnl_pdg: PDG code of the HNL (5914 for N, -5914 for N-bar), shape (n,).
+    """
+
+    n_injected: int
+    energy_gev: NDArray[np.float64]
+    vertex_m: NDArray[np.float64]
+    target_pdg: NDArray[np.int64]
+    hnl_p4_gev: NDArray[np.float64]
+    recoil_p4_gev: NDArray[np.float64]
+    weight_per_pot: NDArray[np.float64]
+    sector: NDArray[np.str_]
+    hnl_pdg: NDArray[np.int64]
+
+
+def _siren() -> Any:
+    """Import siren lazily (it is heavy, and prints warnings at import)."""
+    try:
+        import siren
+    except ImportError as exc:  # pragma: no cover - siren is a hard dependency
+        msg = "t2khnl.injection needs SIREN: pip install siren==0.1.0"
+        raise ImportError(msg) from exc
+    return siren
+
+
+def _check_flux(flux: Sequence[ArrayLike]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Validate a flux given as (energies [GeV], flux [nu / m^2 / GeV / POT])."""
+    try:
+        energies_raw, values_raw = flux
+    except (TypeError, ValueError) as exc:
+        msg = "flux must be a pair (energy_gev, flux_per_m2_gev_pot) of arrays"
+        raise InputError(msg) from exc
+    energies = np.asarray(energies_raw, dtype=float)
+    values = np.asarray(values_raw, dtype=float)
+    if energies.ndim != 1 or energies.shape != values.shape or energies.size < 2:
+        msg = (
+            "flux energies and values must be 1-d arrays of the same length >= 2, got "
+            f"shapes {energies.shape} and {values.shape}"
+        )
+        raise InputError(msg)
+    if not np.all(np.isfinite(energies)) or not np.all(np.isfinite(values)):
+        msg = "flux energies and values must be finite"
+        raise InputError(msg)
+    if np.any(np.diff(energies) <= 0):
+        msg = "flux energies must be strictly increasing"
+        raise InputError(msg)
+    if np.any(values < 0) or not np.any(values > 0):
+        msg = "flux values must be non-negative and not all zero"
+        raise InputError(msg)
+    return energies, values
+
+
+def _lowest_threshold_gev(siren: Any, detector_model: Any, processes: Sequence[Any]) -> float:
+    """Lowest interaction threshold over all processes and their targets [GeV]."""
+    thresholds = []
+    for process in processes:
+        for target in process.GetPossibleTargets():
+            record = siren.dataclasses.InteractionRecord()
+            record.target_mass = detector_model.GetTargetMass(target)
+            thresholds.append(float(process.InteractionThreshold(record)))
+    if not thresholds:
+        msg = "the processes have no targets"
+        raise InputError(msg)
+    return min(thresholds)
+
+
+def _warn_missing_targets(detector_model: Any, processes: Sequence[Any]) -> None:
+    """Log the nuclei of the detector model that no process has a table for."""
+    covered = {int(t) for process in processes for t in process.GetPossibleTargets()}
+    present: set[int] = set()
+    materials = detector_model.Materials
+    index = 0
+    while materials.HasMaterial(index):
+        present.update(int(t) for t in materials.GetMaterialTargets(index))
+        index += 1
+    missing = sorted(t for t in present - covered if 1000000000 <= t < 1100000000)
+    if missing:
+        log.warning("no cross section for nuclei %s: they never interact", missing)
+
+
+def _check_table_range(
+    siren: Any, processes: Sequence[Any], primary: Any, e_min_gev: float, e_max_gev: float
+) -> None:
+    """Fail early (not mid-run) when a cross-section table does not span the flux."""
+    for process in processes:
+        if primary not in process.GetPossiblePrimaries():
+            msg = f"process {process!r} does not accept primary {primary}"
+            raise InputError(msg)
+        for target in process.GetPossibleTargets():
+            for energy in (e_min_gev, e_max_gev):
+                try:
+                    process.TotalCrossSection(primary, energy, target)
+                except RuntimeError as exc:
+                    msg = (
+                        f"cross section for {target} does not cover E = {energy:g} GeV "
+                        f"(flux range {e_min_gev:g}-{e_max_gev:g} GeV): {exc}"
+                    )
+                    raise InputError(msg) from exc
+
+
+def inject_upscatters(
+    detector_model: Any,
+    processes: Sequence[Any],
+    flux: Sequence[ArrayLike],
+    *,
+    segment_start_m: float,
+    segment_end_m: float,
+    radius_m: float,
+    n_events: int,
+    seed: int,
+    primary_pdg: int = 14,
+    with_sector: bool = True,
+) -> UpscatterSample:
+    """Sample upscattering vertices in a cylinder along the beam (+z) and weight them per POT.
+
+    Neutrinos arrive along +z, uniformly over a disk of radius ``radius_m`` centred on the
+    z axis (x = y = 0 in SIREN detector coordinates); the vertex lies between
+    ``segment_start_m`` and ``segment_end_m`` (clipped to the detector model's world) and
+    is drawn proportionally to the interaction density n_T(x) sigma_T(E).
+
+    Args:
+        detector_model (siren.detector.DetectorModel): geometry and materials.
+        processes (Sequence[siren.interactions.CrossSection]): cross sections of the
+            primary, e.g. one ``HNLDipoleFromTable`` per helicity channel. Every target
+            present in the geometry along the segment should have a table.
+        flux (Sequence[ArrayLike]): pair (energies [GeV], flux [nu / m^2 / GeV / POT]),
+            linearly interpolated; uniform over the disk.
+        segment_start_m (float): upstream end of the injection segment, z [m].
+        segment_end_m (float): downstream end of the injection segment, z [m].
+        radius_m (float): radius of the transverse disk [m].
+        n_events (int): number of injection attempts (failed attempts included).
+        seed (int): seed of SIREN's random number generator; same seed, same events.
+        primary_pdg (int): PDG code of the neutrino; 14 (nu_mu, default) or -14.
+        with_sector (bool): look up the detector volume name at each vertex (a few
+            microseconds per event); defaults to True.
+
+    Returns:
+        UpscatterSample: the successful events, with ``n_injected = n_events``.
+
+    Raises:
+        InputError: a non-positive ``n_events`` or ``radius_m``, an empty or reversed
+            segment, no processes, a malformed flux, or a cross-section table that does
+            not span the flux energies above threshold.
+    """
+    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer):
+        msg = f"n_events must be an integer, got {n_events!r}"
+        raise InputError(msg)
+    if n_events <= 0:
+        msg = f"n_events must be positive, got {n_events}"
+        raise InputError(msg)
+    if not radius_m > 0:
+        msg = f"radius_m must be positive, got {radius_m}"
+        raise InputError(msg)
+    if not segment_end_m > segment_start_m:
+        msg = (
+            f"segment_end_m ({segment_end_m}) must be larger than segment_start_m "
+            f"({segment_start_m})"
+        )
+        raise InputError(msg)
+    processes = list(processes)
+    if not processes:
+        msg = "at least one cross section (process) is needed"
+        raise InputError(msg)
+    energies, values = _check_flux(flux)
+
+    siren = _siren()
+    sdc = siren.dataclasses
+    dists = siren.distributions
+    inj_mod = siren.injection
+    smath = siren.math
+
+    primary = sdc.ParticleType(int(primary_pdg))
+    e_thr = _lowest_threshold_gev(siren, detector_model, processes)
+    e_min = max(e_thr, float(energies[0]))
+    e_max = float(energies[-1])
+    if e_min >= e_max:
+        msg = f"the flux ends at {e_max:g} GeV, below the interaction threshold {e_thr:g} GeV"
+        raise InputError(msg)
+    _check_table_range(siren, processes, primary, e_min, e_max)
+    _warn_missing_targets(detector_model, processes)
+
+    energy_list = energies.tolist()
+    value_list = values.tolist()
+    flux_phys = dists.TabulatedFluxDistribution(energy_list, value_list, True)
+    flux_gen = dists.TabulatedFluxDistribution(e_min, e_max, energy_list, value_list, False)
+    flux_gen_integral = float(flux_gen.GetIntegral())  # nu / m^2 / POT above threshold
+    if not flux_gen_integral > 0:
+        msg = f"the flux is zero above the interaction threshold {e_thr:g} GeV"
+        raise InputError(msg)
+    direction = dists.FixedDirection(smath.Vector3D(0.0, 0.0, 1.0))
+    disk = siren.geometry.Cylinder(
+        siren.geometry.Placement(
+            smath.Vector3D(0.0, 0.0, float(segment_start_m) - 0.5 * _DISK_HEIGHT_M)
+        ),
+        float(radius_m),
+        0.0,
+        _DISK_HEIGHT_M,
+    )
+    position = dists.FixedTargetPositionDistribution(
+        disk, float(segment_end_m) - float(segment_start_m)
+    )
+
+    collection = siren.interactions.InteractionCollection(primary, processes)
+    mass = dists.PrimaryMass(0.0)
+    helicity = dists.PrimaryNeutrinoHelicityDistribution()
+    injection_process = inj_mod.PrimaryInjectionProcess(primary, collection)
+    injection_process.distributions = [mass, helicity, flux_gen, direction, position]
+    physical_process = inj_mod.PhysicalProcess(primary, collection)
+    physical_process.distributions = [mass, helicity, flux_phys, direction]
+
+    random = siren.utilities.SIREN_random(int(seed))
+    injector = inj_mod._Injector(int(n_events), detector_model, injection_process, [], random)
+    weighter = inj_mod._Weighter([injector], detector_model, physical_process, [])
+
+    log.info(
+        "injecting %d upscatters: z in [%g, %g] m, r < %g m, E in [%g, %g] GeV",
+        n_events,
+        segment_start_m,
+        segment_end_m,
+        radius_m,
+        e_min,
+        e_max,
+    )
+    hnl_types = {int(sdc.ParticleType.N4), int(sdc.ParticleType.N4Bar)}
+    energy_out = np.empty(n_events)
+    vertex_out = np.empty((n_events, 3))
+    target_out = np.empty(n_events, dtype=np.int64)
+    hnl_out = np.empty((n_events, 4))
+    recoil_out = np.empty((n_events, 4))
+    p_int_out = np.empty(n_events)
+    hnl_pdg_out = np.empty(n_events, dtype=np.int64)
+    sectors: list[str] = []
+    n_ok = 0
+    for _ in range(n_events):
+        tree = injector.GenerateEvent()
+        datums = tree.tree
+        if len(datums) == 0:
+            continue  # failed attempt: SIREN returns an empty tree (EventWeight would be 1/N)
+        record = datums[0].record
+        secondary_types = [int(t) for t in record.signature.secondary_types]
+        i_hnl = 0 if secondary_types[0] in hnl_types else 1
+        momenta = record.secondary_momenta
+        energy_out[n_ok] = record.primary_momentum[0]
+        vertex = record.interaction_vertex
+        vertex_out[n_ok] = vertex
+        target_out[n_ok] = int(record.signature.target_type)
+        hnl_out[n_ok] = momenta[i_hnl]
+        recoil_out[n_ok] = momenta[1 - i_hnl]
+        hnl_pdg_out[n_ok] = secondary_types[i_hnl]
+        p_int_out[n_ok] = weighter.GetInteractionProbabilities(tree, 0)[0]
+        if with_sector:
+            sector = detector_model.GetContainingSector(
+                siren.detector.DetectorPosition(smath.Vector3D(vertex))
+            )
+            sectors.append(sector.name)
+        n_ok += 1
+
+    weight = math.pi * float(radius_m) ** 2 * flux_gen_integral * p_int_out[:n_ok] / n_events
+    n_bad = int(np.count_nonzero(~np.isfinite(weight)))
+    if n_bad:
+        log.warning("%d of %d events have a non-finite weight; set to 0", n_bad, n_ok)
+        weight = np.where(np.isfinite(weight), weight, 0.0)
+    log.info(
+        "%d of %d attempts succeeded; %.4g upscatters per POT in the cylinder",
+        n_ok,
+        n_events,
+        float(weight.sum()),
+    )
+    return UpscatterSample(
+        n_injected=int(n_events),
+        energy_gev=energy_out[:n_ok].copy(),
+        vertex_m=vertex_out[:n_ok].copy(),
+        target_pdg=target_out[:n_ok].copy(),
+        hnl_p4_gev=hnl_out[:n_ok].copy(),
+        recoil_p4_gev=recoil_out[:n_ok].copy(),
+        weight_per_pot=weight,
+        sector=np.array(sectors if with_sector else [""] * n_ok, dtype=np.str_),
+        hnl_pdg=hnl_pdg_out[:n_ok].copy(),
+    )
+
+
+def _nucleus_z_a(pdg: int) -> tuple[int, int]:
+    """Z and A of a nucleus from its PDG code 10LZZZAAAI."""
+    if not 1000000000 <= pdg < 1100000000:
+        msg = f"{pdg} is not a nucleus PDG code (10LZZZAAAI)"
+        raise InputError(msg)
+    return (pdg // 10000) % 1000, (pdg // 10) % 1000
+
+
+def dipole_from_arrays(
+    mass_gev: float,
+    coupling: float,
+    channel: Any,
+    total: Mapping[int, tuple[ArrayLike, ArrayLike]],
+    differential: Mapping[int, tuple[ArrayLike, ArrayLike, ArrayLike]],
+    *,
+    table_dir: str | os.PathLike[str] | None = None,
+    in_inv_gev: bool = False,
+    z_sampling: bool = True,
+    inelastic: bool = False,
+) -> Any:
+    """Build a ``siren.interactions.HNLDipoleFromTable`` from numpy tables.
+
+    siren 0.1.0 does not bind ``Interpolator1D``/``Interpolator2D`` in Python, so
+    ``AddTotalCrossSection(target, Interpolator1D)`` cannot be called from Python; the
+    tables go through ``Add*CrossSectionFile`` instead. Those parse Z and A from the file
+    name (``..._Z_6_A_12_...``), and the differential parser loops forever if the path
+    holds a '.' before the last '_'-separated token: the files are written with dot-free
+    names in a dot-free folder. The C++ class also requires a hydrogen (1000010010) table
+    in both maps (it looks it up for the incoherent proton term on every call); a zero
+    table is added when ``total`` has none.
+
+    Args:
+        mass_gev (float): HNL mass [GeV].
+        coupling (float): the factor d whose square multiplies every table value.
+        channel (siren.interactions.HNLDipoleFromTable.HelicityChannel): helicity channel.
+        total (Mapping[int, tuple[ArrayLike, ArrayLike]]): per target PDG code, (E [GeV],
+            sigma / coupling^2) with sigma in cm^2 (GeV^-2 if ``in_inv_gev``).
+        differential (Mapping[int, tuple[ArrayLike, ArrayLike, ArrayLike]]): per target,
+            (E [GeV] grid (nE,), z or y grid (nz,), dsigma/dz / coupling^2 (nE, nz)).
+        table_dir (str | os.PathLike[str] | None): where to write the table files; a new
+            temporary folder by default. Must not contain '.'.
+        in_inv_gev (bool): tables in GeV^-2 rather than cm^2; defaults to False.
+        z_sampling (bool): the second axis is z = (y - y_min) / (y_max - y_min) (SIREN's
+            default) rather than y; defaults to True.
+        inelastic (bool): add Z times the hydrogen table to each nucleus (SIREN's
+            incoherent proton term); defaults to False.
+
+    Returns:
+        siren.interactions.HNLDipoleFromTable: the cross section.
+
+    Raises:
+        InputError: mismatched targets or table shapes, or a folder name with a '.'.
+    """
+    siren = _siren()
+    if set(total) != set(differential):
+        msg = "total and differential tables must cover the same targets"
+        raise InputError(msg)
+    folder = Path(table_dir) if table_dir is not None else Path(tempfile.mkdtemp(prefix="xs"))
+    folder = folder.resolve()
+    if "." in str(folder):
+        msg = f"table_dir {folder} contains a '.', which SIREN's file-name parser cannot take"
+        raise InputError(msg)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = dict(total)
+    differential = dict(differential)
+    if _PROTON_PDG not in total:
+        e_any = np.asarray(next(iter(total.values()))[0], dtype=float)
+        z_any = np.asarray(next(iter(differential.values()))[1], dtype=float)
+        total[_PROTON_PDG] = (e_any, np.zeros_like(e_any))
+        differential[_PROTON_PDG] = (e_any, z_any, np.zeros((e_any.size, z_any.size)))
+    xs = siren.interactions.HNLDipoleFromTable(
+        float(mass_gev), float(coupling), channel, z_sampling, in_inv_gev, inelastic
+    )
+    tag = f"{id(xs):x}"
+    for pdg in sorted(total):
+        z, a = _nucleus_z_a(int(pdg))
+        target = siren.dataclasses.ParticleType(int(pdg))
+        e_tot, s_tot = (np.asarray(v, dtype=float) for v in total[pdg])
+        e_dif, z_dif, s_dif = (np.asarray(v, dtype=float) for v in differential[pdg])
+        if e_tot.shape != s_tot.shape or s_dif.shape != (e_dif.size, z_dif.size):
+            msg = f"table shapes do not match for target {pdg}"
+            raise InputError(msg)
+        f_tot = folder / f"tot_{tag}_Z_{z}_A_{a}_end"
+        f_dif = folder / f"dif_{tag}_Z_{z}_A_{a}_end"
+        np.savetxt(f_tot, np.column_stack([e_tot, s_tot]), fmt="%.17g")
+        e_grid, z_grid = np.meshgrid(e_dif, z_dif, indexing="ij")
+        np.savetxt(
+            f_dif, np.column_stack([e_grid.ravel(), z_grid.ravel(), s_dif.ravel()]), fmt="%.17g"
+        )
+        xs.AddTotalCrossSectionFile(str(f_tot), target)
+        xs.AddDifferentialCrossSectionFile(str(f_dif), target)
+    log.debug("HNLDipoleFromTable tables written to %s", folder)
+    return xs
