@@ -1,0 +1,29 @@
+"""Detector geometries of t2khnl: SIREN base models plus our corrections and fiducial boxes.
+
+``load(name, variant)`` returns a :class:`DetectorGeometry` holding the
+``siren.detector.DetectorModel``, the fiducial boxes [m], the region lookup and the
+materialised SIREN files. The models and their variants are described by the YAML files of
+this folder (see README.md).
+"""
+
+from .model import (
+    DEFAULT_VARIANT,
+    REGIONS,
+    DetectorGeometry,
+    FiducialBox,
+    available_models,
+    cache_root,
+    load,
+    variants,
+)
+
+__all__ = [
+    "DEFAULT_VARIANT",
+    "REGIONS",
+    "DetectorGeometry",
+    "FiducialBox",
+    "available_models",
+    "cache_root",
+    "load",
+    "variants",
+]

@@ -38,7 +38,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -56,6 +56,8 @@ HNL_PDG = 5914
 #: Height of the thin cylinder the neutrinos start from [m]; only its face matters.
 _DISK_HEIGHT_M = 1e-6
 _PROTON_PDG = 1000010010
+#: Attempts between two calls of the progress callback.
+_PROGRESS_EVERY = 1000
 
 
 class UpscatterSample(NamedTuple):
@@ -182,13 +184,15 @@ def inject_upscatters(
     radius_m: float,
     n_events: int,
     seed: int,
+    centre_xy_m: tuple[float, float] = (0.0, 0.0),
     primary_pdg: int = 14,
     with_sector: bool = True,
+    progress: Callable[[int], object] | None = None,
 ) -> UpscatterSample:
     """Sample upscattering vertices in a cylinder along the beam (+z) and weight them per POT.
 
-    Neutrinos arrive along +z, uniformly over a disk of radius ``radius_m`` centred on the
-    z axis (x = y = 0 in SIREN detector coordinates); the vertex lies between
+    Neutrinos arrive along +z, uniformly over a disk of radius ``radius_m`` centred on
+    ``centre_xy_m`` (SIREN detector coordinates); the vertex lies between
     ``segment_start_m`` and ``segment_end_m`` (clipped to the detector model's world) and
     is drawn proportionally to the interaction density n_T(x) sigma_T(E).
 
@@ -204,9 +208,13 @@ def inject_upscatters(
         radius_m (float): radius of the transverse disk [m].
         n_events (int): number of injection attempts (failed attempts included).
         seed (int): seed of SIREN's random number generator; same seed, same events.
+        centre_xy_m (tuple[float, float]): transverse centre (x, y) of the disk [m];
+            defaults to the beam axis.
         primary_pdg (int): PDG code of the neutrino; 14 (nu_mu, default) or -14.
         with_sector (bool): look up the detector volume name at each vertex (a few
             microseconds per event); defaults to True.
+        progress (Callable[[int], object] | None): called with the number of attempts
+            made since its previous call (every 1000 attempts and at the end).
 
     Returns:
         UpscatterSample: the successful events, with ``n_injected = n_events``.
@@ -264,7 +272,11 @@ def inject_upscatters(
     direction = dists.FixedDirection(smath.Vector3D(0.0, 0.0, 1.0))
     disk = siren.geometry.Cylinder(
         siren.geometry.Placement(
-            smath.Vector3D(0.0, 0.0, float(segment_start_m) - 0.5 * _DISK_HEIGHT_M)
+            smath.Vector3D(
+                float(centre_xy_m[0]),
+                float(centre_xy_m[1]),
+                float(segment_start_m) - 0.5 * _DISK_HEIGHT_M,
+            )
         ),
         float(radius_m),
         0.0,
@@ -305,7 +317,9 @@ def inject_upscatters(
     hnl_pdg_out = np.empty(n_events, dtype=np.int64)
     sectors: list[str] = []
     n_ok = 0
-    for _ in range(n_events):
+    for attempt in range(n_events):
+        if progress is not None and attempt and attempt % _PROGRESS_EVERY == 0:
+            progress(_PROGRESS_EVERY)
         tree = injector.GenerateEvent()
         datums = tree.tree
         if len(datums) == 0:
@@ -329,6 +343,8 @@ def inject_upscatters(
             sectors.append(sector.name)
         n_ok += 1
 
+    if progress is not None:
+        progress(n_events - (n_events - 1) // _PROGRESS_EVERY * _PROGRESS_EVERY)
     weight = math.pi * float(radius_m) ** 2 * flux_gen_integral * p_int_out[:n_ok] / n_events
     n_bad = int(np.count_nonzero(~np.isfinite(weight)))
     if n_bad:
