@@ -8,7 +8,11 @@ from pathlib import Path
 from .errors import DataFileError
 
 ENV_VAR = "T2KHNL_DATA_DIR"
-_REPO_DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: Fallbacks, in order: beside the repository checkout, then beside the working directory.
+_DEFAULTS = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data",
+    Path("..") / "shared" / "data",
+)
 
 
 def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -16,12 +20,16 @@ def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
 
     Args:
         path: explicit folder (``--data-dir``); defaults to ``$T2KHNL_DATA_DIR``, then to
-            ``../shared/data`` beside the repository checkout.
+            ``../shared/data`` beside the repository checkout or the working directory.
 
     Raises:
         DataFileError: the folder does not exist.
     """
-    candidate = Path(path or os.environ.get(ENV_VAR) or _REPO_DEFAULT).expanduser()
+    given = path or os.environ.get(ENV_VAR)
+    if given:
+        candidate = Path(given).expanduser()
+    else:
+        candidate = next((p for p in _DEFAULTS if p.is_dir()), _DEFAULTS[0])
     if not candidate.is_dir():
         msg = (
             f"input data folder {candidate} does not exist: pass --data-dir or set "
