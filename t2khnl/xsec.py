@@ -504,6 +504,20 @@ def write_siren_table_files(
     return tot_path, diff_path
 
 
+def _extend_down(table: CrossSectionTable, energy_min_gev: float) -> CrossSectionTable:
+    """Prepend a zero-cross-section node at ``energy_min_gev`` [GeV] if the table starts above."""
+    if table.energies_gev[0] <= energy_min_gev:
+        return table
+    return replace(
+        table,
+        energies_gev=np.concatenate([[energy_min_gev], table.energies_gev]),
+        total_cm2=np.concatenate([np.zeros((2, 1)), table.total_cm2], axis=1),
+        dsigma_dy_cm2=np.concatenate(
+            [np.zeros((2, 1, table.z.size)), table.dsigma_dy_cm2], axis=1
+        ),
+    )
+
+
 def siren_cross_sections(
     tables: dict[tuple[int, str], CrossSectionTable],
     d_gev_inv: float,
@@ -559,6 +573,11 @@ def siren_cross_sections(
     folder.mkdir(parents=True, exist_ok=True)
     primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
     channel_enum = sint.HNLDipoleFromTable.HelicityChannel
+    lowest = min(tables.values(), key=lambda t: t.energies_gev[0])
+    hydrogen = _extend_down(
+        tables[(PROTON_PDG, "p-el")] if with_pel else replace(lowest, target_pdg=PROTON_PDG),
+        float(lowest.energies_gev[0]),
+    )
     objects = []
     for helicity, enum in zip(HELICITIES, (channel_enum.Conserving, channel_enum.Flipping),
                               strict=True):
@@ -566,18 +585,19 @@ def siren_cross_sections(
         for (pdg, channel), table in tables.items():
             if channel != "coherent":
                 continue
-            tot, dif = write_siren_table_files(table, helicity, folder, times_y=sampling_table,
-                                               stride=stride)
+            # SIREN evaluates every target's table at every sampled energy: start all of
+            # them at the lowest threshold.
+            tot, dif = write_siren_table_files(
+                _extend_down(table, float(lowest.energies_gev[0])), helicity, folder,
+                times_y=sampling_table, stride=stride,
+            )
             ptype = sdc.ParticleType(pdg)
             xs.AddTotalCrossSectionFile(str(tot), ptype)
             xs.AddDifferentialCrossSectionFile(str(dif), ptype)
-        # SIREN always looks up the hydrogen table: the p-el one, or an inert placeholder
-        if with_pel:
-            tot, dif = write_siren_table_files(tables[(PROTON_PDG, "p-el")], helicity, folder,
-                                               times_y=sampling_table, stride=stride)
-        else:
-            inert = replace(next(iter(tables.values())), target_pdg=PROTON_PDG)
-            tot, dif = write_siren_table_files(inert, helicity, folder, placeholder=True)
+        # SIREN always looks up the hydrogen table (the p-el one, or an inert placeholder),
+        # for every target and at every energy from the lowest threshold on.
+        tot, dif = write_siren_table_files(hydrogen, helicity, folder, placeholder=not with_pel,
+                                           times_y=sampling_table, stride=stride)
         hyd = sdc.ParticleType(PROTON_PDG)
         xs.AddTotalCrossSectionFile(str(tot), hyd)
         xs.AddDifferentialCrossSectionFile(str(dif), hyd)

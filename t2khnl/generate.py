@@ -1,0 +1,397 @@
+"""Event generation: SIREN upscattering, exact decays in the fiducial volumes, e+e- pairs.
+
+For one model point (m_N, d) this module
+
+1. builds the upscattering cross-section tables of every nucleus of the detector model
+   (:mod:`t2khnl.xsec`, DarkNews amplitudes) and hands them to SIREN's C++
+   ``HNLDipoleFromTable``;
+2. for each fiducial box, injects upscatters with SIREN (:mod:`t2khnl.injection`) in a
+   cylinder along the beam that ends at the box's downstream face and starts
+   ``decay_lengths_upstream`` decay lengths in front of it (rock included);
+3. gives each HNL its exact probability to decay inside that box (:mod:`t2khnl.decay`),
+   samples the decay point there and the e+e- pair of N -> nu (gamma* -> e+e-)
+   (:mod:`t2khnl.model`).
+
+Each box's sample only credits decays in that box, so the boxes' samples add up. An event's
+``weight`` is the expected number, per POT, of HNLs that decay inside the fiducial volumes
+(before BR(ee), cuts and efficiency) that it stands for.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import awkward as ak
+import numpy as np
+
+from . import config, decay, injection, model, xsec
+from ._version import __version__
+from .errors import InputError
+from .flux import Flux, load_beam_flux
+
+log = logging.getLogger(__name__)
+
+#: SIREN detector-model names of t2khnl's detectors.
+GEOMETRY_NAMES = {"nd280": "nd280", "upgrade": "nd280upgrade"}
+#: Quantile of the flux (above threshold) whose HNL sets the injection length upstream.
+_FLUX_QUANTILE = 0.99
+
+
+class Simulation(NamedTuple):
+    """A simulated sample: one record per event with a decay in a fiducial volume.
+
+    Attributes:
+        events: flat record array (branch names and units in README.md).
+        metadata: the run description (model point, detector, preset, POT convention,
+            versions, expected decays for the nominal exposure and their MC error).
+    """
+
+    events: ak.Array
+    metadata: dict[str, Any]
+
+
+def check_model_point(mass_gev: float, d_gev_inv: float, n_events: int) -> None:
+    """Reject unphysical inputs with a message naming the problem.
+
+    Args:
+        mass_gev: HNL mass [GeV], must be > 2 m_e so that N -> nu e+ e- is open.
+        d_gev_inv: dipole coupling [GeV^-1], must be > 0.
+        n_events: events to inject, must be a positive integer.
+
+    Raises:
+        InputError: any of the above fails.
+    """
+    if not (isinstance(mass_gev, int | float) and math.isfinite(mass_gev)):
+        msg = f"HNL mass must be a finite number of GeV, got {mass_gev!r}"
+        raise InputError(msg)
+    if mass_gev <= 2 * model.M_ELECTRON_GEV:
+        msg = f"HNL mass {mass_gev} GeV is unphysical here: it must exceed 2 m_e = 1.022 MeV"
+        raise InputError(msg)
+    if not (isinstance(d_gev_inv, int | float) and math.isfinite(d_gev_inv) and d_gev_inv > 0):
+        msg = f"coupling d must be a positive number of GeV^-1, got {d_gev_inv!r}"
+        raise InputError(msg)
+    if isinstance(n_events, bool) or not isinstance(n_events, int) or n_events <= 0:
+        msg = f"number of events must be a positive integer, got {n_events!r}"
+        raise InputError(msg)
+
+
+def _targets(geometry: Any) -> list[int]:
+    """PDG codes of every nucleus in the detector model."""
+    nuclei = {t for name in geometry.material_names for t in geometry.material_targets(name)}
+    return sorted(t for t in nuclei if 1000000000 <= t < 1100000000)
+
+
+def _reference_decay_length_m(
+    flux: Flux, mass_gev: float, d_gev_inv: float, width_convention: str
+) -> float:
+    """Decay length [m] of an HNL carrying the flux's 99% quantile energy above threshold."""
+    centres = flux.energy_centers_gev
+    above = centres > mass_gev
+    cdf = np.cumsum(flux.flux_per_bin[above])
+    energy = centres[above][np.searchsorted(cdf, _FLUX_QUANTILE * cdf[-1])]
+    momentum = math.sqrt(max(energy**2 - mass_gev**2, 0.0)) or mass_gev
+    return float(model.decay_length_m(mass_gev, d_gev_inv, momentum, convention=width_convention))
+
+
+def _decay_probability(cross: decay.Crossings, length_m: np.ndarray, survival: bool) -> np.ndarray:
+    """Decay probability in each box, with or without survival up to the box."""
+    if survival:
+        return decay.probabilities(cross, length_m)
+    return -np.expm1(-(cross.t_out_m - cross.t_in_m) / length_m[:, None])
+
+
+def _split(n_events: int, n_parts: int) -> list[int]:
+    """Split ``n_events`` into ``n_parts`` near-equal positive parts."""
+    base, extra = divmod(n_events, n_parts)
+    return [base + (i < extra) for i in range(n_parts)]
+
+
+def simulate(
+    detector: str,
+    beam: str,
+    mass_gev: float,
+    d_gev_inv: float,
+    *,
+    n_events: int,
+    seed: int = 1,
+    preset: str = "corrected",
+    data_dir: str | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> Simulation:
+    """Simulate HNL decays inside the TPC fiducial volumes for one model point.
+
+    Args:
+        detector: ``"nd280"`` (2019, 3 TPCs) or ``"upgrade"`` (3 TPCs + 2 HA-TPCs).
+        beam: ``"fhc"`` (nu_mu) or ``"rhc"`` (nu_mu-bar flux).
+        mass_gev: HNL mass m_N [GeV].
+        d_gev_inv: dipole coupling d_muN [GeV^-1] (d = mu_tr / 2).
+        n_events: upscatters to inject, shared equally between the fiducial boxes.
+        seed: random seed; the same seed gives the same events.
+        preset: ``"corrected"`` (default) or ``"published"``.
+        data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, then ../shared/data).
+        progress: called with the number of injection attempts made since its last call.
+
+    Returns:
+        The events (only those with a non-zero decay probability) and the metadata.
+
+    Raises:
+        InputError: unknown detector, beam or preset; unphysical mass or coupling; a mass
+            too heavy for the flux.
+        DataFileError: a missing or corrupt flux file.
+    """
+    config.check_choice("detector", detector, config.DETECTORS)
+    config.check_choice("beam", beam, config.BEAMS)
+    check_model_point(mass_gev, d_gev_inv, n_events)
+    cfg = config.load(preset)
+    flux = load_beam_flux(beam, data_dir)
+    if mass_gev >= flux.max_energy_gev:
+        msg = (
+            f"HNL mass {mass_gev} GeV is too heavy for the {beam.upper()} flux, which ends at "
+            f"{flux.max_energy_gev:g} GeV"
+        )
+        raise InputError(msg)
+
+    from .geometry import load as load_geometry
+
+    geometry = load_geometry(GEOMETRY_NAMES[detector], cfg["geometry_variant"])
+    tables = xsec.build_tables(mass_gev, _targets(geometry), channels=cfg["channels"])
+    processes = xsec.siren_cross_sections(tables, d_gev_inv)
+    primary = 14 if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else -14
+
+    inj = cfg["injection"]
+    upstream_m = min(
+        inj["decay_lengths_upstream"]
+        * _reference_decay_length_m(flux, mass_gev, d_gev_inv, cfg["width_convention"]),
+        inj["max_upstream_m"],
+    )
+    setup = Setup(
+        detector_model=geometry.detector_model,
+        boxes=geometry.fiducial,
+        processes=processes,
+        flux=(flux.energy_centers_gev, flux.flux),
+        primary_pdg=primary,
+        region_of=geometry.region_of,
+    )
+    events = generate_events(
+        setup, mass_gev, d_gev_inv, n_events=n_events, seed=seed,
+        width_convention=cfg["width_convention"], survival=cfg["survival_to_fiducial"],
+        upstream_m=upstream_m, radius_margin_m=inj["radius_margin_m"], progress=progress,
+    )
+    metadata = _metadata(
+        events, detector=detector, beam=beam, mass_gev=mass_gev, d_gev_inv=d_gev_inv,
+        n_events=n_events, seed=seed, cfg=cfg, geometry=geometry, upstream_m=upstream_m,
+        targets=sorted({int(k[0]) for k in tables}),
+    )
+    return Simulation(events, metadata)
+
+
+class Setup(NamedTuple):
+    """What the generator needs from a detector and a model point.
+
+    Attributes:
+        detector_model: ``siren.detector.DetectorModel``.
+        boxes: fiducial boxes (objects with ``name``, ``centre`` [m], ``widths`` [m]).
+        processes: SIREN cross sections (``HNLDipoleFromTable`` objects).
+        flux: (energies [GeV], flux [nu / m^2 / GeV / POT]).
+        primary_pdg: 14 (nu_mu) or -14 (nu_mu-bar).
+        region_of: maps SIREN sector names to region names (:data:`REGIONS`).
+        aim_regions: regions that are uniform across the beam over the HNLs' transverse
+            reach (the rock); their vertices are aimed (see :func:`generate_events`).
+    """
+
+    detector_model: Any
+    boxes: tuple[Any, ...]
+    processes: list[Any]
+    flux: tuple[np.ndarray, np.ndarray]
+    primary_pdg: int
+    region_of: Callable[[Any], Any]
+    aim_regions: frozenset[str] = frozenset({"rock"})
+
+
+def generate_events(
+    setup: Setup,
+    mass_gev: float,
+    d_gev_inv: float,
+    *,
+    n_events: int,
+    seed: int,
+    width_convention: str,
+    survival: bool,
+    upstream_m: float,
+    radius_margin_m: float,
+    progress: Callable[[int], object] | None = None,
+) -> ak.Array:
+    """Inject upscatters in front of every fiducial box and decay the HNLs inside it.
+
+    For box k, neutrinos enter over a disk centred on the box (radius: the box's
+    transverse circumradius plus ``radius_margin_m``, but no more than the longest
+    distance from an injected vertex to the box's back face, so only HNLs flying at more
+    than 45 degrees could come from outside) and upscatter between
+    ``upstream_m`` in front of the box and its downstream face; only decays in box k
+    are credited, so the boxes' samples add up.
+
+    Upscatters in ``setup.aim_regions`` (the rock, uniform across the beam) are moved
+    across the beam (the whole event, not its kinematics) so the HNL line crosses the box's
+    plane
+    where the neutrino line would have: with a transversally uniform beam and medium this
+    leaves the physical distribution unchanged and the weight as it is, and it keeps
+    HNLs made far upstream at an angle from being lost outside the disk.
+
+    Args:
+        setup: detector, cross sections, flux and primary.
+        mass_gev: HNL mass [GeV].
+        d_gev_inv: dipole coupling [GeV^-1].
+        n_events: injection attempts, shared equally between the boxes.
+        seed: random seed.
+        width_convention: see :func:`t2khnl.model.width_nu_gamma_gev`.
+        survival: include the survival probability from the vertex to the box.
+        upstream_m: length of the injection region in front of each box [m].
+        radius_margin_m: margin of the injection disk around the box [m].
+        progress: called with the number of attempts made since its last call.
+
+    Returns:
+        One record per event with a non-zero decay probability (fields in README.md).
+    """
+    parts = []
+    for index, (box, n_box) in enumerate(
+        zip(setup.boxes, _split(n_events, len(setup.boxes)), strict=True)
+    ):
+        front, back = box.centre[2] - box.widths[2] / 2, box.centre[2] + box.widths[2] / 2
+        margin = min(radius_margin_m, upstream_m + box.widths[2])
+        sample = injection.inject_upscatters(
+            setup.detector_model, setup.processes, setup.flux,
+            segment_start_m=front - upstream_m, segment_end_m=back,
+            radius_m=0.5 * math.hypot(box.widths[0], box.widths[1]) + margin,
+            centre_xy_m=(box.centre[0], box.centre[1]), n_events=n_box,
+            seed=seed * 1000 + index, primary_pdg=setup.primary_pdg, progress=progress,
+        )
+        rng = np.random.default_rng([seed, index])
+        parts.append(
+            _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
+                           width_convention, survival)
+        )
+    return ak.concatenate(parts)
+
+
+def _aim_vertices(vertex_m: np.ndarray, p3: np.ndarray, aim: np.ndarray,
+                  box_z_m: float) -> np.ndarray:
+    """Move the ``aim`` vertices across the beam so the HNL line meets the box's mid-plane
+    where the neutrino line does (translation invariance of a uniform beam on a medium
+    uniform across the beam)."""
+    moved = vertex_m.copy()
+    aim = aim & (p3[:, 2] > 0)
+    lever = (box_z_m - vertex_m[aim, 2]) / p3[aim, 2]
+    moved[aim, :2] -= lever[:, None] * p3[aim, :2]
+    return moved
+
+
+def _decays_in_box(
+    rng: np.random.Generator,
+    sample: injection.UpscatterSample,
+    index: int,
+    box: Any,
+    setup: Setup,
+    mass_gev: float,
+    d_gev_inv: float,
+    width_convention: str,
+    survival: bool,
+) -> ak.Array:
+    """Give one box's upscatters their decay probability, decay vertex and e+e- pair."""
+    boxes = decay.Boxes((box.name,), box.centre[None, :], box.widths[None, :])
+    p3 = sample.hnl_p4_gev[:, 1:]
+    regions = np.asarray(setup.region_of(sample.sector))
+    aim = np.isin(regions, list(setup.aim_regions))
+    origin = _aim_vertices(sample.vertex_m, p3, aim, float(box.centre[2]))
+    momentum = np.linalg.norm(p3, axis=1)
+    length = np.asarray(
+        model.decay_length_m(mass_gev, d_gev_inv, momentum, convention=width_convention),
+        dtype=float,
+    )
+    cross = decay.crossings(origin, p3, boxes)
+    prob = _decay_probability(cross, length, survival)
+    _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, prob)
+    keep = prob[:, 0] > 0
+    e_plus, e_minus, _ = model.sample_pair(rng, sample.hnl_p4_gev[keep], mass_gev)
+    columns: dict[str, Any] = {
+        "weight": sample.weight_per_pot[keep] * prob[keep, 0],
+        "upscatter_weight": sample.weight_per_pot[keep],
+        "decay_probability": prob[keep, 0],
+        "e_nu": sample.energy_gev[keep],
+        "target_pdg": sample.target_pdg[keep].astype(np.int32),
+        "region_id": _codes(regions[keep]),
+        "fv_index": np.full(int(keep.sum()), index, dtype=np.int32),
+        "t_in_m": cross.t_in_m[keep, 0],
+        "t_out_m": cross.t_out_m[keep, 0],
+        "decay_length_m": length[keep],
+    }
+    for name, values in (("vtx", origin[keep]), ("dec", vertex[keep])):
+        for axis, column in zip("xyz", values.T, strict=True):
+            columns[f"{name}_{axis}"] = column
+    for name, p4 in (("hnl", sample.hnl_p4_gev[keep]), ("ep", e_plus), ("em", e_minus)):
+        for axis, column in zip(("e", "px", "py", "pz"), p4.T, strict=True):
+            columns[f"{name}_{axis}"] = column
+    return ak.Array(columns)
+
+
+def _codes(regions: np.ndarray) -> np.ndarray:
+    """Integer region codes (index in :data:`t2khnl.geometry.REGIONS`)."""
+    from .geometry import REGIONS
+
+    lookup = {name: i for i, name in enumerate(REGIONS)}
+    return np.array([lookup[r] for r in regions], dtype=np.int32)
+
+
+def _metadata(
+    events: ak.Array, *, cfg: dict[str, Any], geometry: Any, **run: Any
+) -> dict[str, Any]:
+    """Describe a run; the expected decays use the preset's nominal exposure."""
+    import DarkNews
+    import siren
+
+    from .geometry import REGIONS
+
+    detector, beam = run["detector"], run["beam"]
+    pot = cfg["exposure_pot"][detector][beam]
+    weight = ak.to_numpy(events["weight"]) if len(events) else np.zeros(0)
+    region = ak.to_numpy(events["region_id"]) if len(events) else np.zeros(0, dtype=int)
+    by_region = {
+        name: {
+            "expected": float(weight[region == i].sum() * pot),
+            "mc_error": float(math.sqrt((weight[region == i] ** 2).sum()) * pot),
+        }
+        for i, name in enumerate(REGIONS)
+    }
+    return {
+        "mass_gev": run["mass_gev"],
+        "d_gev_inv": run["d_gev_inv"],
+        "mu_tr_gev_inv": float(model.mu_tr_from_d(run["d_gev_inv"])),
+        "detector": detector,
+        "beam": beam,
+        "preset": cfg["name"],
+        "geometry": f"{geometry.name}/{geometry.variant}",
+        "width_convention": cfg["width_convention"],
+        "channels": cfg["channels"],
+        "survival_to_fiducial": cfg["survival_to_fiducial"],
+        "primary": "nu_mu" if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else "nu_mu_bar",
+        "weight_convention": "expected HNL decays in the fiducial volumes per POT, before "
+        "BR(ee), cuts and efficiency; sum(weight) * POT = expected decays",
+        "nominal_pot": pot,
+        "expected_decays": float(weight.sum() * pot),
+        "expected_decays_mc_error": float(math.sqrt((weight**2).sum()) * pot),
+        "expected_by_region": by_region,
+        "regions": list(REGIONS),
+        "fiducial_volumes": [
+            {"name": b.name, "centre_m": b.centre.tolist(), "widths_m": b.widths.tolist()}
+            for b in geometry.fiducial
+        ],
+        "injection_upstream_m": run["upstream_m"],
+        "targets_pdg": run["targets"],
+        "n_injected": run["n_events"],
+        "n_events": len(events),
+        "seed": run["seed"],
+        "versions": {"t2khnl": __version__, "siren": siren.__version__,
+                     "DarkNews": DarkNews.__version__},
+    }
