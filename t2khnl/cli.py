@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, config
+from . import __version__
 from .errors import T2KHNLError
 
 
@@ -83,5 +83,3 @@ def simulate(
         f"wall time {time.perf_counter() - start:.1f} s"
     )
 
-
-__all__ = ["config", "main"]
