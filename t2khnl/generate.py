@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 GEOMETRY_NAMES = {"nd280": "nd280", "upgrade": "nd280upgrade"}
 #: Quantile of the flux (above threshold) whose HNL sets the injection length upstream.
 _FLUX_QUANTILE = 0.99
+#: Depth [m] of the first injection layer in front of a fiducial box; further layers
+#: span a decade of distance each, so short and long decay lengths are both sampled.
+_NEAREST_LAYER_M = 0.05
 
 
 class Simulation(NamedTuple):
@@ -226,12 +229,14 @@ def generate_events(
 ) -> ak.Array:
     """Inject upscatters in front of every fiducial box and decay the HNLs inside it.
 
-    For box k, neutrinos enter over a disk centred on the box (radius: the box's
-    transverse circumradius plus ``radius_margin_m``, but no more than the longest
-    distance from an injected vertex to the box's back face, so only HNLs flying at more
-    than 45 degrees could come from outside) and upscatter between
-    ``upstream_m`` in front of the box and its downstream face; only decays in box k
-    are credited, so the boxes' samples add up.
+    For box k, upscatters are injected between ``upstream_m`` in front of the box and its
+    downstream face, in layers of distance (the box and the first 5 cm, then one layer
+    per decade of distance) that each get the same number of events, so the sample
+    serves decay lengths from millimetres to ``upstream_m``. In each layer neutrinos
+    enter over a disk centred on the box (radius: the box's transverse circumradius plus
+    ``radius_margin_m``, but no more than the layer's largest distance to the box's back
+    face, so only HNLs flying at more than 45 degrees could come from outside). Only
+    decays in box k are credited, so the boxes' and layers' samples add up.
 
     Upscatters in ``setup.aim_regions`` (the rock, uniform across the beam) are moved
     across the beam (the whole event, not its kinematics) so the HNL line crosses the box's
@@ -244,7 +249,7 @@ def generate_events(
         setup: detector, cross sections, flux and primary.
         mass_gev: HNL mass [GeV].
         d_gev_inv: dipole coupling [GeV^-1].
-        n_events: injection attempts, shared equally between the boxes.
+        n_events: injection attempts, shared equally between the boxes and layers.
         seed: random seed.
         width_convention: see :func:`t2khnl.model.width_nu_gamma_gev`.
         survival: include the survival probability from the vertex to the box.
@@ -260,20 +265,34 @@ def generate_events(
         zip(setup.boxes, _split(n_events, len(setup.boxes)), strict=True)
     ):
         front, back = box.centre[2] - box.widths[2] / 2, box.centre[2] + box.widths[2] / 2
-        margin = min(radius_margin_m, upstream_m + box.widths[2])
-        sample = injection.inject_upscatters(
-            setup.detector_model, setup.processes, setup.flux,
-            segment_start_m=front - upstream_m, segment_end_m=back,
-            radius_m=0.5 * math.hypot(box.widths[0], box.widths[1]) + margin,
-            centre_xy_m=(box.centre[0], box.centre[1]), n_events=n_box,
-            seed=seed * 1000 + index, primary_pdg=setup.primary_pdg, progress=progress,
-        )
-        rng = np.random.default_rng([seed, index])
-        parts.append(
-            _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
-                           width_convention, survival)
-        )
+        strata = _strata_m(upstream_m)
+        for layer, (near, far, n_layer) in enumerate(
+            zip(strata[:-1], strata[1:], _split(n_box, len(strata) - 1), strict=True)
+        ):
+            margin = min(radius_margin_m, far + box.widths[2])
+            sample = injection.inject_upscatters(
+                setup.detector_model, setup.processes, setup.flux,
+                segment_start_m=front - far, segment_end_m=back if layer == 0 else front - near,
+                radius_m=0.5 * math.hypot(box.widths[0], box.widths[1]) + margin,
+                centre_xy_m=(box.centre[0], box.centre[1]), n_events=n_layer,
+                seed=(seed * 100 + index) * 100 + layer, primary_pdg=setup.primary_pdg,
+                progress=progress,
+            )
+            rng = np.random.default_rng([seed, index, layer])
+            parts.append(
+                _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
+                               width_convention, survival)
+            )
     return ak.concatenate(parts)
+
+
+def _strata_m(upstream_m: float) -> np.ndarray:
+    """Distances [m] in front of a box that bound the injection layers: 0, then one
+    layer per decade from :data:`_NEAREST_LAYER_M` out to ``upstream_m``."""
+    if upstream_m <= _NEAREST_LAYER_M:
+        return np.array([0.0, upstream_m])
+    decades = math.ceil(math.log10(upstream_m / _NEAREST_LAYER_M))
+    return np.concatenate([[0.0], np.geomspace(_NEAREST_LAYER_M, upstream_m, decades + 1)])
 
 
 def _aim_vertices(vertex_m: np.ndarray, p3: np.ndarray, aim: np.ndarray,
