@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import awkward as ak
@@ -363,6 +363,19 @@ def _codes(regions: np.ndarray) -> np.ndarray:
     return np.array([lookup[r] for r in regions], dtype=np.int32)
 
 
+def _split_expectation(
+    weight: np.ndarray, label: np.ndarray, names: Sequence[str], pot: float
+) -> dict[str, dict[str, float]]:
+    """Expected decays and MC error for ``pot`` POT, per label value (index into names)."""
+    return {
+        name: {
+            "expected": float(weight[label == i].sum() * pot),
+            "mc_error": float(math.sqrt((weight[label == i] ** 2).sum()) * pot),
+        }
+        for i, name in enumerate(names)
+    }
+
+
 def _metadata(
     events: ak.Array, *, cfg: dict[str, Any], geometry: Any, **run: Any
 ) -> dict[str, Any]:
@@ -376,13 +389,8 @@ def _metadata(
     pot = cfg["exposure_pot"][detector][beam]
     weight = ak.to_numpy(events["weight"]) if len(events) else np.zeros(0)
     region = ak.to_numpy(events["region_id"]) if len(events) else np.zeros(0, dtype=int)
-    by_region = {
-        name: {
-            "expected": float(weight[region == i].sum() * pot),
-            "mc_error": float(math.sqrt((weight[region == i] ** 2).sum()) * pot),
-        }
-        for i, name in enumerate(REGIONS)
-    }
+    box = ak.to_numpy(events["fv_index"]) if len(events) else np.zeros(0, dtype=int)
+    boxes = [b.name for b in geometry.fiducial]
     return {
         "mass_gev": run["mass_gev"],
         "d_gev_inv": run["d_gev_inv"],
@@ -400,7 +408,8 @@ def _metadata(
         "nominal_pot": pot,
         "expected_decays": float(weight.sum() * pot),
         "expected_decays_mc_error": float(math.sqrt((weight**2).sum()) * pot),
-        "expected_by_region": by_region,
+        "expected_by_region": _split_expectation(weight, region, REGIONS, pot),
+        "expected_by_fiducial_volume": _split_expectation(weight, box, boxes, pot),
         "regions": list(REGIONS),
         "fiducial_volumes": [
             {"name": b.name, "centre_m": b.centre.tolist(), "widths_m": b.widths.tolist()}
