@@ -122,6 +122,7 @@ def simulate(
     seed: int = 1,
     preset: str = "corrected",
     data_dir: str | None = None,
+    d_min_gev_inv: float | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> Simulation:
     """Simulate HNL decays inside the TPC fiducial volumes for one model point.
@@ -135,6 +136,8 @@ def simulate(
         seed: random seed; the same seed gives the same events.
         preset: ``"corrected"`` (default) or ``"published"``.
         data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, then ../shared/data).
+        d_min_gev_inv: smallest coupling [GeV^-1] the sample will be reweighted to; it
+            sets how far upstream upscatters are injected (default: ``d_gev_inv``).
         progress: called with the number of injection attempts made since its last call.
 
     Returns:
@@ -148,6 +151,8 @@ def simulate(
     config.check_choice("detector", detector, config.DETECTORS)
     config.check_choice("beam", beam, config.BEAMS)
     check_model_point(mass_gev, d_gev_inv, n_events)
+    if d_min_gev_inv is not None:
+        check_model_point(mass_gev, d_min_gev_inv, n_events)
     cfg = config.load(preset)
     flux = load_beam_flux(beam, data_dir)
     if mass_gev >= flux.max_energy_gev:
@@ -167,7 +172,9 @@ def simulate(
     inj = cfg["injection"]
     upstream_m = min(
         inj["decay_lengths_upstream"]
-        * _reference_decay_length_m(flux, mass_gev, d_gev_inv, cfg["width_convention"]),
+        * _reference_decay_length_m(
+            flux, mass_gev, min(d_gev_inv, d_min_gev_inv or d_gev_inv), cfg["width_convention"]
+        ),
         inj["max_upstream_m"],
     )
     setup = Setup(
