@@ -457,6 +457,7 @@ def _write_columns(path: Path, *columns: NDArray[np.float64]) -> None:
 def write_siren_table_files(
     table: CrossSectionTable, helicity: str, directory: str | os.PathLike[str],
     *, placeholder: bool = False, times_y: bool = True, stride: tuple[int, int] = (1, 1),
+    total_from_gev: float | None = None,
 ) -> tuple[Path, Path]:
     """Write one helicity of a table in the text format of SIREN's ``Add*CrossSectionFile``.
 
@@ -470,6 +471,8 @@ def write_siren_table_files(
         directory: output folder.
         placeholder: write 1e-300 everywhere (a target that must exist but not interact).
         times_y: write y * dsigma/dy instead of dsigma/dy (see :func:`siren_cross_sections`).
+        total_from_gev: start the total table here [GeV] if below the table's first energy
+            (SIREN evaluates every target's total at every sampled energy).
         stride: keep every n-th (energy, z) node of the differential table (first and last
             always kept): SIREN's text parser and std::map cost ~3 us per line.
 
@@ -486,7 +489,8 @@ def write_siren_table_files(
     # interpolator is copied. A uniform linear grid keeps it in linear mode.
     # One node sits exactly at threshold (value 0), so nothing leaks below it.
     step = (table.energies_gev[-1] - table.threshold_gev) / (_N_SIREN_TOTAL - 1)
-    n_below = int(np.ceil((table.threshold_gev - table.energies_gev[0]) / step))
+    start = min(table.energies_gev[0], total_from_gev or table.energies_gev[0])
+    n_below = int(np.ceil((table.threshold_gev - start) / step))
     e_lin = table.threshold_gev + step * np.arange(-n_below, _N_SIREN_TOTAL)
     tot = np.full(e_lin.shape, _FLOOR) if placeholder else np.maximum(
         _loglog(e_lin, table.energies_gev, table.total_cm2[hi], table.threshold_gev), _FLOOR)
@@ -502,20 +506,6 @@ def write_siren_table_files(
     dif = np.full(ee.shape, _FLOOR) if placeholder else np.maximum(np.nan_to_num(dif), _FLOOR)
     _write_columns(diff_path, ee.ravel(), zz_.ravel(), dif.ravel())
     return tot_path, diff_path
-
-
-def _extend_down(table: CrossSectionTable, energy_min_gev: float) -> CrossSectionTable:
-    """Prepend a zero-cross-section node at ``energy_min_gev`` [GeV] if the table starts above."""
-    if table.energies_gev[0] <= energy_min_gev:
-        return table
-    return replace(
-        table,
-        energies_gev=np.concatenate([[energy_min_gev], table.energies_gev]),
-        total_cm2=np.concatenate([np.zeros((2, 1)), table.total_cm2], axis=1),
-        dsigma_dy_cm2=np.concatenate(
-            [np.zeros((2, 1, table.z.size)), table.dsigma_dy_cm2], axis=1
-        ),
-    )
 
 
 def siren_cross_sections(
@@ -574,10 +564,10 @@ def siren_cross_sections(
     primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
     channel_enum = sint.HNLDipoleFromTable.HelicityChannel
     lowest = min(tables.values(), key=lambda t: t.energies_gev[0])
-    hydrogen = _extend_down(
-        tables[(PROTON_PDG, "p-el")] if with_pel else replace(lowest, target_pdg=PROTON_PDG),
-        float(lowest.energies_gev[0]),
+    hydrogen = (
+        tables[(PROTON_PDG, "p-el")] if with_pel else replace(lowest, target_pdg=PROTON_PDG)
     )
+    total_from = float(lowest.energies_gev[0])
     objects = []
     for helicity, enum in zip(HELICITIES, (channel_enum.Conserving, channel_enum.Flipping),
                               strict=True):
@@ -588,8 +578,8 @@ def siren_cross_sections(
             # SIREN evaluates every target's table at every sampled energy: start all of
             # them at the lowest threshold.
             tot, dif = write_siren_table_files(
-                _extend_down(table, float(lowest.energies_gev[0])), helicity, folder,
-                times_y=sampling_table, stride=stride,
+                table, helicity, folder, times_y=sampling_table, stride=stride,
+                total_from_gev=total_from,
             )
             ptype = sdc.ParticleType(pdg)
             xs.AddTotalCrossSectionFile(str(tot), ptype)
@@ -597,7 +587,8 @@ def siren_cross_sections(
         # SIREN always looks up the hydrogen table (the p-el one, or an inert placeholder),
         # for every target and at every energy from the lowest threshold on.
         tot, dif = write_siren_table_files(hydrogen, helicity, folder, placeholder=not with_pel,
-                                           times_y=sampling_table, stride=stride)
+                                           times_y=sampling_table, stride=stride,
+                                           total_from_gev=total_from)
         hyd = sdc.ParticleType(PROTON_PDG)
         xs.AddTotalCrossSectionFile(str(tot), hyd)
         xs.AddDifferentialCrossSectionFile(str(dif), hyd)
