@@ -9,6 +9,11 @@ from pathlib import Path
 
 import click
 
+# Imported here, before anything imports siren: siren 0.1.0 appends a meta-path importer
+# that raises ImportError (not ModuleNotFoundError) for every unknown module, which breaks
+# tqdm's optional ``import envwrap`` when tqdm is first imported after siren.
+from tqdm import tqdm
+
 from . import __version__
 from .errors import T2KHNLError
 
@@ -63,17 +68,27 @@ def simulate(
     output: str,
 ) -> None:
     """Simulate dipole-HNL decays in the TPC fiducial volumes and write a ROOT ntuple."""
-    from tqdm import tqdm
-
     from . import generate, ntuple
 
     target = ntuple.check_writable(output)
     start = time.perf_counter()
-    with tqdm(total=n_events, unit="ev", desc="injecting", file=sys.stderr) as bar:
+    # The bar starts with the first injected events, so that bad inputs (rejected before
+    # any injection) give only the one-line error message.
+    bars: list[tqdm] = []
+
+    def advance(n: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=n_events, unit="ev", desc="injecting", file=sys.stderr))
+        bars[0].update(n)
+
+    try:
         run = generate.simulate(
             detector, beam, mass_gev, d_gev_inv, n_events=n_events, seed=seed,
-            preset=preset, data_dir=data_dir, progress=bar.update,
+            preset=preset, data_dir=data_dir, progress=advance,
         )
+    finally:
+        for bar in bars:
+            bar.close()
     ntuple.write(target, run.events, run.metadata)
     meta = run.metadata
     click.echo(
@@ -83,3 +98,6 @@ def simulate(
         f"wall time {time.perf_counter() - start:.1f} s"
     )
 
+
+if __name__ == "__main__":
+    main()

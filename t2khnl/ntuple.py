@@ -70,7 +70,8 @@ def write(path: str | os.PathLike[str], events: ak.Array, metadata: dict[str, An
         with uproot.recreate(tmp) as file:
             file[METADATA] = json.dumps(metadata, sort_keys=True)
             if branches:
-                file[TREE] = branches
+                # A TTree, explicitly: since uproot 5.7, ``file[name] = data`` writes an RNTuple.
+                file.mktree(TREE, branches)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -97,6 +98,10 @@ def read(path: str | os.PathLike[str]) -> tuple[ak.Array, dict[str, Any]]:
         raise DataFileError(msg)
     try:
         with uproot.open(source) as file:
+            size, end = source.stat().st_size, file.file.fEND
+            if size < end:
+                msg = f"{source} is truncated: {size} bytes, its ROOT header says {end}"
+                raise DataFileError(msg)
             if METADATA not in file or TREE not in file:
                 msg = f"{source} is not a t2khnl ntuple (needs '{TREE}' and '{METADATA}')"
                 raise DataFileError(msg)
@@ -105,11 +110,15 @@ def read(path: str | os.PathLike[str]) -> tuple[ak.Array, dict[str, Any]]:
     except DataFileError:
         raise
     except Exception as err:
-        msg = f"cannot read ntuple {source}: {type(err).__name__}: {err}"
+        why = " ".join(str(err).split())  # uproot's messages span several lines
+        msg = f"cannot read ntuple {source}: {type(err).__name__}: {why}"
         raise DataFileError(msg) from err
     n_expected = metadata.get("n_events")
     if n_expected is not None and len(events) != n_expected:
         msg = f"{source} holds {len(events)} events, its metadata says {n_expected}"
+        raise DataFileError(msg)
+    if "weight" not in events.fields:
+        msg = f"{source} is not a t2khnl ntuple: its '{TREE}' tree has no 'weight' branch"
         raise DataFileError(msg)
     if len(events) and not np.isfinite(ak.to_numpy(events["weight"])).all():
         msg = f"{source} has non-finite weights"

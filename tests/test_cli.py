@@ -1,0 +1,240 @@
+"""The ``t2khnl`` command line: bad inputs fail fast with one line and exit code 2, and an
+end-to-end run of the installed console script writes a readable ntuple.
+
+The slow test runs :func:`t2khnl.generate.simulate` over detectors, beams and masses.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import t2khnl
+import t2khnl.geometry
+from t2khnl import cli, generate, ntuple, xsec
+from t2khnl.data import data_dir
+
+FLUX_FHC = "flux/T2K_PLUS_250kA.dat"
+FLUX_RHC = "flux/T2K_MINUS_250kA.dat"
+
+
+@pytest.fixture
+def no_expensive_work(monkeypatch):
+    """Fail loudly if a run gets as far as the geometry or the cross-section tables."""
+    def reached(*args, **kwargs):
+        raise AssertionError("bad input was not rejected before the expensive set-up")
+
+    monkeypatch.setattr(xsec, "build_tables", reached)
+    monkeypatch.setattr(t2khnl.geometry, "load", reached)
+
+
+def _invoke(args: list[str]):
+    return CliRunner().invoke(cli.main, args)
+
+
+def _copy_data(folder: Path, names: list[str]) -> Path:
+    """A data folder holding only ``names`` (copied from the real one)."""
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data_dir() / name, folder / name)
+    return folder
+
+
+def _assert_one_line_error(result, *words: str) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("t2khnl: error: "), line
+    for word in words:
+        assert word.lower() in line.lower(), (word, line)
+    return line
+
+
+BAD_INPUTS = {
+    "unknown detector": (["--detector", "superk"], ["detector", "superk", "nd280"]),
+    "unknown beam": (["--beam", "numi"], ["beam", "numi", "fhc"]),
+    "unknown preset": (["--preset", "paper"], ["preset", "paper", "corrected"]),
+    "zero mass": (["--mass", "0"], ["mass", "0.0 GeV"]),
+    "negative mass": (["--mass", "-0.3"], ["mass", "-0.3 GeV"]),
+    "nan mass": (["--mass", "nan"], ["mass", "nan"]),
+    "mass above fhc flux": (["--mass", "40"], ["mass", "40.0 GeV", "flux", "FHC"]),
+    "mass above rhc flux": (["--beam", "rhc", "--mass", "40"], ["40.0 GeV", "RHC"]),
+    "zero coupling": (["--coupling", "0"], ["coupling", "GeV^-1", "0.0"]),
+    "negative coupling": (["--coupling", "-1e-6"], ["coupling", "-1e-06"]),
+    "zero events": (["--events", "0"], ["number of events", "0"]),
+    "negative events": (["--events", "-10"], ["number of events", "-10"]),
+    "missing data folder": (["--data-dir", "/nonexistent/t2khnl-data"],
+                            ["data folder", "/nonexistent/t2khnl-data"]),
+}
+
+
+@pytest.mark.usefixtures("no_expensive_work")
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input(tmp_path, case):
+    args, words = BAD_INPUTS[case]
+    out = tmp_path / "out" / "events.root"
+    out.parent.mkdir()
+    result = _invoke(["simulate", *args, "--output", str(out)])
+    _assert_one_line_error(result, *words)
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.usefixtures("no_expensive_work")
+def test_missing_flux_file(tmp_path):
+    data = _copy_data(tmp_path / "data", [FLUX_RHC])
+    out = tmp_path / "events.root"
+    result = _invoke(["simulate", "--beam", "fhc", "--data-dir", str(data), "--events", "100",
+                      "--output", str(out)])
+    _assert_one_line_error(result, "T2K_PLUS_250kA.dat", "not found", str(data))
+    assert not out.exists()
+
+
+@pytest.mark.usefixtures("no_expensive_work")
+def test_corrupt_flux_file(tmp_path):
+    data = _copy_data(tmp_path / "data", [FLUX_FHC, FLUX_RHC])
+    path = data / FLUX_FHC
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one flipped bit in the middle of the table
+    path.write_bytes(bytes(raw))
+    out = tmp_path / "events.root"
+    result = _invoke(["simulate", "--data-dir", str(data), "--events", "100",
+                      "--output", str(out)])
+    _assert_one_line_error(result, "T2K_PLUS_250kA.dat", "sha256", "corrupt")
+    assert not out.exists()
+
+
+@pytest.mark.usefixtures("no_expensive_work")
+def test_unwritable_output(tmp_path):
+    out = tmp_path / "missing-folder" / "events.root"
+    result = _invoke(["simulate", "--events", "100", "--output", str(out)])
+    _assert_one_line_error(result, "cannot write", "missing-folder", "does not exist")
+    assert not out.parent.exists()
+
+
+@pytest.mark.usefixtures("no_expensive_work")
+def test_output_under_a_file(tmp_path):
+    blocker = tmp_path / "somefile.txt"
+    blocker.write_text("x")
+    result = _invoke(["simulate", "--events", "100", "--output", str(blocker / "out.root")])
+    _assert_one_line_error(result, "cannot write", "somefile.txt")
+    assert blocker.read_text() == "x"
+
+
+@pytest.mark.usefixtures("no_expensive_work")
+@pytest.mark.parametrize("args", [["--mass", "heavy"], ["--events", "1.5"], ["--output", "."],
+                                  ["--colour", "red"]])
+def test_usage_errors(tmp_path, args):
+    result = CliRunner().invoke(cli.main, ["simulate", *args])
+    assert result.exit_code == 2
+    assert "Error:" in result.stderr
+    assert result.stdout == ""
+    assert not isinstance(result.exception, AssertionError)
+
+
+def test_version():
+    result = _invoke(["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"t2khnl, version {t2khnl.__version__}"
+
+
+def test_help_mentions_units():
+    result = _invoke(["simulate", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "--mass" in text and "[GeV]" in text
+    assert "--coupling" in text and "[GeV^-1]" in text
+    for option in ("--detector", "--beam", "--events", "--seed", "--preset", "--data-dir",
+                   "--output"):
+        assert option in text
+
+
+def _console_script() -> list[str]:
+    """The installed ``t2khnl`` console script (falls back to ``python -m t2khnl.cli``)."""
+    beside = Path(sys.executable).with_name("t2khnl")
+    found = str(beside) if beside.exists() else shutil.which("t2khnl")
+    return [found] if found else [sys.executable, "-m", "t2khnl.cli"]
+
+
+SUMMARY = re.compile(
+    r"^(?P<n>\d+) events written to (?P<name>\S+); expected N -> nu gamma decays in the "
+    r"fiducial volumes for (?P<pot>\S+) POT: (?P<expected>\S+) ± (?P<err>\S+) \(MC\); "
+    r"wall time (?P<wall>[\d.]+) s$"
+)
+
+
+def test_end_to_end(tmp_path):
+    out = tmp_path / "nd280_fhc.root"
+    env = {**os.environ, "T2KHNL_DATA_DIR": str(data_dir())}
+    proc = subprocess.run(
+        [*_console_script(), "simulate", "--detector", "nd280", "--beam", "fhc", "--mass",
+         "0.47", "--coupling", "1.25e-6", "--events", "600", "--seed", "7", "--output",
+         str(out)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # The summary is the last line of stdout (DarkNews logs its form-factor warnings to
+    # stdout through its own handler, above it).
+    lines = proc.stdout.splitlines()
+    assert lines, proc.stderr
+    assert all(line.startswith("Warning: nuclear density") for line in lines[:-1]), lines
+    match = SUMMARY.match(lines[-1])
+    assert match, lines[0]
+    assert "Traceback" not in proc.stderr
+
+    events, meta = ntuple.read(out)
+    assert int(match["n"]) == len(events) == meta["n_events"] > 0
+    assert match["name"] == out.name
+    assert float(match["expected"]) == pytest.approx(meta["expected_decays"], rel=1e-3)
+    assert float(match["wall"]) > 0
+    weight = np.asarray(events["weight"])
+    assert np.all(np.isfinite(weight)) and np.all(weight >= 0) and weight.sum() > 0
+    assert weight.sum() * meta["nominal_pot"] == pytest.approx(meta["expected_decays"],
+                                                               rel=1e-9)
+    assert meta["mass_gev"] == 0.47
+    assert meta["d_gev_inv"] == 1.25e-6
+    assert meta["mu_tr_gev_inv"] == pytest.approx(2 * 1.25e-6, rel=1e-12)
+    assert (meta["detector"], meta["beam"], meta["preset"]) == ("nd280", "fhc", "corrected")
+    assert meta["n_injected"] == 600
+    assert meta["seed"] == 7
+    assert set(meta["versions"]) >= {"siren", "DarkNews", "t2khnl"}
+    assert meta["versions"]["t2khnl"] == t2khnl.__version__
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary files left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mass_gev", [0.05, 0.47, 1.0])
+@pytest.mark.parametrize("beam", ["fhc", "rhc"])
+@pytest.mark.parametrize("detector", ["nd280", "upgrade"])
+def test_simulate_grid(detector, beam, mass_gev):
+    d_gev_inv = 1.25e-6
+    run = generate.simulate(detector, beam, mass_gev, d_gev_inv, n_events=2000, seed=11)
+    meta = run.metadata
+    expected = meta["expected_decays"]
+    print(f"\n{detector} {beam} m={mass_gev} GeV: expected decays {expected:.4g} "
+          f"± {meta['expected_decays_mc_error']:.2g} (MC), {meta['n_events']} events")
+    assert math.isfinite(expected) and expected > 0
+    assert 0 < meta["expected_decays_mc_error"] < expected
+    assert meta["n_events"] == len(run.events) > 0
+    assert (meta["detector"], meta["beam"], meta["mass_gev"]) == (detector, beam, mass_gev)
+    assert meta["n_injected"] == 2000
+    assert meta["mu_tr_gev_inv"] == pytest.approx(2 * d_gev_inv)
+    assert meta["nominal_pot"] > 0
+    by_fv = sum(v["expected"] for v in meta["expected_by_fiducial_volume"].values())
+    by_region = sum(v["expected"] for v in meta["expected_by_region"].values())
+    assert by_fv == pytest.approx(expected, rel=1e-9)
+    assert by_region == pytest.approx(expected, rel=1e-9)
+    weight = np.asarray(run.events["weight"])
+    assert np.all(np.isfinite(weight)) and np.all(weight >= 0)
+    assert np.all(np.asarray(run.events["decay_probability"]) <= 1)
+    assert np.all(np.asarray(run.events["hnl_e"]) >= mass_gev * (1 - 1e-9))
