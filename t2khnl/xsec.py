@@ -253,10 +253,19 @@ def _fast_form_factor(func: Any) -> Any:
     return form_factor
 
 
+def _route_darknews_logs() -> None:
+    """DarkNews attaches its own stdout handlers; send its records through ours instead
+    (stderr via the CLI's logging set-up), so stdout keeps only our results."""
+    for name in ("logger.DarkNews", "prettyprinter.DarkNews"):
+        logging.getLogger(name).handlers.clear()
+
+
 def _processes(mass_gev: float, pdg: int, channel: str) -> list[Any]:
     """DarkNews UpscatteringProcess objects (conserving, flipping) for d = 1 GeV^-1."""
     import DarkNews as dn
     from DarkNews.nuclear_tools import NuclearTarget
+
+    _route_darknews_logs()
 
     model = dn.model.ThreePortalModel(
         m4=mass_gev, mu_tr_mu4=MU_TR_PER_D * 1.0, UD4=0.0, Umu4=0.0, epsilon=0.0, gD=0.0,
