@@ -1,0 +1,164 @@
+"""Reweight a simulated sample to another dipole coupling d, and its effective size.
+
+One sample generated at a reference coupling d_ref serves every d at the same mass: the
+upscattering rate scales as d², the lab decay length as 1/d², and each event carries the
+geometry of its HNL line (``t_in_m``, ``t_out_m``, the path lengths [m] from the upscatter
+vertex to where the line enters and leaves its fiducial box). The weight per POT at d is
+
+    w(d) = upscatter_weight · (d/d_ref)² · P(L_ref · (d_ref/d)²),
+    P(L) = exp(-t_in/L) · (1 - exp(-(t_out - t_in)/L))      (``survival=True``),
+    P(L) = 1 - exp(-(t_out - t_in)/L)                        (``survival=False``),
+
+with L_ref the ``decay_length_m`` column. The ``corrected`` preset includes the survival
+factor exp(-t_in/L); the ``published`` preset's weights omit it (see docs/published.md),
+so reweight its samples with ``survival=False``. At d = d_ref the formula reproduces the
+``weight`` column bit for bit (same floating-point operations as the generator).
+
+The events keep their kinematics; only their weights change. Far from d_ref the weights
+become uneven (few events carry the yield), which :func:`kish_n_eff` quantifies.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["REQUIRED_COLUMNS", "decay_probability", "kish_n_eff", "reweight"]
+
+#: Columns :func:`reweight` reads from the events.
+REQUIRED_COLUMNS = ("upscatter_weight", "t_in_m", "t_out_m", "decay_length_m")
+
+
+def decay_probability(
+    t_in_m: ArrayLike, t_out_m: ArrayLike, decay_length_m: ArrayLike, *, survival: bool = True
+) -> NDArray[np.float64]:
+    """Probability that an HNL decays between path lengths t_in and t_out.
+
+    Computed as exp(-t_in/L) · (-expm1(-(t_out - t_in)/L)): accurate for L much longer than
+    the box (where 1 - exp(-x) would cancel) and exactly the expression the generator uses.
+
+    Args:
+        t_in_m: path length [m] from the production vertex to the box entry (>= 0).
+        t_out_m: path length [m] to the box exit (>= t_in_m; equal where the line misses).
+        decay_length_m: lab decay length βγcτ [m] (> 0).
+        survival: include the survival probability exp(-t_in/L) up to the box.
+
+    Returns:
+        the probability (dimensionless, 0-1), broadcast over the inputs.
+    """
+    t_in = np.asarray(t_in_m, dtype=float)
+    t_out = np.asarray(t_out_m, dtype=float)
+    length = np.asarray(decay_length_m, dtype=float)
+    inside = -np.expm1(-(t_out - t_in) / length)
+    if not survival:
+        return inside
+    return np.exp(-t_in / length) * inside
+
+
+def reweight(
+    events: Any,
+    d_gev_inv: float,
+    *,
+    d_ref_gev_inv: float,
+    survival: bool = True,
+) -> NDArray[np.float64]:
+    """Per-POT weights of the events at coupling d, from a sample generated at d_ref.
+
+    Args:
+        events: the event record (awkward array from :func:`t2khnl.ntuple.read` or
+            ``Simulation.events``, a numpy structured array, or a mapping of column name to
+            array) with the columns ``upscatter_weight`` [1/POT], ``t_in_m`` [m],
+            ``t_out_m`` [m] and ``decay_length_m`` [m, at d_ref].
+        d_gev_inv: target dipole coupling d [GeV^-1] (> 0).
+        d_ref_gev_inv: coupling d_ref [GeV^-1] the sample was generated at (the
+            ``metadata["d_gev_inv"]`` of the ntuple).
+        survival: include the survival factor exp(-t_in/L) (``corrected`` preset, default);
+            ``False`` for samples of the ``published`` preset, whose weights omit it.
+
+    Returns:
+        weights [1/POT], one per event: expected decays inside the fiducial volumes per POT
+        at d (before BR(ee), cuts and efficiency).
+
+    Raises:
+        InputError: a missing column, a non-positive or non-finite coupling, or
+            non-positive decay lengths.
+    """
+    d = _positive(d_gev_inv, "d_gev_inv")
+    d_ref = _positive(d_ref_gev_inv, "d_ref_gev_inv")
+    up, t_in, t_out, length_ref = (_column(events, name) for name in REQUIRED_COLUMNS)
+    if length_ref.size and not np.all(length_ref > 0):
+        msg = "decay_length_m must be positive for every event"
+        raise InputError(msg)
+    ratio2 = (d / d_ref) ** 2
+    # L(d) = L_ref (d_ref/d)²; dividing by ratio2 keeps L exactly L_ref at d = d_ref.
+    length = length_ref / ratio2
+    with np.errstate(over="ignore", under="ignore"):
+        prob = decay_probability(t_in, t_out, length, survival=survival)
+    return up * ratio2 * prob
+
+
+def kish_n_eff(weights: ArrayLike) -> float:
+    """Kish effective sample size (Σw)² / Σw².
+
+    Args:
+        weights: event weights (any common unit).
+
+    Returns:
+        the effective number of events (N for N equal weights); 0.0 for an empty sample or
+        all-zero weights.
+    """
+    w = np.asarray(weights, dtype=float).ravel()
+    sum_w2 = float(np.sum(w * w))
+    if w.size == 0 or sum_w2 == 0.0:
+        return 0.0
+    return float(np.sum(w)) ** 2 / sum_w2
+
+
+def _positive(value: float, name: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be a number, got {value!r}"
+        raise InputError(msg) from exc
+    if not (math.isfinite(out) and out > 0):
+        msg = f"{name} must be positive and finite, got {value!r}"
+        raise InputError(msg)
+    return out
+
+
+def _column(events: Any, name: str) -> NDArray[np.float64]:
+    """One event column as a float64 numpy array."""
+    fields = _fields(events)
+    if fields is not None and name not in fields:
+        msg = f"events have no column {name!r} (need {', '.join(REQUIRED_COLUMNS)})"
+        raise InputError(msg)
+    try:
+        column = events[name]
+    except (KeyError, ValueError, IndexError) as exc:
+        msg = f"events have no column {name!r} (need {', '.join(REQUIRED_COLUMNS)})"
+        raise InputError(msg) from exc
+    if hasattr(column, "to_numpy") and not isinstance(column, np.ndarray):
+        column = column.to_numpy()
+    return np.asarray(column, dtype=np.float64)
+
+
+def _fields(events: Any) -> tuple[str, ...] | None:
+    """Column names of a mapping, structured array or awkward record array, if knowable."""
+    if isinstance(events, Mapping):
+        return tuple(events)
+    dtype_names = getattr(getattr(events, "dtype", None), "names", None)
+    if dtype_names is not None:
+        return tuple(dtype_names)
+    fields = getattr(events, "fields", None)
+    if isinstance(fields, list | tuple):
+        return tuple(fields)
+    return None
