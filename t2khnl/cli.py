@@ -99,5 +99,61 @@ def simulate(
     )
 
 
+@main.command()
+@click.option("--detector", default="nd280", show_default=True, help="nd280 (2019) or upgrade.")
+@click.option("--mass", "mass_gev", type=float, required=True, help="HNL mass m_N [GeV].")
+@click.option("--events", "n_events", type=int, default=20000, show_default=True,
+              help="Events to inject per beam.")
+@click.option("--pot", "pot_total", type=float, default=None,
+              help="Total exposure [POT], split FHC:RHC as in 2019 (default: the preset's).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.option("--preset", default="corrected", show_default=True,
+              help="corrected (default) or published (the paper's configuration).")
+@click.option("--t2k-backgrounds/--no-t2k-backgrounds", default=None,
+              help="Use the T2K 2019 backgrounds 0.563 (FHC), 0.015 (RHC) (default: preset).")
+@click.option("--flux-xsec", type=float, default=None,
+              help="Relative flux x cross-section normsys on the signal, e.g. 0.05 (0: none).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Input data folder (default: $T2KHNL_DATA_DIR, then ../shared/data).")
+@click.option("--output", type=click.Path(file_okay=False), required=True,
+              help="Output folder.")
+def limit(
+    detector: str, mass_gev: float, n_events: int, pot_total: float | None, seed: int,
+    preset: str, t2k_backgrounds: bool | None, flux_xsec: float | None,
+    data_dir: str | None, output: str,
+) -> None:
+    """Excluded d_muN interval at 95% CL at one mass, with ntuples, histograms, workspace."""
+    from . import limit as limit_step
+
+    with tqdm(total=2 * n_events, unit="ev", desc="injecting", file=sys.stderr,
+              delay=1) as bar:
+        summary = limit_step.run(
+            detector, mass_gev, preset=preset, n_events=n_events, pot_total=pot_total,
+            seed=seed, data_dir=data_dir, output_dir=output, t2k_backgrounds=t2k_backgrounds,
+            flux_xsec=flux_xsec, progress=bar.update,
+        )
+    click.echo(_format_limit(summary))
+
+
+def _format_limit(summary: dict) -> str:
+    """Human-readable limit summary."""
+    def edge(name: str) -> str:
+        value, refused = summary[name], summary["refused"][name]
+        if refused:
+            return f"not quoted ({refused})"
+        return "none" if value is None else f"{value:.3g} GeV^-1"
+
+    lines = [
+        f"{summary['detector']} m_N = {summary['mass_gev']} GeV ({summary['preset']}, "
+        f"{summary['analysis']}), {summary['cl']:.0%} CL:",
+        f"  excluded d_muN from {edge('d_low')} to {edge('d_high')}",
+    ]
+    for name in ("d_low", "d_high"):
+        if summary[f"signal_at_{name}"]:
+            per_channel = ", ".join(f"{k} {v:.3g}" for k, v in summary[f"signal_at_{name}"].items())
+            lines.append(f"  signal at {name}: {per_channel} (n_eff {summary['n_eff'][name]:.0f})")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ Each box's sample only credits decays in that box, so the boxes' samples add up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -237,8 +238,8 @@ def generate_events(
     """Inject upscatters in front of every fiducial box and decay the HNLs inside it.
 
     For box k, upscatters are injected between ``upstream_m`` in front of the box and its
-    downstream face, in layers of distance (the box and the first 5 cm, then one layer
-    per decade of distance) that each get the same number of events, so the sample
+    downstream face, in layers (the box itself, the first 5 cm in front of it, then one
+    layer per decade of distance) that each get the same number of events, so the sample
     serves decay lengths from millimetres to ``upstream_m``. In each layer neutrinos
     enter over a disk centred on the box (radius: the box's transverse circumradius plus
     ``radius_margin_m``, but no more than the layer's largest distance to the box's back
@@ -272,14 +273,17 @@ def generate_events(
         zip(setup.boxes, _split(n_events, len(setup.boxes)), strict=True)
     ):
         front, back = box.centre[2] - box.widths[2] / 2, box.centre[2] + box.widths[2] / 2
-        strata = _strata_m(upstream_m)
-        for layer, (near, far, n_layer) in enumerate(
-            zip(strata[:-1], strata[1:], _split(n_box, len(strata) - 1), strict=True)
+        edges = _strata_m(upstream_m)
+        segments = [(front, back)] + [
+            (front - far, front - near) for near, far in itertools.pairwise(edges)
+        ]
+        for layer, ((start, end), n_layer) in enumerate(
+            zip(segments, _split(n_box, len(segments)), strict=True)
         ):
-            margin = min(radius_margin_m, far + box.widths[2])
+            margin = min(radius_margin_m, back - start)
             sample = injection.inject_upscatters(
                 setup.detector_model, setup.processes, setup.flux,
-                segment_start_m=front - far, segment_end_m=back if layer == 0 else front - near,
+                segment_start_m=start, segment_end_m=end,
                 radius_m=0.5 * math.hypot(box.widths[0], box.widths[1]) + margin,
                 centre_xy_m=(box.centre[0], box.centre[1]), n_events=n_layer,
                 seed=(seed * 100 + index) * 100 + layer, primary_pdg=setup.primary_pdg,
@@ -294,8 +298,10 @@ def generate_events(
 
 
 def _strata_m(upstream_m: float) -> np.ndarray:
-    """Distances [m] in front of a box that bound the injection layers: 0, then one
-    layer per decade from :data:`_NEAREST_LAYER_M` out to ``upstream_m``."""
+    """Distances [m] in front of a box that bound the injection layers in front of it: 0,
+    then one layer per decade from :data:`_NEAREST_LAYER_M` out to ``upstream_m``."""
+    if upstream_m <= 0:
+        return np.array([0.0])
     if upstream_m <= _NEAREST_LAYER_M:
         return np.array([0.0, upstream_m])
     decades = math.ceil(math.log10(upstream_m / _NEAREST_LAYER_M))

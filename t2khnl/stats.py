@@ -69,7 +69,7 @@ __all__ = [
     "zero_background_model",
 ]
 
-CalcType = Literal["exact", "asymptotics", "toybased"]
+CalcType = Literal["exact", "asymptotics", "asymptotics_clsb", "toybased"]
 TestStat = Literal["qtilde", "q"]
 Counts = Mapping[str, float]
 
@@ -340,7 +340,9 @@ def cls(
         data: main + auxiliary data; required with a model, overrides a workspace's.
         mu: signal strength tested.
         calctype: ``"exact"`` (Poisson enumeration, the infinite-toy limit of pyhf's toy
-            calculator), ``"asymptotics"`` or ``"toybased"`` (see the module docstring).
+            calculator), ``"asymptotics"``, ``"asymptotics_clsb"`` (returns the asymptotic
+            CLs+b instead of CLs: the one-sided Wilks criterion of the published analysis,
+            0.5 * 1.645^2 = 1.353 signal events for nothing observed) or ``"toybased"``.
         test_stat: pyhf test statistic, ``"qtilde"`` (default) or ``"q"``.
         ntoys: toys per hypothesis for ``"toybased"``.
 
@@ -356,6 +358,11 @@ def cls(
         return _exact_cls(model, obs, float(mu), test_stat)
     if calctype == "asymptotics":
         return float(pyhf.infer.hypotest(mu, obs, model, test_stat=test_stat))
+    if calctype == "asymptotics_clsb":
+        _, (clsb, _) = pyhf.infer.hypotest(
+            mu, obs, model, test_stat=test_stat, return_tail_probs=True
+        )
+        return float(clsb)
     if calctype == "toybased":
         return float(
             pyhf.infer.hypotest(
@@ -368,7 +375,10 @@ def cls(
                 track_progress=False,
             )
         )
-    msg = f"calctype must be one of exact, asymptotics, toybased; got {calctype!r}"
+    msg = (
+        "calctype must be one of exact, asymptotics, asymptotics_clsb, toybased; "
+        f"got {calctype!r}"
+    )
     raise InputError(msg)
 
 

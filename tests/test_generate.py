@@ -141,7 +141,7 @@ def test_median_decay_length_matches_analytic(toy):
     setup = _setup(toy, d)._replace(boxes=(long_box,), aim_regions=frozenset())
     events = generate.generate_events(
         setup, MASS_GEV, d, n_events=10_000, seed=3, width_convention="corrected",
-        survival=True, upstream_m=0.04, radius_margin_m=0.0,
+        survival=True, upstream_m=0.0, radius_margin_m=0.0,
     )
     slab = np.asarray(events["region_id"]) == REGIONS.index("rock")
     flight = np.sqrt(sum((np.asarray(events[f"dec_{a}"]) - np.asarray(events[f"vtx_{a}"])) ** 2

@@ -222,3 +222,14 @@ def test_make_cls_fn_shortcut_equals_pyhf_path():
         ws = stats.t2k_2019_workspace(signal, flux_xsec=None)
         assert fast(signal) == pytest.approx(stats.cls(ws), rel=1e-9)
         assert slow(signal) == pytest.approx(stats.cls(ws, calctype="asymptotics"), rel=1e-9)
+
+
+def test_published_criterion_is_asymptotic_clsb_at_1p353_events():
+    """The paper's curve sits at 0.5 * 1.645^2 = 1.353 events (docs/published.md)."""
+    import scipy.optimize
+
+    def clsb(s):
+        return stats.cls(stats.zero_background_model({"fhc": s}), calctype="asymptotics_clsb")
+
+    s_up = scipy.optimize.brentq(lambda s: clsb(s) - 0.05, 0.5, 3.0)
+    assert s_up == pytest.approx(0.5 * 1.6448536**2, rel=0.01)

@@ -1,0 +1,290 @@
+"""From simulated ntuples to the excluded d interval at one mass.
+
+One SIREN sample per beam (generated at ``D_REF_GEV_INV``, injected far enough upstream for
+the smallest coupling scanned) is selected, reweighted to every d of a log grid
+(:mod:`t2khnl.reweight`), turned into expected signal events per channel (x BR(ee) x
+efficiency x POT) and handed to pyhf (:mod:`t2khnl.stats`), whose CLs(d) crossings of
+0.05 give the two edges of the excluded interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import awkward as ak
+import hist
+import numpy as np
+import uproot
+
+from . import config, generate, model, ntuple, reweight, select, stats
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: Coupling [GeV^-1] the samples are generated at; any value serves every d (the decay
+#: probabilities are recomputed per event), it only sets the stored ``weight`` column.
+D_REF_GEV_INV = 1e-6
+#: The scanned couplings [GeV^-1].
+D_GRID_GEV_INV = np.geomspace(1e-8, 1e-3, 81)
+#: Fewest effective MC events behind a quoted edge.
+MIN_N_EFF = 50.0
+#: T2K 2019 exposure [POT] and expected e+e-nu backgrounds (PRD 100, 052006).
+POT_2019 = {"fhc": 1.234e21, "rhc": 6.29e20}
+#: Upgrade / ND280 ratio of the total fiducial TPC volume: (3 TPCs + 2 HA-TPCs) / 3 TPCs.
+_TPC_M3 = 3 * 1.70 * 1.96 * 0.563
+_HATPC_M3 = 2 * 1.592 * 0.27 * 1.709
+UPGRADE_VOLUME_RATIO = (_TPC_M3 + _HATPC_M3) / _TPC_M3
+
+
+class Channel(NamedTuple):
+    """One beam mode of the analysis.
+
+    Attributes:
+        name: ``"fhc"`` or ``"rhc"``.
+        pot: exposure [POT].
+        events: selected events (fields ``upscatter_weight``, ``t_in_m``, ...).
+        efficiency: selection efficiency at this mass.
+        background: expected background events.
+    """
+
+    name: str
+    pot: float
+    events: ak.Array
+    efficiency: float
+    background: float
+
+
+def exposures(detector: str, cfg: dict[str, Any], pot_total: float | None) -> dict[str, float]:
+    """POT per beam: the preset's nominal exposure, or ``pot_total`` split FHC:RHC as in 2019.
+
+    Raises:
+        InputError: ``pot_total`` is not positive.
+    """
+    if pot_total is None:
+        return dict(cfg["exposure_pot"][detector])
+    if not pot_total > 0:
+        msg = f"--pot must be positive, got {pot_total}"
+        raise InputError(msg)
+    total_2019 = sum(POT_2019.values())
+    return {beam: pot_total * pot / total_2019 for beam, pot in POT_2019.items()}
+
+
+def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str, float]:
+    """Expected backgrounds: T2K 2019's, scaled with POT and (upgrade) fiducial volume."""
+    if not enabled and detector == "nd280":
+        return dict.fromkeys(pot, 0.0)
+    scale = 1.0 if detector == "nd280" else UPGRADE_VOLUME_RATIO
+    return {
+        beam: stats.T2K_2019_BACKGROUND[beam] * pot[beam] / POT_2019[beam] * scale
+        for beam in pot
+    }
+
+
+def signal_function(
+    channels: list[Channel], mass_gev: float, cfg: dict[str, Any]
+) -> Callable[[float], dict[str, float]]:
+    """Expected selected e+e- events per channel as a function of d [GeV^-1]."""
+    br = float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"]))
+    survival = cfg["survival_to_fiducial"]
+
+    def signal(d_gev_inv: float) -> dict[str, float]:
+        return {
+            ch.name: float(
+                reweight.reweight(ch.events, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
+                                  survival=survival).sum()
+            ) * br * ch.efficiency * ch.pot
+            for ch in channels
+        }
+
+    return signal
+
+
+def n_eff_at(channels: list[Channel], d_gev_inv: float, survival: bool) -> float:
+    """Kish effective number of MC events behind the total signal at d."""
+    weights = np.concatenate([
+        reweight.reweight(ch.events, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV, survival=survival)
+        * ch.efficiency * ch.pot
+        for ch in channels
+    ])
+    return reweight.kish_n_eff(weights) if weights.size else 0.0
+
+
+def cls_function(
+    detector: str, cfg: dict[str, Any], background: dict[str, float]
+) -> Callable[[dict[str, float]], float]:
+    """CLs of a signal: observed 0 events (ND280 2019) or Asimov expected (upgrade)."""
+    statistics = cfg["statistics"]
+    if detector == "nd280":
+        return stats.make_cls_fn(
+            background=background, observed=dict.fromkeys(background, 0.0),
+            flux_xsec=statistics["flux_xsec"], calctype=statistics["calctype"],
+        )
+
+    def expected(signal: dict[str, float]) -> float:
+        ws = stats.build_workspace(signal, background=background,
+                                   flux_xsec=statistics["flux_xsec"])
+        calctype = "asymptotics_clsb" if statistics["calctype"] == "asymptotics_clsb" else (
+            "asymptotics")
+        return stats.expected_cls(ws, calctype=calctype)
+
+    return expected
+
+
+def histograms(channels: list[Channel], weights: dict[str, np.ndarray]) -> dict[str, hist.Hist]:
+    """E_ee and cos(theta_N) of the selected events, weighted to expected events."""
+    out = {}
+    for ch in channels:
+        ev = ch.events
+        e_ee = ak.to_numpy(ev["ep_e"] + ev["em_e"])
+        cos_n = ak.to_numpy(ev["hnl_pz"] / np.sqrt(ev["hnl_px"] ** 2 + ev["hnl_py"] ** 2
+                                                   + ev["hnl_pz"] ** 2))
+        h_e = hist.Hist(hist.axis.Regular(40, 0, 4, name="e_ee", label=r"$E_{ee}$ [GeV]"),
+                        storage=hist.storage.Weight())
+        h_c = hist.Hist(hist.axis.Regular(40, 0.99, 1.0, name="cos_theta_n",
+                                          label=r"$\cos\theta_N$"),
+                        storage=hist.storage.Weight())
+        h_e.fill(e_ee, weight=weights[ch.name])
+        h_c.fill(cos_n, weight=weights[ch.name])
+        out[f"{ch.name}_e_ee"] = h_e
+        out[f"{ch.name}_cos_theta_n"] = h_c
+    return out
+
+
+def run(
+    detector: str,
+    mass_gev: float,
+    *,
+    preset: str = "corrected",
+    n_events: int = 20000,
+    pot_total: float | None = None,
+    seed: int = 1,
+    data_dir: str | None = None,
+    output_dir: str | os.PathLike[str],
+    t2k_backgrounds: bool | None = None,
+    flux_xsec: float | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> dict[str, Any]:
+    """Simulate, select, reweight and scan d at one mass; write every artefact.
+
+    Args:
+        detector: ``"nd280"`` (2019 data, observed 0 + 0) or ``"upgrade"`` (Asimov).
+        mass_gev: HNL mass [GeV].
+        preset: ``"corrected"`` or ``"published"``.
+        n_events: upscatters injected per beam.
+        pot_total: total exposure [POT] split FHC:RHC as in 2019 (default: the preset's).
+        seed: random seed.
+        data_dir: input-data folder.
+        output_dir: where the ntuples, histograms, workspace and summary go.
+        t2k_backgrounds: use the T2K 2019 backgrounds (default: the preset's choice;
+            the upgrade always scales them).
+        flux_xsec: relative normsys on the signal (default: the preset's, none).
+        progress: progress callback of the injection.
+
+    Returns:
+        The summary (also written to ``summary.json``).
+    """
+    config.check_choice("detector", detector, config.DETECTORS)
+    cfg = config.load(preset)
+    statistics = dict(cfg["statistics"])
+    if t2k_backgrounds is not None:
+        statistics["t2k_backgrounds"] = t2k_backgrounds
+    if flux_xsec is not None:
+        statistics["flux_xsec"] = flux_xsec or None
+    cfg = {**cfg, "statistics": statistics}
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pot = exposures(detector, cfg, pot_total)
+    background = backgrounds(detector, pot, statistics["t2k_backgrounds"])
+    selection = select.load(cfg["selection"][detector])
+
+    channels, cutflows = [], {}
+    for beam in config.BEAMS:
+        sim = generate.simulate(
+            detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events, seed=seed,
+            preset=preset, data_dir=data_dir, d_min_gev_inv=float(D_GRID_GEV_INV[0]),
+            progress=progress,
+        )
+        chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
+        meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
+                "efficiency": chosen.efficiency}
+        ntuple.write(out / f"selected_{beam}.root", chosen.events, meta)
+        cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=pot[beam])
+        (out / f"cutflow_{beam}.md").write_text(cutflows[beam] + "\n")
+        channels.append(Channel(beam, pot[beam], chosen.events, chosen.efficiency,
+                                background[beam]))
+
+    signal = signal_function(channels, mass_gev, cfg)
+    result = stats.limit_interval(signal, D_GRID_GEV_INV, cls_function(detector, cfg, background))
+    summary = _summary(detector, mass_gev, cfg, pot, background, channels, signal, result)
+    br = float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"]))
+    weights = {ch.name: ak.to_numpy(ch.events["weight"]) * br * ch.efficiency * ch.pot
+               for ch in channels}
+    with uproot.recreate(out / "histograms.root") as file:
+        for name, h in histograms(channels, weights).items():
+            file[name] = h
+    d_ws = summary["d_low"] or D_REF_GEV_INV
+    workspace = stats.build_workspace(signal(d_ws), background=background,
+                                      observed=dict.fromkeys(background, 0.0),
+                                      flux_xsec=statistics["flux_xsec"])
+    (out / f"workspace_{detector}.json").write_text(stats.workspace_json(workspace) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _edge(
+    value: float | None, channels: list[Channel], signal: Callable[[float], dict[str, float]],
+    survival: bool,
+) -> dict[str, Any]:
+    """An edge of the interval with its signal per channel and n_eff; refused if n_eff < 50."""
+    if value is None:
+        return {"d": None, "signal": None, "n_eff": None, "refused": None}
+    n_eff = n_eff_at(channels, value, survival)
+    refused = None
+    if n_eff < MIN_N_EFF:
+        refused = f"n_eff = {n_eff:.1f} < {MIN_N_EFF:g} effective MC events at d = {value:.3g}"
+        log.warning("not quoting the edge at d = %.3g GeV^-1: %s", value, refused)
+    return {"d": None if refused else value, "signal": signal(value), "n_eff": n_eff,
+            "refused": refused}
+
+
+def _summary(
+    detector: str, mass_gev: float, cfg: dict[str, Any], pot: dict[str, float],
+    background: dict[str, float], channels: list[Channel],
+    signal: Callable[[float], dict[str, float]], result: stats.LimitResult,
+) -> dict[str, Any]:
+    survival = cfg["survival_to_fiducial"]
+    low = _edge(result.d_low, channels, signal, survival)
+    high = _edge(result.d_high, channels, signal, survival)
+    return {
+        "mass_gev": mass_gev,
+        "detector": detector,
+        "preset": cfg["name"],
+        "cl": result.cl,
+        "d_low": low["d"],
+        "d_high": high["d"],
+        "d_low_open": result.low_open,
+        "d_high_open": result.high_open,
+        "pot_fhc": pot["fhc"],
+        "pot_rhc": pot["rhc"],
+        "background": background,
+        "statistics": cfg["statistics"],
+        "analysis": "observed 0 + 0 events (T2K 2019)" if detector == "nd280"
+        else "Asimov background-only expected",
+        "br_ee": float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"])),
+        "efficiency": {ch.name: ch.efficiency for ch in channels},
+        "n_eff": {"d_low": low["n_eff"], "d_high": high["n_eff"]},
+        "signal_at_d_low": low["signal"],
+        "signal_at_d_high": high["signal"],
+        "refused": {"d_low": low["refused"], "d_high": high["refused"]},
+        "n_selected": {ch.name: len(ch.events) for ch in channels},
+        "d_grid_gev_inv": [float(D_GRID_GEV_INV[0]), float(D_GRID_GEV_INV[-1]),
+                           len(D_GRID_GEV_INV)],
+        "mu_tr_low": None if low["d"] is None else float(model.mu_tr_from_d(low["d"])),
+        "mu_tr_high": None if high["d"] is None else float(model.mu_tr_from_d(high["d"])),
+        "units": {"d": "GeV^-1", "pot": "POT", "signal": "events"},
+    }
