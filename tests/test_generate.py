@@ -159,3 +159,27 @@ def test_median_decay_length_matches_analytic(toy):
     decayed = np.array([np.trapz(spectrum * -np.expm1(-x / length), energy) for x in grid])
     analytic = np.interp(0.5 * np.trapz(spectrum, energy), decayed, grid)
     assert simulated == pytest.approx(analytic, rel=0.03)
+
+
+@pytest.mark.parametrize("factor", [3.0, 1.0 / 3.0])
+def test_reweighted_yield_matches_direct_simulation(toy, factor):
+    """One sample at d0 reweighted to 3 d0 and d0 / 3 vs independent samples there."""
+    from t2khnl import reweight
+
+    d0 = _d_for_length(0.1)
+    d = factor * d0
+
+    def run(coupling, seed):
+        return generate.generate_events(
+            _setup(toy, coupling), MASS_GEV, coupling, n_events=40_000, seed=seed,
+            width_convention="corrected", survival=True, upstream_m=3.2, radius_margin_m=0.0,
+        )
+
+    reference = run(d0, 21)
+    reweighted = reweight.reweight(reference, d, d_ref_gev_inv=d0)
+    direct = np.asarray(run(d, 22)["weight"])
+    total_rw, total_direct = reweighted.sum(), direct.sum()
+    sigma = math.hypot(math.sqrt((reweighted**2).sum()), math.sqrt((direct**2).sum()))
+    assert abs(total_rw - total_direct) < 3 * sigma
+    assert abs(total_rw / total_direct - 1) < 0.05
+    assert reweight.kish_n_eff(reweighted) > 1000
