@@ -1,0 +1,58 @@
+"""The limit step: exposures, backgrounds, and an end-to-end `t2khnl limit` run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import uproot
+from click.testing import CliRunner
+
+from t2khnl import config, limit, ntuple, stats
+from t2khnl.cli import main
+from t2khnl.errors import InputError
+
+
+def test_upgrade_exposure_split_and_background_scaling():
+    cfg = config.load("corrected")
+    pot = limit.exposures("upgrade", cfg, 2e22)
+    assert sum(pot.values()) == pytest.approx(2e22)
+    assert pot["fhc"] / pot["rhc"] == pytest.approx(12.34 / 6.29)
+    bkg = limit.backgrounds("upgrade", pot, enabled=False)
+    volume = (3 * 1.70 * 1.96 * 0.563 + 2 * 1.592 * 0.27 * 1.709) / (3 * 1.70 * 1.96 * 0.563)
+    assert bkg["fhc"] == pytest.approx(0.563 * pot["fhc"] / 1.234e21 * volume)
+    assert bkg["rhc"] == pytest.approx(0.015 * pot["rhc"] / 6.29e20 * volume)
+    assert limit.backgrounds("nd280", limit.exposures("nd280", cfg, None), False) == {
+        "fhc": 0.0, "rhc": 0.0}
+    with pytest.raises(InputError, match="--pot"):
+        limit.exposures("upgrade", cfg, -1.0)
+
+
+def test_nd280_default_is_the_papers_three_events():
+    cfg = config.load("corrected")
+    cls_fn = limit.cls_function("nd280", cfg, {"fhc": 0.0, "rhc": 0.0})
+    assert cls_fn({"fhc": 2.0, "rhc": 0.9957}) == pytest.approx(0.05, rel=1e-3)
+
+
+def test_limit_end_to_end(tmp_path):
+    out = tmp_path / "m0.47"
+    result = CliRunner().invoke(
+        main, ["limit", "--detector", "nd280", "--mass", "0.47", "--events", "900",
+               "--output", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "excluded d_muN" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("mass_gev", "d_low", "d_high", "cl", "detector", "pot_fhc", "pot_rhc",
+                "n_eff", "signal_at_d_low", "signal_at_d_high"):
+        assert key in summary
+    assert summary["cl"] == 0.95 and summary["pot_fhc"] == pytest.approx(1.234e21)
+    events, meta = ntuple.read(out / "selected_fhc.root")
+    assert meta["selection"] == "nd280_ee" and len(events) == meta["n_events"]
+    workspace = json.loads((out / "workspace_nd280.json").read_text())
+    ws = stats.build_workspace({"fhc": 1.0, "rhc": 1.0})
+    assert set(workspace) == set(ws)
+    with uproot.open(out / "histograms.root") as file:
+        assert np.all(file["fhc_e_ee"].values() >= 0)
+    assert (out / "cutflow_rhc.md").read_text().startswith("| cut")
