@@ -126,11 +126,11 @@ def cls_function(
         )
 
     def expected(signal: dict[str, float]) -> float:
-        ws = stats.build_workspace(signal, background=background,
-                                   flux_xsec=statistics["flux_xsec"])
         calctype = "asymptotics_clsb" if statistics["calctype"] == "asymptotics_clsb" else (
             "asymptotics")
-        return stats.expected_cls(ws, calctype=calctype)
+        return stats.scaled_cls(signal, background=background,
+                                flux_xsec=statistics["flux_xsec"], calctype=calctype,
+                                expected=True)
 
     return expected
 

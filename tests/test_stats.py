@@ -233,3 +233,13 @@ def test_published_criterion_is_asymptotic_clsb_at_1p353_events():
 
     s_up = scipy.optimize.brentq(lambda s: clsb(s) - 0.05, 0.5, 3.0)
     assert s_up == pytest.approx(0.5 * 1.6448536**2, rel=0.01)
+
+
+@pytest.mark.parametrize("calctype", ["asymptotics", "asymptotics_clsb"])
+def test_scaled_cls_is_stable_for_huge_signals(calctype):
+    """pyhf's direct fit returns CLs = 0.5 at 1e5 events; the scaled form does not."""
+    small = stats.scaled_cls({"fhc": 1.0, "rhc": 0.3}, calctype=calctype)
+    direct = stats.cls(stats.zero_background_model({"fhc": 1.0, "rhc": 0.3}), calctype=calctype)
+    assert small == pytest.approx(direct, rel=1e-4)
+    for total in (1e3, 1e5):
+        assert stats.scaled_cls({"fhc": total, "rhc": total / 3}, calctype=calctype) < 1e-6
