@@ -56,3 +56,10 @@ def test_limit_end_to_end(tmp_path):
     with uproot.open(out / "histograms.root") as file:
         assert np.all(file["fhc_e_ee"].values() >= 0)
     assert (out / "cutflow_rhc.md").read_text().startswith("| cut")
+    import pyhf
+
+    patchset = pyhf.PatchSet(json.loads((out / "patchset_nd280.json").read_text()))
+    bkg_only = pyhf.Workspace(json.loads((out / "bkgonly_nd280.json").read_text()))
+    assert len(patchset.patches) == len(limit.D_GRID_GEV_INV)
+    patched = patchset.apply(bkg_only, (0.47, float(limit.D_GRID_GEV_INV[40])))
+    assert patched.channels == ["fhc", "rhc"]
