@@ -1,0 +1,561 @@
+"""Fig. 4 of arXiv:2412.15051: the (m_N, d_muN) plane with our ND280 results.
+
+Draws, on log axes m_N [MeV] versus d_muN [GeV^-1]:
+
+* our contours (``contour.csv`` written by the scan: ``mass_gev,d_low,d_high,d_low_err,
+  d_high_err``; empty fields where nothing is excluded) — ND280 2019 constraints filled
+  between ``d_low`` and ``d_high``, upgrade sensitivities as dashed outlines, an optional MC
+  error band from the ``*_err`` columns; labels ending in "(published)" / "(corrected)"
+  get distinct colours and hatching;
+* the MiniBooNE-preferred 95% CL regions (Kamp et al. 2206.07100) from the data folder,
+  sha256-checked through :func:`t2khnl.flux.verify`;
+* existing limits from the ``hnlimits`` package, converted to our d convention and to 95% CL
+  as listed in ``existing_limits.yaml`` (see :func:`cl_factor`).
+
+:func:`envelope` gives the strongest existing limit (lowest excluded d) at each mass, for
+"world-leading" statements.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from t2khnl.errors import DataFileError, InputError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "D_RANGE",
+    "MASS_RANGE_MEV",
+    "MINIBOONE_FILES",
+    "Contour",
+    "Limit",
+    "cl_factor",
+    "envelope",
+    "hnlimits_dir",
+    "limits_config",
+    "load_contour",
+    "load_existing_limits",
+    "lower_boundary",
+    "miniboone_regions",
+    "plot",
+    "save",
+    "style",
+]
+
+logger = logging.getLogger(__name__)
+
+MASS_RANGE_MEV: tuple[float, float] = (10.0, 2000.0)
+"""Default x range [MeV]."""
+D_RANGE: tuple[float, float] = (1.0e-8, 1.0e-4)
+"""Default y range [GeV^-1]."""
+
+MINIBOONE_FILES: dict[str, tuple[str, ...]] = {
+    r"MiniBooNE $E_\nu^{\rm QE}$ 95% CL": (
+        "minibooNE_region/EnuQE_0.950_CL_Path0.txt",
+        "minibooNE_region/EnuQE_0.950_CL_Path1.txt",
+    ),
+    r"MiniBooNE $\cos\theta$ 95% CL": ("minibooNE_region/CosTheta_0.950_CL_Path0.txt",),
+}
+"""Legend label -> manifest paths of its closed polygons (m_N [MeV], d [GeV^-1])."""
+_MINIBOONE_COLORS = ("#F9B859", "#3B8BC2")
+
+_SIGNAL_STATS = ("poisson0", "chi2")
+_SENSITIVITY_WORDS = ("upgrade", "upgrd", "sensitivity", "t2k-ii", "t2k+t2k-ii", "projected")
+
+
+# --------------------------------------------------------------------------------------
+# CL conversion and the existing-limits table
+# --------------------------------------------------------------------------------------
+def _signal_at(cl: float, stat: str) -> float:
+    """Signal (in its own units) needed for an upper limit at ``cl``.
+
+    ``poisson0``: zero-background Poisson counting, s = -ln(1 - CL) (2.303 at 90%, 2.996 at
+    95%). ``chi2``: Gaussian, 1 dof, s ∝ sqrt(Δχ²) with Δχ² the chi² quantile at CL.
+    """
+    if not 0.0 < cl < 1.0:
+        msg = f"confidence level must be in (0, 1), got {cl}"
+        raise InputError(msg)
+    if stat == "poisson0":
+        return -math.log(1.0 - cl)
+    if stat == "chi2":
+        from scipy.stats import chi2
+
+        return math.sqrt(float(chi2.ppf(cl, 1)))
+    msg = f"unknown statistics {stat!r}; valid: {', '.join(_SIGNAL_STATS)}"
+    raise InputError(msg)
+
+
+def cl_factor(
+    cl_from: float, cl_to: float = 0.95, power: float = 2, stat: str = "poisson0"
+) -> float:
+    """Factor on d turning a limit at ``cl_from`` into one at ``cl_to``.
+
+    With a signal yield ∝ d^power, the d excluded at a CL scales as s_CL^(1/power), so the
+    factor is (s_to / s_from)^(1/power). For zero-background counting and d² yields,
+    90% -> 95% gives sqrt(2.996/2.303) = 1.1406; d⁴ gives 1.0680. For ``chi2`` the signal
+    ratio is sqrt(3.841/2.706) = 1.1914.
+
+    Args:
+        cl_from: the stored CL (0.90).
+        cl_to: the wanted CL (0.95).
+        power: n in yield ∝ d^n (> 0).
+        stat: ``"poisson0"`` or ``"chi2"`` (see :func:`_signal_at`).
+
+    Returns:
+        The multiplicative factor on d.
+    """
+    if power <= 0:
+        msg = f"yield power must be > 0, got {power}"
+        raise InputError(msg)
+    ratio = _signal_at(cl_to, stat) / _signal_at(cl_from, stat)
+    return float(ratio ** (1.0 / power))
+
+
+@lru_cache(maxsize=1)
+def limits_config() -> dict[str, Any]:
+    """Return the parsed ``existing_limits.yaml`` shipped beside this module."""
+    text = resources.files(__package__).joinpath("existing_limits.yaml").read_text("utf-8")
+    parsed: dict[str, Any] = yaml.safe_load(text)
+    return parsed
+
+
+def hnlimits_dir() -> Path | None:
+    """Folder of the installed ``hnlimits`` dipole data, or ``None`` (warning logged)."""
+    try:
+        import HNLimits  # optional dependency
+    except ImportError:
+        logger.warning("hnlimits is not installed (pip install hnlimits): no existing limits")
+        return None
+    base = Path(HNLimits.__file__).resolve().parent / limits_config()["base"]
+    if not base.is_dir():
+        logger.warning("hnlimits has no %s: no existing limits", base)
+        return None
+    return base
+
+
+@dataclass(frozen=True, eq=False)
+class Limit:
+    """One existing limit, converted: masses [MeV], d [GeV^-1] at 95% CL, our convention."""
+
+    name: str
+    label: str
+    mass_mev: npt.NDArray[np.float64]
+    d: npt.NDArray[np.float64]
+    shape: str
+    color: str
+    factor: float
+    source: tuple[Path, ...]
+
+
+def _read_two_columns(path: Path) -> npt.NDArray[np.float64]:
+    rows: list[tuple[float, float]] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        parts = text.replace(",", " ").split()
+        rows.append((float(parts[0]), float(parts[1])))
+    if len(rows) < 2:
+        msg = f"{path}: fewer than two (m, d) rows"
+        raise DataFileError(msg)
+    return np.array(rows, dtype=np.float64)
+
+
+def load_existing_limits() -> list[Limit]:
+    """Load every limit of ``existing_limits.yaml`` from ``hnlimits``, converted.
+
+    A missing package or file is skipped with a logged warning.
+    """
+    base = hnlimits_dir()
+    if base is None:
+        return []
+    config = limits_config()
+    target = float(config["target_cl"])
+    out: list[Limit] = []
+    for name, spec in config["limits"].items():
+        parts: list[npt.NDArray[np.float64]] = []
+        paths: list[Path] = []
+        for entry in spec["files"]:
+            reverse = entry.startswith("reversed:")
+            path = base / entry.removeprefix("reversed:")
+            if not path.is_file():
+                logger.warning("hnlimits lacks %s: skipping the %s limit", path, name)
+                parts = []
+                break
+            table = _read_two_columns(path)
+            parts.append(table[::-1] if reverse else table)
+            paths.append(path)
+        if not parts:
+            continue
+        table = np.concatenate(parts)
+        to_mev = {"MeV": 1.0, "GeV": 1.0e3}[spec["mass_unit"]]
+        factor = float(spec["d_factor"]) * cl_factor(
+            float(spec["cl"]), target, float(spec["power"]), spec["stat"]
+        )
+        out.append(
+            Limit(
+                name=name,
+                label=spec["label"],
+                mass_mev=table[:, 0] * to_mev,
+                d=table[:, 1] * factor,
+                shape=spec["shape"],
+                color=spec["color"],
+                factor=factor,
+                source=tuple(paths),
+            )
+        )
+        logger.debug(
+            "existing limit %s: d × %.4f (convention, CL %s -> %s)",
+            name,
+            factor,
+            spec["cl"],
+            target,
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Lower boundaries and their envelope
+# --------------------------------------------------------------------------------------
+def lower_boundary(limit: Limit, mass_mev: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Lowest excluded d of one limit at each mass (NaN where it excludes nothing).
+
+    The limit's outline (a closed polygon, or an open curve excluded above) is cut by the
+    vertical line at each mass; crossings are interpolated linearly in (log m, log d) and
+    the smallest is returned.
+    """
+    masses = np.atleast_1d(np.asarray(mass_mev, dtype=np.float64))
+    x = np.log(limit.mass_mev)
+    y = np.log(limit.d)
+    if limit.shape == "polygon":
+        x = np.append(x, x[0])
+        y = np.append(y, y[0])
+    x0, x1, y0, y1 = x[:-1], x[1:], y[:-1], y[1:]
+    result = np.full(masses.shape, np.nan)
+    for i, m in enumerate(np.log(masses)):
+        lo, hi = np.minimum(x0, x1), np.maximum(x0, x1)
+        hit = (lo <= m) & (m <= hi)
+        if not np.any(hit):
+            continue
+        dx = x1[hit] - x0[hit]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(dx != 0, (m - x0[hit]) / dx, 0.0)
+        ys = y0[hit] + t * (y1[hit] - y0[hit])
+        # a vertical edge at exactly this mass: its lower end is the crossing
+        ys = np.where(dx != 0, ys, np.minimum(y0[hit], y1[hit]))
+        result[i] = math.exp(float(np.min(ys)))
+    return result
+
+
+def envelope(
+    mass_mev: npt.ArrayLike, limits: Iterable[Limit] | None = None
+) -> npt.NDArray[np.float64] | float:
+    """Strongest existing limit: the lowest excluded d over all limits at each mass.
+
+    Args:
+        mass_mev: mass or masses [MeV].
+        limits: the limits to combine; defaults to :func:`load_existing_limits`.
+
+    Returns:
+        d [GeV^-1] at 95% CL in our convention, NaN where no limit is defined; a float for a
+        scalar mass.
+    """
+    chosen = load_existing_limits() if limits is None else list(limits)
+    masses = np.asarray(mass_mev, dtype=np.float64)
+    flat = np.atleast_1d(masses)
+    best = np.full(flat.shape, np.nan)
+    for limit in chosen:
+        best = np.fmin(best, lower_boundary(limit, flat))
+    if masses.ndim == 0:
+        return float(best[0])
+    return best.reshape(masses.shape)
+
+
+# --------------------------------------------------------------------------------------
+# Inputs: MiniBooNE regions and our contours
+# --------------------------------------------------------------------------------------
+def miniboone_regions(
+    data_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, list[npt.NDArray[np.float64]]]:
+    """The MiniBooNE-preferred 95% CL regions: label -> list of (n, 2) polygons.
+
+    Columns: m_N [MeV], d_muN [GeV^-1]. Each file is one polygon, whitespace-separated,
+    no header; some are not explicitly closed (the last vertex joins the first).
+    """
+    from t2khnl.flux import verify
+
+    regions: dict[str, list[npt.NDArray[np.float64]]] = {}
+    for label, names in MINIBOONE_FILES.items():
+        polys = []
+        for name in names:
+            table = np.loadtxt(verify(name, data_dir), dtype=np.float64, ndmin=2)
+            if table.shape[1] != 2 or np.any(table <= 0):
+                msg = f"{name}: expected two positive columns (m_N [MeV], d [GeV^-1])"
+                raise DataFileError(msg)
+            polys.append(table)
+        regions[label] = polys
+    return regions
+
+
+@dataclass(frozen=True, eq=False)
+class Contour:
+    """One contour.csv: per mass [MeV] the excluded d interval and its MC errors (NaN: none)."""
+
+    mass_mev: npt.NDArray[np.float64]
+    d_low: npt.NDArray[np.float64]
+    d_high: npt.NDArray[np.float64]
+    d_low_err: npt.NDArray[np.float64]
+    d_high_err: npt.NDArray[np.float64]
+
+
+_CONTOUR_COLUMNS = ("mass_gev", "d_low", "d_high", "d_low_err", "d_high_err")
+
+
+def load_contour(path: str | os.PathLike[str]) -> Contour:
+    """Read a ``contour.csv`` (``mass_gev,d_low,d_high,d_low_err,d_high_err``).
+
+    Empty fields become NaN; the error columns may be absent. Rows are sorted by mass.
+    """
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        missing = [c for c in _CONTOUR_COLUMNS[:3] if c not in fields]
+        if missing:
+            msg = f"{path}: missing column(s) {', '.join(missing)}; expected {_CONTOUR_COLUMNS}"
+            raise InputError(msg)
+
+        def num(row: Mapping[str, str | None], key: str) -> float:
+            value = (row.get(key) or "").strip()
+            return float(value) if value else math.nan
+
+        rows = [[num(row, c) for c in _CONTOUR_COLUMNS] for row in reader]
+    if not rows:
+        msg = f"{path}: no rows"
+        raise InputError(msg)
+    table = np.array(rows, dtype=np.float64)
+    table = table[np.argsort(table[:, 0])]
+    return Contour(table[:, 0] * 1e3, table[:, 1], table[:, 2], table[:, 3], table[:, 4])
+
+
+# --------------------------------------------------------------------------------------
+# Drawing
+# --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """mplhep's ROOT style, scoped: rcParams are restored on exit."""
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    with plt.style.context(mplhep.style.ROOT):
+        yield
+
+
+def _segments(valid: npt.NDArray[np.bool_]) -> list[slice]:
+    """Contiguous runs of True."""
+    out, start = [], None
+    for i, flag in enumerate(valid):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            out.append(slice(start, i))
+            start = None
+    if start is not None:
+        out.append(slice(start, len(valid)))
+    return out
+
+
+def _is_sensitivity(label: str) -> bool:
+    low = label.lower().replace(" ", "")
+    return any(word.replace(" ", "") in low for word in _SENSITIVITY_WORDS)
+
+
+def _preset_style(label: str, index: int) -> dict[str, Any]:
+    low = label.lower()
+    if low.endswith("(published)"):
+        return {"color": "#80173A", "hatch": "//", "linestyle_edge": ":"}
+    if low.endswith("(corrected)"):
+        return {"color": "#1F4E9C", "hatch": None, "linestyle_edge": "-"}
+    cycle = ("#000000", "#B8860B", "#2CA02C", "#9467BD")
+    return {"color": cycle[index % len(cycle)], "hatch": None, "linestyle_edge": "-"}
+
+
+def _draw_contour(
+    ax: Axes, label: str, contour: Contour, index: int, dashed: bool, d_top: float
+) -> None:
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Polygon
+
+    st = _preset_style(label, index)
+    low, high = contour.d_low.copy(), contour.d_high.copy()
+    # a lower edge without an upper one: excluded up to the top of the plot
+    high = np.where(np.isfinite(low) & ~np.isfinite(high), d_top, high)
+    valid = np.isfinite(low) & np.isfinite(high) & (low > 0) & (high > low)
+    first = True
+    for seg in _segments(valid):
+        m = contour.mass_mev[seg]
+        xy = np.column_stack(
+            [np.concatenate([m, m[::-1]]), np.concatenate([low[seg], high[seg][::-1]])]
+        )
+        common = {"closed": True, "label": label if first else None, "zorder": 5}
+        if dashed:
+            ax.add_patch(
+                Polygon(
+                    xy, fill=False, edgecolor=st["color"], linestyle="--", linewidth=2.2, **common
+                )
+            )
+        else:
+            ax.add_patch(
+                Polygon(
+                    xy,
+                    facecolor=to_rgba(st["color"], 0.35),
+                    edgecolor=st["color"],  # also the hatch colour
+                    hatch=st["hatch"],
+                    linestyle=st["linestyle_edge"],
+                    linewidth=2.0,
+                    **common,
+                )
+            )
+        first = False
+        # MC error band on each edge
+        for edge, err in ((low, contour.d_low_err), (high, contour.d_high_err)):
+            e, s = edge[seg], err[seg]
+            ok = np.isfinite(s) & np.isfinite(e)
+            if np.any(ok):
+                lo = np.clip(e - s, e * 1e-3, None)
+                ax.fill_between(
+                    m, lo, e + s, where=ok, color=st["color"], alpha=0.18, linewidth=0, zorder=3
+                )
+    if first:
+        logger.warning("contour %r excludes nothing: drawn as a legend entry only", label)
+        ax.plot([], [], color=st["color"], linestyle="--" if dashed else "-", label=label)
+
+
+def _draw_limit(ax: Axes, limit: Limit, d_top: float) -> None:
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Polygon
+
+    if limit.shape == "polygon":
+        xy = np.column_stack([limit.mass_mev, limit.d])
+    else:  # excluded above the curve: close it along the top of the plot
+        top = max(d_top, float(np.max(limit.d))) * 10
+        xy = np.column_stack(
+            [
+                np.concatenate([limit.mass_mev, [limit.mass_mev[-1], limit.mass_mev[0]]]),
+                np.concatenate([limit.d, [top, top]]),
+            ]
+        )
+    ax.add_patch(
+        Polygon(
+            xy,
+            closed=True,
+            facecolor=to_rgba(limit.color, 0.2),
+            edgecolor=limit.color,
+            linewidth=1.2,
+            label=limit.label,
+            zorder=1,
+        )
+    )
+
+
+def plot(
+    contours: Mapping[str, str | os.PathLike[str]],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    existing_limits: bool = True,
+    ax: Axes | None = None,
+    sensitivity: Iterable[str] | None = None,
+    miniboone: bool = True,
+) -> Figure:
+    """Draw Fig. 4: our contours, the MiniBooNE regions and the existing limits.
+
+    Args:
+        contours: legend label -> path of a ``contour.csv``. A label ending in
+            "(published)" or "(corrected)" gets that preset's colour (and hatching for
+            published).
+        data_dir: the input-data folder (MiniBooNE regions); see :func:`t2khnl.flux.verify`.
+        existing_limits: draw the ``hnlimits`` limits (converted to 95% CL, our d).
+        ax: axes to draw on; a new figure otherwise.
+        sensitivity: labels to draw as dashed (upgrade sensitivities); by default those
+            whose label mentions "upgrade", "sensitivity", "T2K-II", "projected".
+        miniboone: draw the MiniBooNE-preferred regions.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    dashed = (
+        set(sensitivity)
+        if sensitivity is not None
+        else {label for label in contours if _is_sensitivity(label)}
+    )
+    with style():
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(14, 8))
+        else:
+            fig = ax.figure  # type: ignore[assignment]
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        d_top = D_RANGE[1]
+        if existing_limits:
+            for limit in load_existing_limits():
+                _draw_limit(ax, limit, d_top)
+        if miniboone:
+            for (label, polys), color in zip(
+                miniboone_regions(data_dir).items(), _MINIBOONE_COLORS, strict=False
+            ):
+                for k, poly in enumerate(polys):
+                    ax.add_patch(
+                        Polygon(
+                            poly,
+                            closed=True,
+                            facecolor=color,
+                            alpha=0.55,
+                            edgecolor="k",
+                            linewidth=0.8,
+                            zorder=4.5,  # above our fills, below our outlines
+                            label=label if k == 0 else None,
+                        )
+                    )
+        for index, (label, path) in enumerate(contours.items()):
+            _draw_contour(ax, label, load_contour(path), index, label in dashed, d_top)
+        ax.set_xlim(*MASS_RANGE_MEV)
+        ax.set_ylim(*D_RANGE)
+        ax.set_xlabel(r"$m_N$ [MeV]")
+        ax.set_ylabel(r"$d_{\mu N}$ [GeV$^{-1}$]")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", frameon=False)
+        ax.text(
+            0.99, 0.01, "95% CL", transform=ax.transAxes, ha="right", va="bottom", fontsize="small"
+        )
+    return fig
+
+
+def save(fig: Figure, stem: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write ``stem.pdf`` and ``stem.png``; return their paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = (stem.with_name(stem.name + ".pdf"), stem.with_name(stem.name + ".png"))
+    with style():
+        for path in paths:
+            fig.savefig(path, dpi=150 if path.suffix == ".png" else None, bbox_inches="tight")
+    logger.info("wrote %s and %s", *paths)
+    return paths

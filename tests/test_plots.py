@@ -1,0 +1,154 @@
+"""Fig. 4 (t2khnl.plots.constraints): drawing, MiniBooNE regions, CL conversion, envelope."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+pytest.importorskip("mplhep")
+
+from t2khnl.plots import constraints  # noqa: E402
+
+
+def _write_contour(path, masses_gev, low, high, err=True):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["mass_gev", "d_low", "d_high", "d_low_err", "d_high_err"])
+        for m, lo, hi in zip(masses_gev, low, high, strict=True):
+            if lo is None:
+                writer.writerow([m, "", "", "", ""])
+            else:
+                writer.writerow([m, lo, hi, 0.1 * lo if err else "", 0.1 * hi if err else ""])
+
+
+@pytest.fixture
+def synthetic_contours(tmp_path):
+    m = np.geomspace(0.01, 2.0, 25)
+    low = [3e-7 * (x / 0.2) ** -0.5 if x < 0.8 else None for x in m]
+    high = [2e-5 * (x / 0.1) ** -1.0 for x in m]
+    published = tmp_path / "published.csv"
+    upgrade = tmp_path / "upgrade.csv"
+    _write_contour(published, m, low, high)
+    _write_contour(upgrade, m, [None if lo is None else lo / 3 for lo in low], high, err=False)
+    return {"ND280 2019 (published)": published, "ND280 upgrade (corrected)": upgrade}
+
+
+def test_plot_writes_pdf_and_png(tmp_path, synthetic_contours):
+    import matplotlib.pyplot as plt
+
+    rc_before = dict(matplotlib.rcParams)
+    fig = constraints.plot(synthetic_contours)
+    pdf, png = constraints.save(fig, tmp_path / "fig4")
+    plt.close(fig)
+    assert pdf.suffix == ".pdf" and png.suffix == ".png"
+    assert pdf.stat().st_size > 1000 and png.stat().st_size > 1000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    # the mplhep style is scoped, not leaked into the global rcParams
+    assert matplotlib.rcParams["font.family"] == rc_before["font.family"]
+    assert matplotlib.rcParams["figure.figsize"] == rc_before["figure.figsize"]
+
+
+def test_plot_axes_and_legend(synthetic_contours):
+    import matplotlib.pyplot as plt
+
+    fig = constraints.plot(synthetic_contours, existing_limits=False)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "MeV" in ax.get_xlabel() and "GeV" in ax.get_ylabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "ND280 2019 (published)" in labels and "ND280 upgrade (corrected)" in labels
+    assert any("MiniBooNE" in label for label in labels)
+    plt.close(fig)
+
+
+def test_load_contour_empty_fields(synthetic_contours):
+    contour = constraints.load_contour(synthetic_contours["ND280 2019 (published)"])
+    assert contour.mass_mev[0] == pytest.approx(10.0)
+    assert np.isnan(contour.d_low[-1]) and np.isfinite(contour.d_low[0])
+
+
+def test_miniboone_regions_in_range():
+    regions = constraints.miniboone_regions()
+    assert len(regions) == 2
+    polys = [p for polys in regions.values() for p in polys]
+    assert len(polys) == 3
+    for poly in polys:
+        assert poly.shape[1] == 2 and len(poly) >= 4
+        assert np.all(poly > 0)
+        assert np.all((poly[:, 0] >= 10) & (poly[:, 0] <= 1200))  # MeV
+        assert np.all((poly[:, 1] >= 1e-7) & (poly[:, 1] <= 1e-5))  # GeV^-1
+    # the "MiniBooNE solution" (overlap) lies around 500-710 MeV, 1.2e-6 to 3e-6 GeV^-1
+    cos_theta = regions[r"MiniBooNE $\cos\theta$ 95% CL"][0]
+    assert 100 < np.median(cos_theta[:, 0]) < 1000
+    assert 1e-7 < np.median(cos_theta[:, 1]) < 1e-5
+
+
+def test_cl_factor_zero_background():
+    expected = math.sqrt(-math.log(0.05) / -math.log(0.10))
+    assert constraints.cl_factor(0.90, 0.95, power=2) == pytest.approx(expected)
+    assert expected == pytest.approx(math.sqrt(2.996 / 2.303), rel=1e-3)
+    assert expected == pytest.approx(1.1406, abs=1e-4)
+    assert constraints.cl_factor(0.90, 0.95, power=4) == pytest.approx(expected**0.5)
+    assert constraints.cl_factor(0.95, 0.95, power=2, stat="chi2") == pytest.approx(1.0)
+
+
+def test_limits_config_is_complete():
+    config = constraints.limits_config()
+    for spec in config["limits"].values():
+        assert spec["mass_unit"] in ("MeV", "GeV")
+        assert spec["stat"] in ("poisson0", "chi2")
+        assert spec["power"] in (2, 4)
+        assert spec["shape"] in ("polygon", "lower_curve")
+        assert spec["d_factor"] > 0 and 0 < spec["cl"] < 1
+
+
+def test_envelope_below_each_limit():
+    limits = constraints.load_existing_limits()
+    if not limits:
+        pytest.skip("hnlimits not installed")
+    masses = np.geomspace(1.0, 2000.0, 200)
+    env = constraints.envelope(masses, limits)
+    assert np.any(np.isfinite(env))
+    for limit in limits:
+        own = constraints.lower_boundary(limit, masses)
+        defined = np.isfinite(own)
+        assert np.all(env[defined] <= own[defined] * (1 + 1e-12)), limit.name
+    assert isinstance(constraints.envelope(300.0, limits), float)
+
+
+def test_lower_boundary_of_a_square():
+    square = constraints.Limit(
+        name="sq",
+        label="sq",
+        mass_mev=np.array([10.0, 100.0, 100.0, 10.0]),
+        d=np.array([1e-7, 1e-7, 1e-5, 1e-5]),
+        shape="polygon",
+        color="k",
+        factor=1.0,
+        source=(),
+    )
+    got = constraints.lower_boundary(square, [5.0, 30.0, 1000.0])
+    assert np.isnan(got[0]) and np.isnan(got[2])
+    assert got[1] == pytest.approx(1e-7)
+
+
+def test_missing_hnlimits_is_a_warning(monkeypatch, caplog):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "HNLimits":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with caplog.at_level("WARNING"):
+        assert constraints.load_existing_limits() == []
+    assert "hnlimits" in caplog.text
