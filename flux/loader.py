@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from t2khnl._siren import load as load_siren
 from t2khnl.data import data_dir as _data_dir
 from t2khnl.errors import DataFileError, InputError
 
@@ -408,7 +409,7 @@ def siren_flux_distribution(
     Raises:
         InputError: the energy bounds are outside the bin centres or not increasing.
     """
-    from siren import distributions  # lazy: keeps loading the flux free of SIREN
+    distributions = load_siren().distributions  # lazy: loading a flux needs no SIREN
 
     centres = flux.energy_centers_gev
     e_min = float(centres[0]) if energy_min_gev is None else float(energy_min_gev)

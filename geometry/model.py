@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from t2khnl._siren import load as load_siren
 from t2khnl.errors import DataFileError, InputError
 
 __all__ = [
@@ -177,7 +178,7 @@ class DetectorGeometry:
         Raises:
             InputError: no such box.
         """
-        from siren import detector as siren_detector
+        siren_detector = load_siren().detector
 
         if isinstance(box, str):
             if box not in self.fiducial_names:
@@ -241,8 +242,8 @@ class DetectorGeometry:
         Returns:
             Array of sector names, shape (n,).
         """
-        from siren import detector as siren_detector
-        from siren import math as siren_math
+        siren = load_siren()
+        siren_detector, siren_math = siren.detector, siren.math
 
         pts = np.atleast_2d(np.asarray(points, dtype=float))
         dm = self.detector_model
@@ -263,8 +264,8 @@ class DetectorGeometry:
         Returns:
             Array of densities, shape (n,).
         """
-        from siren import detector as siren_detector
-        from siren import math as siren_math
+        siren = load_siren()
+        siren_detector, siren_math = siren.detector, siren.math
 
         pts = np.atleast_2d(np.asarray(points, dtype=float))
         dm = self.detector_model
@@ -309,7 +310,7 @@ class DetectorGeometry:
         Returns:
             The sector's own mass density.
         """
-        from siren import math as siren_math
+        siren_math = load_siren().math
 
         sector = self.detector_model.GetSector(sector_name)
         centre, _ = self.sector_box(sector_name)
@@ -506,7 +507,7 @@ def _base_dir(base: str) -> Path:
     if kind.strip() != "siren" or not rel.strip():
         msg = f"geometry base {base!r} must read 'siren:<Detector>/<Detector-version>'"
         raise DataFileError(msg)
-    import siren._util as siren_util
+    siren_util = load_siren()._util
 
     path = Path(siren_util.resource_package_dir()) / "detectors" / rel.strip()
     for fname in ("densities.dat", "materials.dat"):
@@ -815,7 +816,7 @@ def load(
         return _LOADED[key]
 
     dens_path, mat_path = _materialise(stem, variant, spec, var, root)
-    from siren import detector as siren_detector
+    siren_detector = load_siren().detector
 
     model = siren_detector.DetectorModel()
     model.LoadMaterialModel(str(mat_path))

@@ -135,6 +135,51 @@ def limit(
     click.echo(_format_limit(summary))
 
 
+@main.command()
+@click.option("--detector", default="nd280", show_default=True, help="nd280 (2019) or upgrade.")
+@click.option("--masses", required=True,
+              help="Masses [GeV]: lo:hi:Nlog, lo:hi:Nlin or a comma list, e.g. 0.01:2.0:48log.")
+@click.option("--events", "n_events", type=int, default=20000, show_default=True,
+              help="Events to inject per beam and mass.")
+@click.option("--pot", "pot_total", type=float, default=None,
+              help="Total exposure [POT], split FHC:RHC as in 2019 (default: the preset's).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Scan seed; each mass derives its own from it and its index.")
+@click.option("--preset", default="corrected", show_default=True,
+              help="corrected (default) or published (the paper's configuration).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Local worker processes (1: run the masses in this process).")
+@click.option("--scheduler", default=None,
+              help="Dask scheduler address (tcp://host:8786); replaces --workers.")
+@click.option("--precision", type=float, default=None,
+              help="Target relative MC error on the edges; doubles the events (up to 16x).")
+@click.option("--force", is_flag=True,
+              help="Discard the results of another configuration in the output folder.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Input data folder (default: $T2KHNL_DATA_DIR, then ../shared/data).")
+@click.option("--output", type=click.Path(file_okay=False), required=True,
+              help="Scan folder (resumable: rerun the same command to continue).")
+def scan(
+    detector: str, masses: str, n_events: int, pot_total: float | None, seed: int,
+    preset: str, workers: int, scheduler: str | None, precision: float | None, force: bool,
+    data_dir: str | None, output: str,
+) -> None:
+    """Excluded d_muN intervals over many masses: contour.csv / contour.json, resumable."""
+    from . import scan as scan_step
+
+    records = scan_step.scan(
+        detector, masses, output_dir=output, preset=preset, n_events=n_events,
+        pot_total=pot_total, seed=seed, data_dir=data_dir, workers=workers,
+        scheduler=scheduler, force=force, precision=precision,
+    )
+    done = sum(rec["status"] == "done" for rec in records)
+    skipped = [rec for rec in records if rec["status"] == "skipped"]
+    click.echo(f"{done} masses analysed, {len(skipped)} skipped; contour in "
+               f"{Path(output) / 'contour.csv'}")
+    for rec in skipped:
+        click.echo(f"  skipped m_N = {rec['mass_gev']:g} GeV: {rec['reason']}")
+
+
 def _format_limit(summary: dict) -> str:
     """Human-readable limit summary."""
     def edge(name: str) -> str:

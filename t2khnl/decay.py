@@ -75,6 +75,43 @@ def crossings(origin_m: FloatArray, direction: FloatArray, boxes: Boxes) -> Cros
     return Crossings(np.where(miss, 0.0, enter), np.where(miss, 0.0, leave))
 
 
+def decay_probability(
+    t_in_m: npt.ArrayLike,
+    t_out_m: npt.ArrayLike,
+    decay_length_m: npt.ArrayLike,
+    *,
+    survival: bool = True,
+    window_lengths: float | None = None,
+) -> FloatArray:
+    """Probability that an HNL decays between path lengths t_in and t_out.
+
+    Computed as exp(-t_in/L) * (-expm1(-(t_out - t_in)/L)): exact for any ratio of decay
+    length to box size (no cancellation for L much longer than the box).
+
+    Args:
+        t_in_m: path length [m] from the production vertex to the box entry (>= 0).
+        t_out_m: path length [m] to the box exit (>= t_in_m; equal where the line misses).
+        decay_length_m: lab decay length beta*gamma*c*tau [m] (> 0).
+        survival: include the survival probability exp(-t_in/L) up to the box. Without it
+            (the ``published`` preset: SIREN's event weight as its authors used it) only
+            vertices within ``window_lengths`` decay lengths of the box count, as their
+            injector (``DecayRangeFunction(m, width, 3, ...)``) only placed them there.
+        window_lengths: see ``survival``; ignored when ``survival`` is True.
+
+    Returns:
+        The probability (dimensionless, 0-1), broadcast over the inputs.
+    """
+    t_in = np.asarray(t_in_m, dtype=float)
+    t_out = np.asarray(t_out_m, dtype=float)
+    length = np.asarray(decay_length_m, dtype=float)
+    inside = -np.expm1(-(t_out - t_in) / length)
+    if survival:
+        return np.exp(-t_in / length) * inside
+    if window_lengths is None:
+        return inside
+    return np.where(t_in <= window_lengths * length, inside, 0.0)
+
+
 def probabilities(cross: Crossings, decay_length_m: FloatArray) -> FloatArray:
     """Probability [0-1] that each particle decays inside each box.
 
@@ -83,11 +120,10 @@ def probabilities(cross: Crossings, decay_length_m: FloatArray) -> FloatArray:
         decay_length_m: (n,) lab decay length beta*gamma*c*tau [m] of each particle.
 
     Returns:
-        (n, k) decay probabilities; exact for any ratio of decay length to box size.
+        (n, k) decay probabilities, with survival up to each box.
     """
     length = np.asarray(decay_length_m, dtype=float)[:, None]
-    survive = np.exp(-cross.t_in_m / length)
-    return survive * -np.expm1(-(cross.t_out_m - cross.t_in_m) / length)
+    return decay_probability(cross.t_in_m, cross.t_out_m, length)
 
 
 def sample_vertices(

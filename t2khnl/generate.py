@@ -100,11 +100,9 @@ def _reference_decay_length_m(
     return float(model.decay_length_m(mass_gev, d_gev_inv, momentum, convention=width_convention))
 
 
-def _decay_probability(cross: decay.Crossings, length_m: np.ndarray, survival: bool) -> np.ndarray:
-    """Decay probability in each box, with or without survival up to the box."""
-    if survival:
-        return decay.probabilities(cross, length_m)
-    return -np.expm1(-(cross.t_out_m - cross.t_in_m) / length_m[:, None])
+def window_lengths(cfg: dict[str, Any]) -> float | None:
+    """The preset's injection window in decay lengths when its weights lack survival."""
+    return None if cfg["survival_to_fiducial"] else cfg["injection"]["decay_lengths_upstream"]
 
 
 def _split(n_events: int, n_parts: int) -> list[int]:
@@ -152,6 +150,9 @@ def simulate(
     config.check_choice("detector", detector, config.DETECTORS)
     config.check_choice("beam", beam, config.BEAMS)
     check_model_point(mass_gev, d_gev_inv, n_events)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        msg = f"seed must be a non-negative integer, got {seed!r}"
+        raise InputError(msg)
     if d_min_gev_inv is not None:
         check_model_point(mass_gev, d_min_gev_inv, n_events)
     cfg = config.load(preset)
@@ -189,7 +190,8 @@ def simulate(
     events = generate_events(
         setup, mass_gev, d_gev_inv, n_events=n_events, seed=seed,
         width_convention=cfg["width_convention"], survival=cfg["survival_to_fiducial"],
-        upstream_m=upstream_m, radius_margin_m=inj["radius_margin_m"], progress=progress,
+        upstream_m=upstream_m, radius_margin_m=inj["radius_margin_m"],
+        window_lengths=window_lengths(cfg), progress=progress,
     )
     metadata = _metadata(
         events, detector=detector, beam=beam, mass_gev=mass_gev, d_gev_inv=d_gev_inv,
@@ -233,6 +235,7 @@ def generate_events(
     survival: bool,
     upstream_m: float,
     radius_margin_m: float,
+    window_lengths: float | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> ak.Array:
     """Inject upscatters in front of every fiducial box and decay the HNLs inside it.
@@ -261,6 +264,8 @@ def generate_events(
         seed: random seed.
         width_convention: see :func:`t2khnl.model.width_nu_gamma_gev`.
         survival: include the survival probability from the vertex to the box.
+        window_lengths: without survival, count only vertices within this many decay
+            lengths of the box (see :func:`t2khnl.decay.decay_probability`).
         upstream_m: length of the injection region in front of each box [m].
         radius_margin_m: margin of the injection disk around the box [m].
         progress: called with the number of attempts made since its last call.
@@ -286,13 +291,14 @@ def generate_events(
                 segment_start_m=start, segment_end_m=end,
                 radius_m=0.5 * math.hypot(box.widths[0], box.widths[1]) + margin,
                 centre_xy_m=(box.centre[0], box.centre[1]), n_events=n_layer,
-                seed=(seed * 100 + index) * 100 + layer, primary_pdg=setup.primary_pdg,
+                seed=int(np.random.SeedSequence([seed, index, layer]).generate_state(1)[0]),
+                primary_pdg=setup.primary_pdg,
                 progress=progress,
             )
             rng = np.random.default_rng([seed, index, layer])
             parts.append(
                 _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
-                               width_convention, survival)
+                               width_convention, survival, window_lengths)
             )
     return ak.concatenate(parts)
 
@@ -330,6 +336,7 @@ def _decays_in_box(
     d_gev_inv: float,
     width_convention: str,
     survival: bool,
+    window_lengths: float | None,
 ) -> ak.Array:
     """Give one box's upscatters their decay probability, decay vertex and e+e- pair."""
     boxes = decay.Boxes((box.name,), box.centre[None, :], box.widths[None, :])
@@ -343,7 +350,8 @@ def _decays_in_box(
         dtype=float,
     )
     cross = decay.crossings(origin, p3, boxes)
-    prob = _decay_probability(cross, length, survival)
+    prob = decay.decay_probability(cross.t_in_m, cross.t_out_m, length[:, None],
+                                   survival=survival, window_lengths=window_lengths)
     _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, prob)
     keep = prob[:, 0] > 0
     e_plus, e_minus, _ = model.sample_pair(rng, sample.hnl_p4_gev[keep], mass_gev)
@@ -394,7 +402,10 @@ def _metadata(
 ) -> dict[str, Any]:
     """Describe a run; the expected decays use the preset's nominal exposure."""
     import DarkNews
-    import siren
+
+    from ._siren import load as load_siren
+
+    siren = load_siren()
 
     from .geometry import REGIONS
 

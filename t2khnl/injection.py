@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from ._siren import load as load_siren
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -91,12 +92,7 @@ class UpscatterSample(NamedTuple):
 
 def _siren() -> Any:
     """Import siren lazily (it is heavy, and prints warnings at import)."""
-    try:
-        import siren
-    except ImportError as exc:  # pragma: no cover - siren is a hard dependency
-        msg = "t2khnl.injection needs SIREN: pip install siren==0.1.0"
-        raise ImportError(msg) from exc
-    return siren
+    return load_siren()
 
 
 def _check_flux(flux: Sequence[ArrayLike]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

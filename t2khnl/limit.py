@@ -93,27 +93,29 @@ def signal_function(
 ) -> Callable[[float], dict[str, float]]:
     """Expected selected e+e- events per channel as a function of d [GeV^-1]."""
     br = float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"]))
-    survival = cfg["survival_to_fiducial"]
 
     def signal(d_gev_inv: float) -> dict[str, float]:
         return {
-            ch.name: float(
-                reweight.reweight(ch.events, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
-                                  survival=survival).sum()
-            ) * br * ch.efficiency * ch.pot
+            ch.name: float(_weights(ch, d_gev_inv, cfg).sum()) * br * ch.efficiency * ch.pot
             for ch in channels
         }
 
     return signal
 
 
-def n_eff_at(channels: list[Channel], d_gev_inv: float, survival: bool) -> float:
+def _weights(ch: Channel, d_gev_inv: float, cfg: dict[str, Any]) -> np.ndarray:
+    """Per-POT weights of a channel's selected events at d [GeV^-1]."""
+    return reweight.reweight(
+        ch.events, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
+        survival=cfg["survival_to_fiducial"], window_lengths=generate.window_lengths(cfg),
+    )
+
+
+def n_eff_at(channels: list[Channel], d_gev_inv: float, cfg: dict[str, Any]) -> float:
     """Kish effective number of MC events behind the total signal at d."""
-    weights = np.concatenate([
-        reweight.reweight(ch.events, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV, survival=survival)
-        * ch.efficiency * ch.pot
-        for ch in channels
-    ])
+    weights = np.concatenate(
+        [_weights(ch, d_gev_inv, cfg) * ch.efficiency * ch.pot for ch in channels]
+    )
     return reweight.kish_n_eff(weights) if weights.size else 0.0
 
 
@@ -248,12 +250,12 @@ def run(
 
 def _edge(
     value: float | None, channels: list[Channel], signal: Callable[[float], dict[str, float]],
-    survival: bool,
+    cfg: dict[str, Any],
 ) -> dict[str, Any]:
     """An edge of the interval with its signal per channel and n_eff; refused if n_eff < 50."""
     if value is None:
         return {"d": None, "signal": None, "n_eff": None, "refused": None}
-    n_eff = n_eff_at(channels, value, survival)
+    n_eff = n_eff_at(channels, value, cfg)
     refused = None
     if n_eff < MIN_N_EFF:
         refused = f"n_eff = {n_eff:.1f} < {MIN_N_EFF:g} effective MC events at d = {value:.3g}"
@@ -267,9 +269,8 @@ def _summary(
     background: dict[str, float], channels: list[Channel],
     signal: Callable[[float], dict[str, float]], result: stats.LimitResult,
 ) -> dict[str, Any]:
-    survival = cfg["survival_to_fiducial"]
-    low = _edge(result.d_low, channels, signal, survival)
-    high = _edge(result.d_high, channels, signal, survival)
+    low = _edge(result.d_low, channels, signal, cfg)
+    high = _edge(result.d_high, channels, signal, cfg)
     return {
         "mass_gev": mass_gev,
         "detector": detector,

@@ -28,7 +28,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .decay import decay_probability
 from .errors import InputError
+
+__all__ = ["decay_probability", "kish_n_eff", "reweight"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,38 +41,13 @@ __all__ = ["REQUIRED_COLUMNS", "decay_probability", "kish_n_eff", "reweight"]
 REQUIRED_COLUMNS = ("upscatter_weight", "t_in_m", "t_out_m", "decay_length_m")
 
 
-def decay_probability(
-    t_in_m: ArrayLike, t_out_m: ArrayLike, decay_length_m: ArrayLike, *, survival: bool = True
-) -> NDArray[np.float64]:
-    """Probability that an HNL decays between path lengths t_in and t_out.
-
-    Computed as exp(-t_in/L) · (-expm1(-(t_out - t_in)/L)): accurate for L much longer than
-    the box (where 1 - exp(-x) would cancel) and exactly the expression the generator uses.
-
-    Args:
-        t_in_m: path length [m] from the production vertex to the box entry (>= 0).
-        t_out_m: path length [m] to the box exit (>= t_in_m; equal where the line misses).
-        decay_length_m: lab decay length βγcτ [m] (> 0).
-        survival: include the survival probability exp(-t_in/L) up to the box.
-
-    Returns:
-        the probability (dimensionless, 0-1), broadcast over the inputs.
-    """
-    t_in = np.asarray(t_in_m, dtype=float)
-    t_out = np.asarray(t_out_m, dtype=float)
-    length = np.asarray(decay_length_m, dtype=float)
-    inside = -np.expm1(-(t_out - t_in) / length)
-    if not survival:
-        return inside
-    return np.exp(-t_in / length) * inside
-
-
 def reweight(
     events: Any,
     d_gev_inv: float,
     *,
     d_ref_gev_inv: float,
     survival: bool = True,
+    window_lengths: float | None = None,
 ) -> NDArray[np.float64]:
     """Per-POT weights of the events at coupling d, from a sample generated at d_ref.
 
@@ -83,6 +61,8 @@ def reweight(
             ``metadata["d_gev_inv"]`` of the ntuple).
         survival: include the survival factor exp(-t_in/L) (``corrected`` preset, default);
             ``False`` for samples of the ``published`` preset, whose weights omit it.
+        window_lengths: without survival, count only vertices within this many decay
+            lengths (at d) of the box (see :func:`t2khnl.decay.decay_probability`).
 
     Returns:
         weights [1/POT], one per event: expected decays inside the fiducial volumes per POT
@@ -102,7 +82,8 @@ def reweight(
     # L(d) = L_ref (d_ref/d)²; dividing by ratio2 keeps L exactly L_ref at d = d_ref.
     length = length_ref / ratio2
     with np.errstate(over="ignore", under="ignore"):
-        prob = decay_probability(t_in, t_out, length, survival=survival)
+        prob = decay_probability(t_in, t_out, length, survival=survival,
+                                 window_lengths=window_lengths)
     return up * ratio2 * prob
 
 

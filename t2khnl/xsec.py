@@ -557,8 +557,10 @@ def siren_cross_sections(
     Returns:
         ``[Conserving object, Flipping object]``; ``TotalCrossSection`` in cm^2.
     """
-    from siren import dataclasses as sdc
-    from siren import interactions as sint
+    from ._siren import load as load_siren
+
+    siren = load_siren()
+    sdc, sint = siren.dataclasses, siren.interactions
 
     masses = {t.mass_gev for t in tables.values()}
     if len(masses) != 1:

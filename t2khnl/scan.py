@@ -1,0 +1,715 @@
+"""Mass scans: the excluded d interval at many masses, resumable, on local or Dask workers.
+
+``t2khnl scan`` runs :func:`t2khnl.limit.run` once per mass and collects the edges of the
+excluded interval into a contour. The output folder ``DIR`` holds
+
+=================================  ==========================================================
+``scan.json``                      the scan's configuration (detector, preset, events, seed,
+                                   POT, masses, t2khnl version); a rerun must match it
+``masses/m<mass>/``                every artefact of :func:`t2khnl.limit.run` at one mass
+``masses/m<mass>.json``            the per-mass result, written atomically when the mass is
+                                   finished; its existence marks the mass as done
+``contour.csv``, ``contour.json``  the contour so far (rewritten atomically after each mass)
+``scan.log``                       the scan's log
+=================================  ==========================================================
+
+Folder names are ``m`` + the mass [GeV] with 3 integer and 6 decimal digits
+(``m000.470000``), so they sort by mass. Rerunning the same command skips finished masses;
+masses that :func:`t2khnl.limit.run` rejects (:class:`~t2khnl.errors.InputError`, e.g.
+heavier than the flux reaches) are recorded as skipped with the reason.
+
+Each mass gets its own seed, derived from the scan seed and the mass's index in the sorted
+mass list (:func:`mass_seeds`), so the same command gives identical contour files whatever
+the executor and the order in which masses finish.
+
+MC error on an edge (:func:`edge_errors`). Near an edge d_e the exclusion criterion is
+essentially a fixed total signal S(d_e) = S_crit, so a relative MC error ε on S moves the
+edge by δ ln d = ε / |d ln S / d ln d|::
+
+    δd = d_e · ε(d_e) / |s(d_e)|,
+    ε(d) = sqrt(Σ_i w_i(d)²) / Σ_i w_i(d),
+    s(d) = [ln S(d·e^h) − ln S(d·e^−h)] / (2h),  h = 0.01,
+
+with w_i(d) = reweight_i(d) · efficiency_c · POT_c [events] over the selected events i of
+both beams c (read back from ``selected_{fhc,rhc}.root``) and S(d) = Σ_i w_i(d); BR(ee) is
+common to all events and cancels. It ignores the (smaller) MC error on the efficiency and
+the per-channel structure of the CLs (exact for zero background).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import as_completed as futures_as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# tqdm before anything imports siren (see t2khnl.cli).
+from tqdm import tqdm
+
+from . import __version__
+from .errors import DataFileError, InputError
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``contour.csv``, in order.
+CONTOUR_COLUMNS = ("mass_gev", "d_low", "d_high", "d_low_err", "d_high_err")
+#: Seconds to wait for a Dask scheduler before giving up.
+CONNECT_TIMEOUT_S = 20.0
+#: Step in ln d [dimensionless] of the finite-difference slope of ln S.
+SLOPE_STEP = 0.01
+#: Adaptive effort: the events per beam grow at most by this factor.
+MAX_EVENTS_FACTOR = 16
+#: Per-mass seeds stay below this: the generator seeds SIREN with (seed·100 + box)·100 + layer,
+#: which SIREN_random takes as a 32-bit unsigned integer.
+MAX_MASS_SEED = 429_000
+#: Significant digits masses are rounded to (so that they name folders unambiguously).
+MASS_DIGITS = 6
+
+_SPEC = re.compile(r"^\s*([^:]+):([^:]+):\s*(\d+)\s*(log|lin)\s*$")
+_Runner = Callable[..., dict[str, Any]]
+
+
+def parse_masses(spec: str) -> list[float]:
+    """Masses [GeV] from ``lo:hi:Nlog``, ``lo:hi:Nlin`` or a comma-separated list.
+
+    ``lo:hi:Nlog`` gives N masses evenly spaced in log between lo and hi (both included),
+    ``Nlin`` evenly spaced in mass. Masses are rounded to 6 significant digits, sorted and
+    must be distinct.
+
+    Args:
+        spec: the mass specification [GeV], e.g. ``"0.01:2.0:48log"`` or ``"0.1,0.3,0.5"``.
+
+    Returns:
+        The sorted masses [GeV].
+
+    Raises:
+        InputError: unparsable, empty or reversed range, non-positive or duplicate masses.
+    """
+    text = spec.strip()
+    match = _SPEC.match(text)
+    if match:
+        lo, hi = (_number(match.group(i), spec) for i in (1, 2))
+        n, kind = int(match.group(3)), match.group(4)
+        if n < 1:
+            msg = f"mass range {spec!r} is empty: it asks for {n} masses"
+            raise InputError(msg)
+        if not (lo > 0 and hi > 0):
+            msg = f"mass range {spec!r} must have positive ends [GeV]"
+            raise InputError(msg)
+        if hi < lo or (hi == lo and n > 1):
+            msg = f"mass range {spec!r} is reversed or empty: lo must be below hi"
+            raise InputError(msg)
+        values = np.geomspace(lo, hi, n) if kind == "log" else np.linspace(lo, hi, n)
+        masses = [float(v) for v in values]
+    elif ":" in text:
+        msg = f"cannot parse mass range {spec!r}: expected lo:hi:Nlog, lo:hi:Nlin or a list"
+        raise InputError(msg)
+    else:
+        masses = [_number(part, spec) for part in text.split(",") if part.strip()]
+        if not masses:
+            msg = f"mass list {spec!r} is empty"
+            raise InputError(msg)
+        if any(not m > 0 for m in masses):
+            msg = f"masses must be positive [GeV], got {spec!r}"
+            raise InputError(msg)
+    rounded = sorted(float(f"{m:.{MASS_DIGITS}g}") for m in masses)
+    labels = [mass_label(m) for m in rounded]
+    for a, b, la, lb in zip(rounded, rounded[1:], labels, labels[1:], strict=False):
+        if la == lb:
+            msg = f"masses {a:g} and {b:g} GeV are the same to 1e-6 GeV; give distinct masses"
+            raise InputError(msg)
+    return rounded
+
+
+def _number(text: str, spec: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        msg = f"cannot parse mass {text.strip()!r} in {spec!r}"
+        raise InputError(msg) from err
+    if not math.isfinite(value):
+        msg = f"mass {text.strip()!r} in {spec!r} is not finite"
+        raise InputError(msg)
+    return value
+
+
+def mass_label(mass_gev: float) -> str:
+    """Folder / file stem of a mass: ``m`` + the mass [GeV] as ``000.000000`` (sortable)."""
+    return f"m{mass_gev:010.6f}"
+
+
+def mass_seed(seed: int, index: int) -> int:
+    """The base seed of the ``index``-th mass of a scan with seed ``seed`` (deterministic).
+
+    :func:`mass_seeds` makes the seeds of one scan distinct.
+
+    Args:
+        seed: the scan's seed (>= 0).
+        index: position of the mass in the sorted mass list.
+
+    Returns:
+        A seed in [0, ``MAX_MASS_SEED``).
+    """
+    state = np.random.SeedSequence(entropy=seed, spawn_key=(index,)).generate_state(1)
+    return int(state[0]) % MAX_MASS_SEED
+
+
+def mass_seeds(seed: int, n_masses: int) -> list[int]:
+    """Distinct seeds of the masses of a scan: :func:`mass_seed`, a collision moved up by 1.
+
+    Args:
+        seed: the scan's seed (>= 0).
+        n_masses: number of masses.
+
+    Returns:
+        One seed per mass index, all distinct, each in [0, ``MAX_MASS_SEED``).
+    """
+    seeds: list[int] = []
+    for index in range(n_masses):
+        value = mass_seed(seed, index)
+        while value in seeds:
+            value = (value + 1) % MAX_MASS_SEED
+        seeds.append(value)
+    return seeds
+
+
+@dataclass(frozen=True)
+class MassTask:
+    """One mass of a scan: everything a worker needs (picklable).
+
+    Attributes:
+        index: position in the sorted mass list.
+        mass_gev: HNL mass [GeV].
+        seed: the mass's own seed (:func:`mass_seeds`).
+        detector: ``"nd280"`` or ``"upgrade"``.
+        preset: ``"corrected"`` or ``"published"``.
+        n_events: upscatters injected per beam (first attempt).
+        pot_total: total exposure [POT], or None for the preset's.
+        data_dir: input-data folder, or None for the default.
+        output_dir: the scan folder (``DIR``).
+        precision: target relative MC error on the edges (δd/d), or None for one attempt.
+        runner: the per-mass analysis, :func:`t2khnl.limit.run` when None; any picklable
+            callable with its signature.
+    """
+
+    index: int
+    mass_gev: float
+    seed: int
+    detector: str
+    preset: str
+    n_events: int
+    pot_total: float | None
+    data_dir: str | None
+    output_dir: str
+    precision: float | None = None
+    runner: _Runner | None = None
+
+    @property
+    def label(self) -> str:
+        """Folder / file stem of the mass."""
+        return mass_label(self.mass_gev)
+
+
+def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
+                preset: str) -> dict[str, float | None]:
+    """MC error [GeV^-1] on each quoted edge of the excluded interval (module docstring).
+
+    Args:
+        mass_dir: folder :func:`t2khnl.limit.run` wrote (``selected_{fhc,rhc}.root``).
+        summary: its summary (``d_low``, ``d_high`` [GeV^-1], ``pot_fhc``, ``pot_rhc``).
+        preset: the preset (whether the weights include survival to the fiducial volume).
+
+    Returns:
+        ``{"d_low_err": ..., "d_high_err": ...}`` [GeV^-1]; None where the edge is not
+        quoted or the signal is flat or empty there.
+
+    Raises:
+        DataFileError: a selected ntuple is missing or unreadable.
+    """
+    from . import config, ntuple, reweight
+
+    edges = {name: summary.get(name) for name in ("d_low", "d_high")}
+    out: dict[str, float | None] = {f"{name}_err": None for name in edges}
+    if all(d is None for d in edges.values()):
+        return out
+    survival = bool(config.load(preset)["survival_to_fiducial"])
+    samples = []
+    for beam in config.BEAMS:
+        events, meta = ntuple.read(Path(mass_dir) / f"selected_{beam}.root")
+        scale = float(meta["efficiency"]) * float(summary[f"pot_{beam}"])
+        samples.append((events, float(meta["d_gev_inv"]), scale))
+
+    def weights(d: float) -> np.ndarray:
+        parts = [reweight.reweight(ev, d, d_ref_gev_inv=d_ref, survival=survival) * scale
+                 for ev, d_ref, scale in samples if len(ev)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    for name, d in edges.items():
+        if d is None:
+            continue
+        w = weights(d)
+        total = float(w.sum())
+        up, down = float(weights(d * math.exp(SLOPE_STEP)).sum()), float(
+            weights(d * math.exp(-SLOPE_STEP)).sum())
+        if not (total > 0 and up > 0 and down > 0):
+            continue
+        rel = math.sqrt(float(np.sum(w * w))) / total
+        slope = (math.log(up) - math.log(down)) / (2 * SLOPE_STEP)
+        if slope != 0 and math.isfinite(slope):
+            out[f"{name}_err"] = d * rel / abs(slope)
+    return out
+
+
+def run_mass(task: MassTask) -> dict[str, Any]:
+    """Run one mass, write its per-mass result atomically, and return it.
+
+    Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
+    mass the flux cannot produce) gives a ``"skipped"`` result with the reason; with
+    ``task.precision`` the events are doubled (up to 16x) until the MC error on every
+    quoted edge is below ``precision * d``.
+
+    Args:
+        task: the mass.
+
+    Returns:
+        The per-mass result (also in ``DIR/masses/m<mass>.json``): ``mass_gev`` [GeV],
+        ``status`` (``"done"`` or ``"skipped"``), ``reason``, the edges and their MC errors
+        [GeV^-1], ``n_events`` used, ``seed``, ``summary`` and ``elapsed_s`` [s].
+    """
+    runner = task.runner
+    if runner is None:
+        from . import limit
+
+        runner = limit.run
+    masses_dir = Path(task.output_dir) / "masses"
+    mass_dir = masses_dir / task.label
+    mass_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(mass_dir / "run.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    package_log = logging.getLogger("t2khnl")
+    package_log.addHandler(handler)
+    start = time.perf_counter()
+    result: dict[str, Any] = {
+        "index": task.index, "mass_gev": task.mass_gev, "label": task.label,
+        "seed": task.seed, "status": "done", "reason": None, "n_events": task.n_events,
+    }
+    try:
+        n_events = task.n_events
+        while True:
+            try:
+                summary = runner(
+                    task.detector, task.mass_gev, preset=task.preset, n_events=n_events,
+                    pot_total=task.pot_total, seed=task.seed, data_dir=task.data_dir,
+                    output_dir=mass_dir, t2k_backgrounds=None, flux_xsec=None, progress=None,
+                )
+            except InputError as err:
+                log.warning("skipping m_N = %g GeV: %s", task.mass_gev, err)
+                result.update(status="skipped", reason=str(err))
+                break
+            errors = edge_errors(mass_dir, summary, task.preset)
+            result.update(n_events=n_events, **_edges(summary), **errors, summary=summary)
+            if task.precision is None or n_events >= task.n_events * MAX_EVENTS_FACTOR:
+                break
+            worst = max((errors[f"{e}_err"] / summary[e] for e in ("d_low", "d_high")
+                         if errors[f"{e}_err"] is not None), default=0.0)
+            if worst <= task.precision:
+                break
+            log.info("m_N = %g GeV: edge MC error %.3g > %.3g, %d -> %d events per beam",
+                     task.mass_gev, worst, task.precision, n_events, 2 * n_events)
+            n_events *= 2
+    finally:
+        package_log.removeHandler(handler)
+        handler.close()
+    result["elapsed_s"] = time.perf_counter() - start
+    atomic_write(masses_dir / f"{task.label}.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _edges(summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "d_low": summary.get("d_low"), "d_high": summary.get("d_high"),
+        "d_low_open": summary.get("d_low_open"), "d_high_open": summary.get("d_high_open"),
+        "refused": summary.get("refused"),
+    }
+
+
+def atomic_write(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    Args:
+        path: the file.
+        text: its content.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def scan_config(detector: str, masses: list[float], *, preset: str, n_events: int, seed: int,
+                pot_total: float | None, precision: float | None) -> dict[str, Any]:
+    """The configuration a scan folder is bound to (``scan.json``)."""
+    config_dict: dict[str, Any] = {
+        "detector": detector, "preset": preset, "n_events": n_events, "seed": seed,
+        "pot_total": pot_total, "masses_gev": masses, "t2khnl_version": __version__,
+    }
+    if precision is not None:
+        config_dict["precision"] = precision
+    return config_dict
+
+
+def _bind_folder(out: Path, wanted: dict[str, Any], force: bool) -> None:
+    """Write ``scan.json``, or check that the folder's holds the same configuration."""
+    path = out / "scan.json"
+    if path.exists():
+        try:
+            held = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            msg = f"cannot read {path}: {err}"
+            raise DataFileError(msg) from err
+        if held != wanted:
+            if not force:
+                diff = sorted(k for k in set(held) | set(wanted) if held.get(k) != wanted.get(k))
+                msg = (f"output folder {out} holds another configuration (differs in "
+                       f"{', '.join(diff)}); use --force to discard its results")
+                raise InputError(msg)
+            log.warning("--force: discarding the results of another configuration in %s", out)
+            shutil.rmtree(out / "masses", ignore_errors=True)
+            for name in ("contour.csv", "contour.json"):
+                (out / name).unlink(missing_ok=True)
+    atomic_write(path, json.dumps(wanted, indent=2) + "\n")
+
+
+def _finished(out: Path, tasks: list[MassTask]) -> dict[int, dict[str, Any]]:
+    """Per-mass results already on disk, by mass index (unreadable ones are redone)."""
+    done = {}
+    for task in tasks:
+        path = out / "masses" / f"{task.label}.json"
+        if not path.exists():
+            continue
+        try:
+            done[task.index] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            log.warning("cannot read %s; recomputing m_N = %g GeV", path, task.mass_gev)
+    return done
+
+
+def _csv_field(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def write_contour(out: Path, config_dict: dict[str, Any],
+                  results: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rewrite ``contour.csv`` and ``contour.json`` from the finished masses (atomically).
+
+    ``contour.csv`` has one row per analysed mass, sorted by mass, with the columns
+    ``mass_gev`` [GeV], ``d_low``, ``d_high``, ``d_low_err``, ``d_high_err`` [GeV^-1];
+    fields are empty where nothing is excluded or an edge is refused. Skipped masses are
+    listed, with their reason, only in ``contour.json``.
+
+    Returns:
+        The records of ``contour.json`` (every finished mass, skipped ones included).
+    """
+    records = []
+    for index in sorted(results, key=lambda i: results[i]["mass_gev"]):
+        res = results[index]
+        records.append({
+            "mass_gev": res["mass_gev"],
+            **{k: res.get(k) for k in CONTOUR_COLUMNS[1:]},
+            "d_low_open": res.get("d_low_open"), "d_high_open": res.get("d_high_open"),
+            "refused": res.get("refused"), "status": res["status"], "reason": res["reason"],
+            "n_events": res["n_events"], "seed": res["seed"],
+        })
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CONTOUR_COLUMNS)
+    for rec in records:
+        if rec["status"] == "done":
+            writer.writerow([_csv_field(rec[k]) for k in CONTOUR_COLUMNS])
+    atomic_write(out / "contour.csv", buffer.getvalue())
+    document = {
+        "metadata": {
+            **config_dict, "columns": list(CONTOUR_COLUMNS),
+            "units": {"mass_gev": "GeV", "d": "GeV^-1"},
+            "n_masses": len(config_dict["masses_gev"]), "n_finished": len(records),
+            "n_skipped": sum(rec["status"] == "skipped" for rec in records),
+        },
+        "records": records,
+    }
+    atomic_write(out / "contour.json", json.dumps(document, indent=2) + "\n")
+    return records
+
+
+def _serial(tasks: list[MassTask]) -> Iterator[tuple[MassTask, Future[dict[str, Any]]]]:
+    """Run the tasks in this process, one by one, yielding each as a finished future."""
+    for task in tasks:
+        future: Future[dict[str, Any]] = Future()
+        try:
+            future.set_result(run_mass(task))
+        except Exception as err:  # reported by the caller, like the pools' failures
+            future.set_exception(err)
+        yield task, future
+
+
+def _process_pool(tasks: list[MassTask], workers: int
+                  ) -> Iterator[tuple[MassTask, Future[dict[str, Any]]]]:
+    """Run the tasks on a local process pool, yielding them as they finish."""
+    import multiprocessing
+
+    # spawn: fresh interpreters, never a fork of a process holding SIREN's state.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(run_mass, task): task for task in tasks}
+        try:
+            for future in futures_as_completed(futures):
+                yield futures[future], future
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
+    """A ``dask.distributed`` client of the scheduler at ``address``.
+
+    Args:
+        address: scheduler address, e.g. ``tcp://host:8786``.
+        timeout_s: how long to try to connect [s].
+
+    Returns:
+        The connected ``distributed.Client``.
+
+    Raises:
+        InputError: dask.distributed is not installed, or no scheduler answers in time.
+    """
+    try:
+        from distributed import Client
+    except ImportError as err:
+        msg = "--scheduler needs dask.distributed: pip install 'dask[distributed]'"
+        raise InputError(msg) from err
+    try:
+        return Client(address, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as err:
+        msg = f"cannot reach the Dask scheduler at {address} within {timeout_s:g} s: {err}"
+        raise InputError(msg) from err
+
+
+def _dask(tasks: list[MassTask], client: Any
+          ) -> Iterator[tuple[MassTask, Any]]:
+    """Run the tasks on a Dask cluster, yielding them as they finish."""
+    from distributed import as_completed
+
+    futures = {client.submit(run_mass, task, key=f"t2khnl-scan-{task.label}-{task.seed}",
+                             pure=False): task for task in tasks}
+    try:
+        for future in as_completed(list(futures)):
+            yield futures[future], future
+    finally:
+        client.cancel(list(futures))
+
+
+def scan(
+    detector: str,
+    masses: list[float] | str,
+    *,
+    output_dir: str | os.PathLike[str],
+    preset: str = "corrected",
+    n_events: int = 20000,
+    pot_total: float | None = None,
+    seed: int = 1,
+    data_dir: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    force: bool = False,
+    precision: float | None = None,
+    runner: _Runner | None = None,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Scan masses: the excluded d interval at each, resumable, serial / pool / Dask.
+
+    Args:
+        detector: ``"nd280"`` or ``"upgrade"``.
+        masses: masses [GeV] or a specification for :func:`parse_masses`.
+        output_dir: the scan folder (created if needed).
+        preset: ``"corrected"`` or ``"published"``.
+        n_events: upscatters injected per beam and mass.
+        pot_total: total exposure [POT] (default: the preset's).
+        seed: scan seed (>= 0); each mass gets its own (:func:`mass_seeds`).
+        data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, then ``../shared/data``).
+        workers: local worker processes; 1 runs the masses in this process.
+        scheduler: address of a Dask scheduler (``tcp://host:8786``); overrides ``workers``.
+        force: discard the results of another configuration in ``output_dir``.
+        precision: target relative MC error δd/d on the edges; doubles the events per mass
+            (up to 16x) until it is met. None: one run per mass.
+        runner: the per-mass analysis (default :func:`t2khnl.limit.run`); must be
+            picklable by reference for workers and importable on Dask workers.
+        connect_timeout_s: how long to wait for the Dask scheduler [s].
+        progress: show a progress bar over masses (stderr).
+
+    Returns:
+        The contour records (as in ``contour.json``), sorted by mass.
+
+    Raises:
+        InputError: bad arguments, another configuration in ``output_dir`` without
+            ``force``, an unreachable scheduler, or masses that failed unexpectedly (their
+            errors are logged; rerun to retry them).
+        DataFileError: input data missing or unreadable (the scan stops).
+    """
+    from . import config
+
+    config.check_choice("detector", detector, config.DETECTORS)
+    config.load(preset)
+    mass_list = parse_masses(masses) if isinstance(masses, str) else parse_masses(
+        ",".join(repr(float(m)) for m in masses))
+    if not (isinstance(n_events, int) and n_events > 0):
+        msg = f"--events must be a positive integer, got {n_events!r}"
+        raise InputError(msg)
+    if not (isinstance(seed, int) and seed >= 0):
+        msg = f"--seed must be a non-negative integer, got {seed!r}"
+        raise InputError(msg)
+    if not (isinstance(workers, int) and workers >= 1):
+        msg = f"--workers must be at least 1, got {workers!r}"
+        raise InputError(msg)
+    if pot_total is not None and not pot_total > 0:
+        msg = f"--pot must be positive, got {pot_total}"
+        raise InputError(msg)
+    if precision is not None and not precision > 0:
+        msg = f"--precision must be positive, got {precision}"
+        raise InputError(msg)
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_dict = scan_config(detector, mass_list, preset=preset, n_events=n_events, seed=seed,
+                              pot_total=pot_total, precision=precision)
+    _bind_folder(out, config_dict, force)
+    (out / "masses").mkdir(exist_ok=True)
+    seeds = mass_seeds(seed, len(mass_list))
+    tasks = [
+        MassTask(index=i, mass_gev=m, seed=seeds[i], detector=detector,
+                 preset=preset, n_events=n_events, pot_total=pot_total, data_dir=data_dir,
+                 output_dir=str(out.resolve()), precision=precision, runner=runner)
+        for i, m in enumerate(mass_list)
+    ]
+    with _scan_log(out):
+        results = _finished(out, tasks)
+        todo = [task for task in tasks if task.index not in results]
+        log.info("scan of %d masses in %s: %d finished, %d to run (%s)", len(tasks), out,
+                 len(results), len(todo),
+                 f"scheduler {scheduler}" if scheduler else f"{workers} worker(s)")
+        write_contour(out, config_dict, results)
+        failed = _execute(todo, out, config_dict, results, workers=workers,
+                          scheduler=scheduler, connect_timeout_s=connect_timeout_s,
+                          progress=progress, total=len(tasks))
+        records = write_contour(out, config_dict, results)
+        log.info("scan finished: %d of %d masses done, %d failed", len(results), len(tasks),
+                 len(failed))
+    if failed:
+        msg = (f"{len(failed)} mass(es) failed ({', '.join(f'{m:g}' for m in failed)} GeV; "
+               f"see {out / 'scan.log'}); rerun the same command to retry them")
+        raise InputError(msg)
+    return records
+
+
+def _execute(todo: list[MassTask], out: Path, config_dict: dict[str, Any],
+             results: dict[int, dict[str, Any]], *, workers: int, scheduler: str | None,
+             connect_timeout_s: float, progress: bool, total: int) -> list[float]:
+    """Run the masses to do, updating ``results`` and the contour files as each finishes.
+
+    Returns:
+        The masses [GeV] that failed with an unexpected error.
+    """
+    failed: list[float] = []
+    if not todo:
+        return failed
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            client = connect(scheduler, connect_timeout_s)
+            stack.callback(client.close)
+            finished = _dask(todo, client)
+        elif workers > 1:
+            finished = _process_pool(todo, workers)
+        else:
+            finished = _serial(todo)
+        stack.callback(getattr(finished, "close", lambda: None))
+        bar = stack.enter_context(tqdm(
+            total=total, initial=total - len(todo), unit="mass", desc="masses",
+            disable=not progress, file=sys.stderr))
+        for task, future in finished:
+            try:
+                result = future.result()
+            except DataFileError:
+                raise
+            except Exception as err:
+                log.error("m_N = %g GeV failed: %s: %s", task.mass_gev, type(err).__name__,
+                          err, exc_info=err)
+                failed.append(task.mass_gev)
+            else:
+                results[task.index] = result
+                log.info("m_N = %g GeV %s in %.1f s: d_low %s, d_high %s", task.mass_gev,
+                         result["status"], result.get("elapsed_s", float("nan")),
+                         result.get("d_low"), result.get("d_high"))
+                write_contour(out, config_dict, results)
+            bar.update(1)
+    return failed
+
+
+@contextlib.contextmanager
+def _scan_log(out: Path) -> Iterator[None]:
+    """Log the scan (``t2khnl.scan`` at INFO, the rest of t2khnl as configured) to scan.log."""
+    handler = logging.FileHandler(out / "scan.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    package_log = logging.getLogger("t2khnl")
+    previous = log.level
+    if log.getEffectiveLevel() > logging.INFO:
+        # INFO records of the scan go to the file only, not to the console's handlers.
+        log.setLevel(logging.INFO)
+        quiet = _ConsoleQuiet()
+        for h in logging.getLogger().handlers:
+            h.addFilter(quiet)
+    else:
+        quiet = None
+    package_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        package_log.removeHandler(handler)
+        handler.close()
+        log.setLevel(previous)
+        if quiet is not None:
+            for h in logging.getLogger().handlers:
+                h.removeFilter(quiet)
+
+
+class _ConsoleQuiet(logging.Filter):
+    """Keep the scan's INFO records off the console when the user did not ask for them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == __name__ and record.levelno < logging.WARNING)
+
+
+__all__ = ["MassTask", "edge_errors", "mass_label", "mass_seed", "mass_seeds",
+           "parse_masses",
+           "run_mass", "scan", "write_contour"]

@@ -1,0 +1,84 @@
+"""A fast stand-in for :func:`t2khnl.limit.run` (scan plumbing tests; no SIREN).
+
+It writes ``selected_{fhc,rhc}.root`` with synthetic events (deterministic in the seed) and a
+``summary.json`` whose edges are where the reweighted signal crosses 3 events, appends the
+mass to ``<scan>/calls.txt`` (a call counter) and sleeps ``$FAKE_LIMIT_SLEEP`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from t2khnl import ntuple, reweight
+from t2khnl.errors import InputError
+
+D_REF = 1e-6
+GRID = np.geomspace(1e-8, 1e-3, 81)
+POT = {"fhc": 1.234e21, "rhc": 6.29e20}
+FLUX_END_GEV = 24.0
+
+
+def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
+        pot_total: float | None, seed: int, data_dir: str | None, output_dir: Any,
+        t2k_backgrounds: bool | None, flux_xsec: float | None, progress: Any) -> dict[str, Any]:
+    out = Path(output_dir)
+    with open(out.parents[1] / "calls.txt", "a") as file:
+        file.write(f"{mass_gev!r}\n")
+    if mass_gev >= FLUX_END_GEV:
+        raise InputError(f"HNL mass {mass_gev} GeV is too heavy for the FHC flux, which ends "
+                         f"at {FLUX_END_GEV:g} GeV")
+    time.sleep(float(os.environ.get("FAKE_LIMIT_SLEEP", "0")))
+    pot = POT if pot_total is None else {b: pot_total * p / sum(POT.values())
+                                         for b, p in POT.items()}
+    rng = np.random.default_rng([seed, int(mass_gev * 1e6)])
+    samples = {}
+    for beam in ("fhc", "rhc"):
+        n = n_events
+        t_in = rng.uniform(1.0, 20.0, n)
+        events = {
+            "upscatter_weight": rng.exponential(1.0, n) * 1e-18 / n,
+            "t_in_m": t_in,
+            "t_out_m": t_in + rng.uniform(0.5, 1.7, n),
+            "decay_length_m": 1e4 * (0.1 / mass_gev) ** 4 * rng.uniform(0.5, 2.0, n),
+        }
+        events["weight"] = reweight.reweight(events, D_REF, d_ref_gev_inv=D_REF)
+        meta = {"d_gev_inv": D_REF, "efficiency": 0.5, "n_events": n}
+        ntuple.write(out / f"selected_{beam}.root", ak.Array(events), meta)
+        samples[beam] = events
+
+    def signal(d: float) -> float:
+        return sum(float(reweight.reweight(ev, d, d_ref_gev_inv=D_REF).sum()) * 0.5 * pot[b]
+                   for b, ev in samples.items())
+
+    values = np.array([signal(d) for d in GRID])
+    above = values > 3.0
+    d_low = d_high = None
+    if above.any():
+        first, last = np.flatnonzero(above)[[0, -1]]
+        d_low = _cross(first - 1, first, values) if first > 0 else float(GRID[0])
+        d_high = _cross(last, last + 1, values) if last < len(GRID) - 1 else float(GRID[-1])
+    summary = {
+        "mass_gev": mass_gev, "detector": detector, "preset": preset, "cl": 0.95,
+        "d_low": d_low, "d_high": d_high, "d_low_open": False, "d_high_open": False,
+        "pot_fhc": pot["fhc"], "pot_rhc": pot["rhc"],
+        "n_eff": {"d_low": None, "d_high": None},
+        "signal_at_d_low": None, "signal_at_d_high": None,
+        "refused": {"d_low": None, "d_high": None},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _cross(i: int, j: int, values: np.ndarray) -> float:
+    """Log-log interpolation of the 3-event crossing between grid points i and j."""
+    x = np.log(GRID[[i, j]])
+    y = np.log(np.maximum(values[[i, j]], 1e-300))
+    t = (np.log(3.0) - y[0]) / (y[1] - y[0])
+    return float(np.exp(x[0] + t * (x[1] - x[0])))

@@ -1,0 +1,196 @@
+"""Mass scans: mass specs, resume, configuration binding, determinism, executors.
+
+The plumbing tests use ``_fake_limit.run`` (synthetic ntuples, no SIREN, milliseconds per
+mass); one end-to-end ``t2khnl scan`` runs the real analysis on two masses.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import _fake_limit
+import pytest
+from click.testing import CliRunner
+
+from t2khnl import scan
+from t2khnl.cli import main
+from t2khnl.errors import InputError
+
+TESTS = Path(__file__).resolve().parent
+MASSES = "0.1,0.3,0.5,0.7"
+
+
+def _fake_scan(out: Path, masses: str = MASSES, **kwargs) -> list[dict]:
+    kwargs.setdefault("n_events", 300)
+    return scan.scan("nd280", masses, output_dir=out, runner=_fake_limit.run, progress=False,
+                     **kwargs)
+
+
+def _calls(out: Path) -> list[float]:
+    path = out / "calls.txt"
+    return [float(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def test_mass_specs_and_bad_ranges():
+    log_masses = scan.parse_masses("0.01:2.0:48log")
+    assert len(log_masses) == 48 and log_masses[0] == 0.01 and log_masses[-1] == 2.0
+    ratios = [b / a for a, b in itertools.pairwise(log_masses)]
+    assert max(ratios) == pytest.approx(min(ratios), rel=1e-4)
+    assert scan.parse_masses("0.1:0.4:4lin") == [0.1, 0.2, 0.3, 0.4]
+    assert scan.parse_masses("0.5, 0.1,0.3") == [0.1, 0.3, 0.5]
+    assert scan.parse_masses("0.3:0.3:1log") == [0.3]
+    labels = [scan.mass_label(m) for m in log_masses]
+    assert labels == sorted(labels) and len(set(labels)) == 48
+    assert scan.mass_label(0.47) == "m000.470000"
+    for bad in ("2.0:0.01:48log", "0.1:0.5:0log", "0.3:0.3:2lin", "", ",", "0.1:0.5",
+                "a,b", "0:1:3log", "-0.1,0.2", "0.1:0.5:3cubic", "0.1,0.1", "nan,0.1"):
+        with pytest.raises(InputError):
+            scan.parse_masses(bad)
+    result = CliRunner().invoke(main, ["scan", "--masses", "2:1:3log", "--output", "x"])
+    assert result.exit_code == 2 and "reversed" in result.output
+    # Per-mass seeds: deterministic, distinct across masses and scan seeds.
+    seeds = scan.mass_seeds(1, 500)
+    assert len(set(seeds)) == 500 and seeds == scan.mass_seeds(1, 500)
+    assert seeds[:48] == scan.mass_seeds(1, 48) and seeds[:48] != scan.mass_seeds(2, 48)
+    # The generator seeds SIREN with (seed * 100 + 99) * 100 + 99, a 32-bit unsigned int.
+    assert all(0 <= (s * 100 + 99) * 100 + 99 < 2**32 for s in seeds)
+
+
+def test_resume_after_kill(tmp_path):
+    out = tmp_path / "scan"
+    code = (f"import _fake_limit\nfrom t2khnl import scan\n"
+            f"scan.scan('nd280', {MASSES!r}, output_dir={str(out)!r}, n_events=300, "
+            f"runner=_fake_limit.run, progress=False)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
+        "PYTHONPATH", "")]), "FAKE_LIMIT_SLEEP": "1.5"}
+    first = out / "masses" / "m000.100000.json"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not first.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "scan never finished a mass"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = sorted(p.name for p in (out / "masses").glob("m*.json"))
+    assert "m000.100000.json" in done and len(done) < 4
+    mtimes = {name: (out / "masses" / name).stat().st_mtime_ns for name in done}
+    calls_before = _calls(out)
+    records = _fake_scan(out)
+    assert [r["mass_gev"] for r in records] == [0.1, 0.3, 0.5, 0.7]
+    assert all(r["status"] == "done" and r["d_low"] for r in records)
+    # Finished masses were neither recomputed nor rewritten.
+    assert {name: (out / "masses" / name).stat().st_mtime_ns for name in done} == mtimes
+    recomputed = _calls(out)[len(calls_before):]
+    assert 0.1 not in recomputed and sorted(recomputed) == sorted(
+        m for m in (0.1, 0.3, 0.5, 0.7) if f"{scan.mass_label(m)}.json" not in done)
+    rows = list(csv.DictReader((out / "contour.csv").open()))
+    assert [float(r["mass_gev"]) for r in rows] == [0.1, 0.3, 0.5, 0.7]
+    # A complete scan reruns nothing.
+    _fake_scan(out)
+    assert len(_calls(out)) == len(calls_before) + len(recomputed)
+
+
+def test_other_configuration_needs_force(tmp_path):
+    out = tmp_path / "scan"
+    _fake_scan(out, "0.1,0.3")
+    before = (out / "contour.csv").read_text()
+    with pytest.raises(InputError, match=r"another configuration .*n_events.*--force"):
+        _fake_scan(out, "0.1,0.3", n_events=600)
+    result = CliRunner().invoke(main, ["scan", "--masses", "0.1,0.3", "--events", "300",
+                                       "--seed", "2", "--output", str(out)])
+    assert result.exit_code == 2 and "use --force" in result.output
+    assert (out / "contour.csv").read_text() == before
+    assert json.loads((out / "scan.json").read_text())["n_events"] == 300
+    records = _fake_scan(out, "0.1,0.3", n_events=600, force=True)
+    assert [r["n_events"] for r in records] == [600, 600]
+    assert json.loads((out / "scan.json").read_text())["n_events"] == 600
+    assert (out / "contour.csv").read_text() != before
+
+
+def test_identical_contours_serial_and_process_pool(tmp_path):
+    _fake_scan(tmp_path / "a", MASSES + ",30")
+    _fake_scan(tmp_path / "b", MASSES + ",30", workers=2)
+    for name in ("contour.csv", "contour.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    text = (tmp_path / "a" / "contour.csv").read_text().splitlines()
+    assert text[0] == "mass_gev,d_low,d_high,d_low_err,d_high_err" and len(text) == 5
+    rows = list(csv.DictReader(text))
+    for row in rows:
+        d_low, d_high = float(row["d_low"]), float(row["d_high"])
+        assert 0 < d_low < d_high
+        assert 0 < float(row["d_low_err"]) < 0.2 * d_low
+        assert 0 < float(row["d_high_err"]) < 0.2 * d_high
+    # The skipped mass is recorded with its reason, in its own file and the contour.
+    skipped = json.loads((tmp_path / "a" / "masses" / "m030.000000.json").read_text())
+    assert skipped["status"] == "skipped" and "too heavy" in skipped["reason"]
+    contour = json.loads((tmp_path / "a" / "contour.json").read_text())
+    assert contour["metadata"]["n_skipped"] == 1
+    assert contour["records"][-1]["reason"] == skipped["reason"]
+    # Another scan seed gives other events, hence other edges.
+    _fake_scan(tmp_path / "c", MASSES + ",30", seed=2)
+    assert (tmp_path / "c" / "contour.csv").read_bytes() != (
+        tmp_path / "a" / "contour.csv").read_bytes()
+
+
+def test_dask_local_cluster_matches_serial(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _fake_scan(tmp_path / "serial")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client.upload_file(str(TESTS / "_fake_limit.py"))
+        _fake_scan(tmp_path / "dask", scheduler=cluster.scheduler_address)
+    for name in ("contour.csv", "contour.json"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+
+
+def test_unreachable_scheduler_fails_within_30_s(tmp_path):
+    start = time.monotonic()
+    result = CliRunner().invoke(main, ["scan", "--masses", "0.1", "--scheduler",
+                                       "tcp://127.0.0.1:1", "--output", str(tmp_path / "s")])
+    assert time.monotonic() - start < 30
+    assert result.exit_code == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
+
+
+def test_scan_end_to_end(tmp_path):
+    """The real analysis on 0.3 and 0.5 GeV (two workers) plus a mass beyond the flux."""
+    out = tmp_path / "scan"
+    args = ["scan", "--detector", "nd280", "--masses", "0.3,0.5,30", "--events", "300",
+            "--workers", "2", "--output", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "2 masses analysed, 1 skipped" in result.output
+    rows = list(csv.DictReader((out / "contour.csv").open()))
+    assert [float(r["mass_gev"]) for r in rows] == [0.3, 0.5]
+    contour = json.loads((out / "contour.json").read_text())
+    skipped = contour["records"][-1]
+    assert skipped["mass_gev"] == 30.0 and "too heavy" in skipped["reason"]
+    for row, rec in zip(rows, contour["records"], strict=False):
+        summary = json.loads((out / "masses" / scan.mass_label(rec["mass_gev"])
+                              / "summary.json").read_text())
+        assert row["d_low"] == ("" if summary["d_low"] is None else repr(summary["d_low"]))
+        assert (row["d_low_err"] == "") == (summary["d_low"] is None)
+        assert rec["refused"] == summary["refused"]
+        # The MC error formula on the real ntuples (at 300 events the edges are refused).
+        probe = {**summary, "d_low": 3e-5, "d_high": None}
+        errors = scan.edge_errors(out / "masses" / scan.mass_label(rec["mass_gev"]), probe,
+                                  "corrected")
+        assert 0 < errors["d_low_err"] < 3e-5 and errors["d_high_err"] is None
+    assert (out / "scan.log").read_text().count("scan finished") == 1
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "masses").glob("m*.json")}
+    start = time.monotonic()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and time.monotonic() - start < 5
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "masses").glob("m*.json")} == before
