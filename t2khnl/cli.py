@@ -132,6 +132,9 @@ def limit(
             seed=seed, data_dir=data_dir, output_dir=output, t2k_backgrounds=t2k_backgrounds,
             flux_xsec=flux_xsec, progress=bar.update,
         )
+    for beam in ("fhc", "rhc"):
+        cutflow = (Path(output) / f"cutflow_{beam}.md").read_text()
+        click.echo(f"cut flow, {beam.upper()}:\n{cutflow}")
     click.echo(_format_limit(summary))
 
 
