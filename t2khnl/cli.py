@@ -29,6 +29,17 @@ class _Group(click.Group):
             sys.exit(2)
 
 
+# Options shared by the commands.
+_DETECTOR = click.option("--detector", default="nd280", show_default=True,
+                         help="nd280 (2019) or upgrade.")
+_SEED = click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+_PRESET = click.option("--preset", default="corrected", show_default=True,
+                       help="corrected (default) or published (the paper's configuration).")
+_DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                         help="Input data folder (default: $T2KHNL_DATA_DIR, then "
+                         "../shared/data).")
+
+
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="t2khnl")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
@@ -41,7 +52,7 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-@click.option("--detector", default="nd280", show_default=True, help="nd280 (2019) or upgrade.")
+@_DETECTOR
 @click.option("--beam", default="fhc", show_default=True, help="fhc (nu_mu) or rhc (nu_mu-bar).")
 @click.option("--mass", "mass_gev", type=float, default=0.47, show_default=True,
               help="HNL mass m_N [GeV].")
@@ -49,11 +60,9 @@ def main(verbose: bool) -> None:
               help="Dipole coupling d_muN [GeV^-1] (d = mu_tr/2).")
 @click.option("--events", "n_events", type=int, default=20000, show_default=True,
               help="Events to inject.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--preset", default="corrected", show_default=True,
-              help="corrected (default) or published (the paper's configuration).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Input data folder (default: $T2KHNL_DATA_DIR, then ../shared/data).")
+@_SEED
+@_PRESET
+@_DATA_DIR
 @click.option("--output", type=click.Path(dir_okay=False), default="t2khnl_events.root",
               show_default=True, help="Output ROOT file.")
 def simulate(
@@ -100,21 +109,19 @@ def simulate(
 
 
 @main.command()
-@click.option("--detector", default="nd280", show_default=True, help="nd280 (2019) or upgrade.")
+@_DETECTOR
 @click.option("--mass", "mass_gev", type=float, required=True, help="HNL mass m_N [GeV].")
 @click.option("--events", "n_events", type=int, default=20000, show_default=True,
               help="Events to inject per beam.")
 @click.option("--pot", "pot_total", type=float, default=None,
               help="Total exposure [POT], split FHC:RHC as in 2019 (default: the preset's).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--preset", default="corrected", show_default=True,
-              help="corrected (default) or published (the paper's configuration).")
+@_SEED
+@_PRESET
 @click.option("--t2k-backgrounds/--no-t2k-backgrounds", default=None,
               help="Use the T2K 2019 backgrounds 0.563 (FHC), 0.015 (RHC) (default: preset).")
 @click.option("--flux-xsec", type=float, default=None,
               help="Relative flux x cross-section normsys on the signal, e.g. 0.05 (0: none).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Input data folder (default: $T2KHNL_DATA_DIR, then ../shared/data).")
+@_DATA_DIR
 @click.option("--output", type=click.Path(file_okay=False), required=True,
               help="Output folder.")
 def limit(
@@ -139,7 +146,7 @@ def limit(
 
 
 @main.command()
-@click.option("--detector", default="nd280", show_default=True, help="nd280 (2019) or upgrade.")
+@_DETECTOR
 @click.option("--masses", required=True,
               help="Masses [GeV]: lo:hi:Nlog, lo:hi:Nlin or a comma list, e.g. 0.01:2.0:48log.")
 @click.option("--events", "n_events", type=int, default=20000, show_default=True,
@@ -148,8 +155,7 @@ def limit(
               help="Total exposure [POT], split FHC:RHC as in 2019 (default: the preset's).")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Scan seed; each mass derives its own from it and its index.")
-@click.option("--preset", default="corrected", show_default=True,
-              help="corrected (default) or published (the paper's configuration).")
+@_PRESET
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Local worker processes (1: run the masses in this process).")
 @click.option("--scheduler", default=None,
@@ -158,8 +164,7 @@ def limit(
               help="Target relative MC error on the edges; doubles the events (up to 16x).")
 @click.option("--force", is_flag=True,
               help="Discard the results of another configuration in the output folder.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Input data folder (default: $T2KHNL_DATA_DIR, then ../shared/data).")
+@_DATA_DIR
 @click.option("--output", type=click.Path(file_okay=False), required=True,
               help="Scan folder (resumable: rerun the same command to continue).")
 def scan(

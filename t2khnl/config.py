@@ -36,13 +36,22 @@ def validate(preset: dict[str, Any]) -> dict[str, Any]:
     Raises:
         InputError: the preset does not follow the schema (the failing path is named).
     """
+    check_schema(preset, _schema(), "preset")
+    return preset
+
+
+def check_schema(instance: Any, schema: dict[str, Any], what: str) -> None:
+    """Validate ``instance`` against a JSON schema, naming the failing path on error.
+
+    Raises:
+        InputError: ``"invalid <what> at <path>: <reason>"``.
+    """
     try:
-        jsonschema.validate(preset, _schema())
+        jsonschema.validate(instance, schema)
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "<top>"
-        msg = f"invalid preset at {where}: {err.message}"
+        msg = f"invalid {what} at {where}: {err.message}"
         raise InputError(msg) from err
-    return preset
 
 
 def load(name: str) -> dict[str, Any]:

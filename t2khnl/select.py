@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import awkward as ak
-import jsonschema
 import numpy as np
 import numpy.typing as npt
 import yaml
 
+from . import config
 from .errors import DataFileError, InputError
 from .flux import verify
 
@@ -296,12 +296,7 @@ def load(name: str | os.PathLike[str]) -> Selection:
                     f"known cuts: {', '.join(CUTS)}"
                 )
                 raise InputError(msg)
-    try:
-        jsonschema.validate(spec, _schema())
-    except jsonschema.ValidationError as err:
-        path = "/".join(str(p) for p in err.absolute_path) or "<top>"
-        msg = f"invalid selection {where} at {path}: {err.message}"
-        raise InputError(msg) from err
+    config.check_schema(spec, _schema(), f"selection {where}")
     eff = spec["efficiency"]
     grid = eff.get("resample_grid_mev")
     if grid is not None and not grid[0] < grid[1]:
