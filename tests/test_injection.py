@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _toy_tables import dipole_from_arrays
 
 from t2khnl.errors import InputError
-from t2khnl.injection import UpscatterSample, dipole_from_arrays, inject_upscatters
+from t2khnl.injection import UpscatterSample, inject_upscatters
 
 siren = pytest.importorskip("siren")
 
