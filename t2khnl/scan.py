@@ -237,18 +237,22 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
 
     Returns:
         ``{"d_low_err": ..., "d_high_err": ...}`` [GeV^-1]; None where the edge is not
-        quoted or the signal is flat or empty there.
+        quoted, is the end of the scanned grid, or the signal is flat or empty there.
 
     Raises:
         DataFileError: a selected ntuple is missing or unreadable.
     """
-    from . import config, ntuple, reweight
+    from . import config, generate, ntuple, reweight
 
-    edges = {name: summary.get(name) for name in ("d_low", "d_high")}
+    # an open edge is the end of the scanned grid, not a limit: it has no MC error
+    edges = {name: None if summary.get(f"{name}_open") else summary.get(name)
+             for name in ("d_low", "d_high")}
     out: dict[str, float | None] = {f"{name}_err": None for name in edges}
     if all(d is None for d in edges.values()):
         return out
-    survival = bool(config.load(preset)["survival_to_fiducial"])
+    cfg = config.load(preset)
+    survival = bool(cfg["survival_to_fiducial"])
+    window = generate.window_lengths(cfg)
     samples = []
     for beam in config.BEAMS:
         events, meta = ntuple.read(Path(mass_dir) / f"selected_{beam}.root")
@@ -256,7 +260,8 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
         samples.append((events, float(meta["d_gev_inv"]), scale))
 
     def weights(d: float) -> np.ndarray:
-        parts = [reweight.reweight(ev, d, d_ref_gev_inv=d_ref, survival=survival) * scale
+        parts = [reweight.reweight(ev, d, d_ref_gev_inv=d_ref, survival=survival,
+                                   window_lengths=window) * scale
                  for ev, d_ref, scale in samples if len(ev)]
         return np.concatenate(parts) if parts else np.zeros(0)
 
