@@ -111,11 +111,17 @@ def _weights(ch: Channel, d_gev_inv: float, cfg: dict[str, Any]) -> np.ndarray:
     )
 
 
-def n_eff_at(channels: list[Channel], d_gev_inv: float, cfg: dict[str, Any]) -> float:
-    """Kish effective number of MC events behind the total signal at d."""
-    weights = np.concatenate(
+def event_yields(channels: list[Channel], d_gev_inv: float, cfg: dict[str, Any]) -> np.ndarray:
+    """Expected selected events (before BR(ee)) that each MC event stands for at d, all
+    channels concatenated."""
+    return np.concatenate(
         [_weights(ch, d_gev_inv, cfg) * ch.efficiency * ch.pot for ch in channels]
     )
+
+
+def n_eff_at(channels: list[Channel], d_gev_inv: float, cfg: dict[str, Any]) -> float:
+    """Kish effective number of MC events behind the total signal at d."""
+    weights = event_yields(channels, d_gev_inv, cfg)
     return reweight.kish_n_eff(weights) if weights.size else 0.0
 
 

@@ -242,7 +242,7 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
     Raises:
         DataFileError: a selected ntuple is missing or unreadable.
     """
-    from . import config, generate, ntuple, reweight
+    from . import config, limit, ntuple
 
     # an open edge is the end of the scanned grid, not a limit: it has no MC error
     edges = {name: None if summary.get(f"{name}_open") else summary.get(name)
@@ -251,19 +251,14 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
     if all(d is None for d in edges.values()):
         return out
     cfg = config.load(preset)
-    survival = bool(cfg["survival_to_fiducial"])
-    window = generate.window_lengths(cfg)
-    samples = []
+    channels = []
     for beam in config.BEAMS:
         events, meta = ntuple.read(Path(mass_dir) / f"selected_{beam}.root")
-        scale = float(meta["efficiency"]) * float(summary[f"pot_{beam}"])
-        samples.append((events, float(meta["d_gev_inv"]), scale))
+        channels.append(limit.Channel(beam, float(summary[f"pot_{beam}"]), events,
+                                      float(meta["efficiency"]), 0.0))
 
     def weights(d: float) -> np.ndarray:
-        parts = [reweight.reweight(ev, d, d_ref_gev_inv=d_ref, survival=survival,
-                                   window_lengths=window) * scale
-                 for ev, d_ref, scale in samples if len(ev)]
-        return np.concatenate(parts) if parts else np.zeros(0)
+        return limit.event_yields(channels, d, cfg)
 
     for name, d in edges.items():
         if d is None:
