@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -54,23 +56,42 @@ def check_schema(instance: Any, schema: dict[str, Any], what: str) -> None:
         raise InputError(msg) from err
 
 
-def load(name: str) -> dict[str, Any]:
-    """Load a packaged preset by name.
+def load(name: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a packaged preset by name, or a preset file.
 
     Args:
-        name: ``corrected`` (default analysis) or ``published`` (the paper's configuration).
+        name: ``corrected`` (default analysis), ``published`` (the paper's configuration), or
+            the path of a YAML file following ``schemas/preset.json`` (e.g. a step of the
+            published -> corrected walk, :mod:`t2khnl.compare`).
 
     Returns:
         The validated preset.
 
     Raises:
-        InputError: unknown preset name.
+        InputError: unknown preset name, unreadable file, or a file that breaks the schema.
     """
+    if is_preset_file(name):
+        path = Path(name)
+        try:
+            spec = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as err:
+            msg = f"cannot read preset file {path}: {err}"
+            raise InputError(msg) from err
+        if not isinstance(spec, dict):
+            msg = f"invalid preset file {path}: not a mapping"
+            raise InputError(msg)
+        return validate(spec)
     if name not in PRESETS:
-        msg = f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}"
+        msg = (f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} or give a "
+               "preset file (.yaml)")
         raise InputError(msg)
     text = resources.files(__package__).joinpath(f"presets/{name}.yaml").read_text()
     return validate(yaml.safe_load(text))
+
+
+def is_preset_file(name: str | os.PathLike[str]) -> bool:
+    """Whether ``name`` designates a preset file (a path ending in .yaml / .yml)."""
+    return Path(name).suffix in (".yaml", ".yml")
 
 
 def check_choice(kind: str, value: str, allowed: tuple[str, ...]) -> str:

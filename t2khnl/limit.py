@@ -88,6 +88,28 @@ def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str
     }
 
 
+def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> list[Channel]:
+    """The channels of a finished limit step, from its ``selected_{fhc,rhc}.root``.
+
+    Args:
+        mass_dir: the folder :func:`run` wrote.
+        summary: its summary (``pot_fhc``, ``pot_rhc`` [POT], ``background``).
+
+    Returns:
+        One :class:`Channel` per beam, with the selection efficiency from the ntuple.
+
+    Raises:
+        DataFileError: a selected ntuple is missing or unreadable.
+    """
+    channels = []
+    for beam in config.BEAMS:
+        events, meta = ntuple.read(Path(mass_dir) / f"selected_{beam}.root")
+        channels.append(Channel(beam, float(summary[f"pot_{beam}"]), events,
+                                float(meta["efficiency"]),
+                                float(summary.get("background", {}).get(beam, 0.0))))
+    return channels
+
+
 def signal_function(
     channels: list[Channel], mass_gev: float, cfg: dict[str, Any]
 ) -> Callable[[float], dict[str, float]]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -242,7 +243,7 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
     Raises:
         DataFileError: a selected ntuple is missing or unreadable.
     """
-    from . import config, limit, ntuple
+    from . import config, limit
 
     # an open edge is the end of the scanned grid, not a limit: it has no MC error
     edges = {name: None if summary.get(f"{name}_open") else summary.get(name)
@@ -251,11 +252,7 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
     if all(d is None for d in edges.values()):
         return out
     cfg = config.load(preset)
-    channels = []
-    for beam in config.BEAMS:
-        events, meta = ntuple.read(Path(mass_dir) / f"selected_{beam}.root")
-        channels.append(limit.Channel(beam, float(summary[f"pot_{beam}"]), events,
-                                      float(meta["efficiency"]), 0.0))
+    channels = limit.load_channels(mass_dir, summary)
 
     def weights(d: float) -> np.ndarray:
         return limit.event_yields(channels, d, cfg)
@@ -372,12 +369,17 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
 def scan_config(detector: str, masses: list[float], *, preset: str, n_events: int, seed: int,
                 pot_total: float | None, precision: float | None) -> dict[str, Any]:
     """The configuration a scan folder is bound to (``scan.json``)."""
+    from . import config
+
     config_dict: dict[str, Any] = {
         "detector": detector, "preset": preset, "n_events": n_events, "seed": seed,
         "pot_total": pot_total, "masses_gev": masses, "t2khnl_version": __version__,
     }
     if precision is not None:
         config_dict["precision"] = precision
+    if config.is_preset_file(preset):
+        # a preset file may change under the same name: bind the folder to its content
+        config_dict["preset_sha256"] = hashlib.sha256(Path(preset).read_bytes()).hexdigest()
     return config_dict
 
 

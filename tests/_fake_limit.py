@@ -23,6 +23,8 @@ D_REF = 1e-6
 GRID = np.geomspace(1e-8, 1e-3, 81)
 POT = {"fhc": 1.234e21, "rhc": 6.29e20}
 FLUX_END_GEV = 24.0
+#: Upscatter regions of the synthetic events: t_in > 10 m is "rock".
+REGIONS = ["rock", "p0d"]
 
 
 def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
@@ -49,7 +51,8 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
             "decay_length_m": 1e4 * (0.1 / mass_gev) ** 4 * rng.uniform(0.5, 2.0, n),
         }
         events["weight"] = reweight.reweight(events, D_REF, d_ref_gev_inv=D_REF)
-        meta = {"d_gev_inv": D_REF, "efficiency": 0.5, "n_events": n}
+        events["region_id"] = np.where(t_in > 10.0, 0, 1)
+        meta = {"d_gev_inv": D_REF, "efficiency": 0.5, "n_events": n, "regions": REGIONS}
         ntuple.write(out / f"selected_{beam}.root", ak.Array(events), meta)
         samples[beam] = events
 
@@ -71,6 +74,8 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         "n_eff": {"d_low": None, "d_high": None},
         "signal_at_d_low": None, "signal_at_d_high": None,
         "refused": {"d_low": None, "d_high": None},
+        "background": {"fhc": 0.0, "rhc": 0.0},
+        "statistics": {"calctype": "exact", "t2k_backgrounds": False, "flux_xsec": None},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

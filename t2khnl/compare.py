@@ -1,0 +1,181 @@
+"""The walk from the published configuration to the corrected one, one change at a time.
+
+``presets/walk.yaml`` lists the steps: each sets a few preset keys on top of the previous
+step, starting from ``published``; after the last step the preset equals ``corrected``.
+:func:`run` writes every step's preset as a file, runs a mass scan of it (resumable, like
+``t2khnl scan``), and :func:`markdown` tabulates what each change does to the contour and
+to the MiniBooNE verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from . import config, headlines, scan
+from .errors import InputError
+
+#: Preset keys that describe a preset rather than configure it.
+_LABEL_KEYS = ("name", "description")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One configuration of the walk.
+
+    Attributes:
+        name: what this step changed (the start's name for step 0).
+        why: the reason for the change.
+        preset: the full preset after the change.
+    """
+
+    name: str
+    why: str
+    preset: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """A step with its scan folder and headline numbers.
+
+    Attributes:
+        step: the configuration.
+        scan_dir: its scan folder.
+        records: the finished masses (``contour.json`` records).
+        windows_mev: world-leading mass windows [MeV].
+        miniboone: :func:`t2khnl.headlines.miniboone_verdict` of the scan.
+    """
+
+    step: Step
+    scan_dir: Path
+    records: list[dict[str, Any]]
+    windows_mev: list[tuple[float, float]]
+    miniboone: dict[str, Any]
+
+
+def _walk_spec() -> dict[str, Any]:
+    return yaml.safe_load(resources.files(__package__).joinpath("presets/walk.yaml").read_text())
+
+
+def steps() -> list[Step]:
+    """The walk: the starting preset, then one :class:`Step` per change, in order.
+
+    Raises:
+        InputError: a step sets a key the preset schema does not know, or the walk does not
+            end at its ``end`` preset.
+    """
+    spec = _walk_spec()
+    current = config.load(spec["start"])
+    out = [Step(spec["start"], "the configuration arXiv:2412.15051's authors ran", current)]
+    for index, entry in enumerate(spec["steps"], start=1):
+        unknown = set(entry["set"]) - set(current)
+        if unknown:
+            msg = f"walk step {index} ({entry['name']}) sets unknown keys {sorted(unknown)}"
+            raise InputError(msg)
+        current = config.validate({
+            **current, **entry["set"], "name": f"walk-{index}-{_slug(entry['name'])}",
+            "description": f"{spec['start']} up to step {index} of presets/walk.yaml "
+                           f"({entry['name']})",
+        })
+        out.append(Step(entry["name"], " ".join(entry["why"].split()), current))
+    end = config.load(spec["end"])
+    if _settings(current) != _settings(end):
+        differ = sorted(k for k in end if k not in _LABEL_KEYS and current.get(k) != end[k])
+        msg = f"presets/walk.yaml does not end at {spec['end']!r}: differs in {differ}"
+        raise InputError(msg)
+    return out
+
+
+def _settings(preset: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in preset.items() if k not in _LABEL_KEYS}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def run(
+    output_dir: str | os.PathLike[str],
+    masses: list[float] | str,
+    *,
+    detector: str = "nd280",
+    n_events: int = 20000,
+    seed: int = 1,
+    workers: int = 1,
+    data_dir: str | None = None,
+    progress: bool = True,
+) -> list[StepResult]:
+    """Scan every step of the walk; write ``presets/step<i>.yaml`` and ``scans/step<i>/``.
+
+    Args:
+        output_dir: the walk folder (resumable: rerun to continue).
+        masses: masses [GeV] or a :func:`t2khnl.scan.parse_masses` specification.
+        detector: the detector whose contour is followed.
+        n_events: upscatters per beam and mass.
+        seed: scan seed (the same for every step, so steps sharing a geometry share the
+            simulated upscatters and their differences are not MC noise).
+        workers: local worker processes.
+        data_dir: input-data folder.
+        progress: progress bars.
+
+    Returns:
+        One :class:`StepResult` per step.
+    """
+    out = Path(output_dir)
+    (out / "presets").mkdir(parents=True, exist_ok=True)
+    results = []
+    for index, step in enumerate(steps()):
+        preset_path = out / "presets" / f"step{index}.yaml"
+        text = yaml.safe_dump(step.preset, sort_keys=False)
+        if not preset_path.exists() or preset_path.read_text() != text:
+            scan.atomic_write(preset_path, text)
+        scan_dir = out / "scans" / f"step{index}"
+        scan.scan(detector, masses, output_dir=scan_dir, preset=str(preset_path),
+                  n_events=n_events, seed=seed, workers=workers, data_dir=data_dir,
+                  progress=progress)
+        records = headlines.load_records(scan_dir)
+        windows = headlines.world_leading_windows(
+            [r["mass_gev"] * 1e3 for r in records],
+            [np.nan if r["d_low"] is None else r["d_low"] for r in records])
+        verdict = headlines.miniboone_verdict(scan_dir, detector, str(preset_path),
+                                              data_dir=data_dir)
+        results.append(StepResult(step, scan_dir, records, windows, verdict))
+    return results
+
+
+def markdown(results: list[StepResult]) -> str:
+    """The walk as a markdown table: d_low per mass (and its ratio to the previous step),
+    world-leading windows and the MiniBooNE verdict."""
+    masses = [r["mass_gev"] for r in results[0].records]
+    head = ["step", "change"] + [f"d_low at {m * 1e3:.4g} MeV" for m in masses] + [
+        "world-leading [MeV]", "MiniBooNE CL"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    previous: dict[float, float | None] = {}
+    for index, res in enumerate(results):
+        by_mass = {r["mass_gev"]: r["d_low"] for r in res.records}
+        cells = [str(index), res.step.name]
+        for m in masses:
+            cells.append(_edge_cell(by_mass.get(m), previous.get(m), index > 0))
+        windows = ", ".join(f"{lo:.0f}-{hi:.0f}" for lo, hi in res.windows_mev) or "none"
+        cl = res.miniboone["cl"]
+        cells += [windows, "no mass in region" if cl is None else f"{cl:.3g}"]
+        lines.append("| " + " | ".join(cells) + " |")
+        previous = by_mass
+    notes = [f"- **{index}. {res.step.name}**: {res.step.why}"
+             for index, res in enumerate(results)]
+    return "\n".join([*lines, "", *notes]) + "\n"
+
+
+def _edge_cell(d: float | None, before: float | None, compare: bool) -> str:
+    if d is None:
+        return "none"
+    if compare and before:
+        return f"{d:.3g} (x{d / before:.3g})"
+    return f"{d:.3g}"
