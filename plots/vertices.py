@@ -1,0 +1,388 @@
+"""Fig. 2 of arXiv:2412.15051: where the upscatters whose HNL decays in a TPC come from.
+
+Weighted 2D histograms of the upscattering vertex, z–x and z–y, for a few HNL masses at
+d = 3.87e-7 GeV^-1, in ND280 (2019) and its upgrade, with the detector drawn from the
+geometry model (:func:`detector_boxes`: the magnet, P0D, FGDs, SuperFGD and TPC gas as the
+bounding boxes of their SIREN sectors; the fiducial boxes dashed red). The colour is the
+expected number of HNL decays inside the fiducial volumes per bin (the ``weight`` branch
+times the preset's nominal exposure, before BR(ee), cuts and efficiency), on a log scale.
+
+What the map shows: :func:`t2khnl.generate.simulate` injects upscatters only in a cylinder in
+front of each fiducial box and keeps those whose HNL line crosses it, and rock vertices are
+moved across the beam ("aimed") so that the HNL line hits the box. So the map shows where the
+*contributing* upscatters come from: rock vertices gather around the beam axis (within a
+few metres for heavy HNLs, tens of metres for light ones made far upstream), not over the
+whole rock, and may lie beyond the 24 m wide rock block of the model, as aiming assumes
+rock that is uniform across the beam.
+
+Axes: light HNLs come from up to ~280 m of rock upstream, and aiming spreads those
+vertices over tens of metres across the beam (an HNL at angle θ made a distance L upstream
+starts L·θ off axis), while heavy HNLs are made inside the 7.6 m long magnet. Both axes are
+therefore symmetric-log: z linear for |z| < 4 m, x and y linear for |x|, |y| < 3 m (0.1 m
+bins there), logarithmic beyond (12 bins per decade), over z in [-300, 4] m (beyond the 280
+m injection limit in front of the most upstream box) and x, y in [-50, 50] m. Each panel
+states the fraction of the weight from the rock and the fraction outside the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import awkward as ak
+import numpy as np
+import numpy.typing as npt
+
+from t2khnl import config
+from t2khnl.errors import InputError
+from t2khnl.plots.constraints import save, style
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "DETECTORS",
+    "D_FIG2_GEV_INV",
+    "DetectorBox",
+    "VertexMap",
+    "detector_boxes",
+    "histogram",
+    "plot",
+    "save",
+    "simulate_samples",
+    "style",
+]
+
+logger = logging.getLogger(__name__)
+
+D_FIG2_GEV_INV = 3.87e-7
+"""Coupling d_muN of Fig. 2 [GeV^-1]."""
+DETECTORS: tuple[str, ...] = ("nd280", "upgrade")
+Z_RANGE_M: tuple[float, float] = (-300.0, 4.0)
+"""Default z window [m]."""
+TRANSVERSE_RANGE_M: tuple[float, float] = (-50.0, 50.0)
+"""Default x and y window [m]."""
+_Z_LINEAR_M = 4.0
+_TRANSVERSE_LINEAR_M = 3.0
+_LINEAR_BIN_M = 0.1
+_BINS_PER_DECADE = 12
+_DYNAMIC_RANGE = 1.0e6
+_MERGE_GAP_M = 0.05
+_Z_TICKS_M = (-100, -10, -2, 0, 2, 4)
+_TRANSVERSE_TICKS_M = (-30, -3, 0, 3, 30)
+_REGION_STYLE: dict[str, tuple[str, str]] = {
+    "magnet": ("UA1 magnet", "0.45"),
+    "p0d": ("P0D", "#E69F00"),
+    "superfgd": ("SuperFGD", "#CC79A7"),
+    "fgd": ("FGD", "#009E73"),
+    "tpc_gas": ("TPC gas", "#56B4E9"),
+}
+_NOTE_STYLE = {
+    "ha": "left",
+    "va": "top",
+    "fontsize": "x-small",
+    "bbox": {"facecolor": "white", "alpha": 0.8, "lw": 0},
+}
+_DETECTOR_LABELS = {"nd280": "ND280 (2019)", "upgrade": "ND280 upgrade"}
+
+
+class DetectorBox(NamedTuple):
+    """Bounding box of touching sectors of one region: centre and full widths [m]."""
+
+    region: str
+    centre: npt.NDArray[np.float64]
+    widths: npt.NDArray[np.float64]
+
+
+class VertexMap(NamedTuple):
+    """A weighted vertex histogram in the (z, transverse) plane; weights in 1/POT.
+
+    Attributes:
+        z_edges_m: z bin edges [m].
+        transverse_edges_m: x or y bin edges [m].
+        weights: summed event ``weight`` per bin [1/POT], shape (n_z, n_transverse).
+        outside: weight of the vertices outside the window [1/POT].
+        rock: weight of the vertices in the rock [1/POT].
+        total: weight of all vertices [1/POT].
+    """
+
+    z_edges_m: npt.NDArray[np.float64]
+    transverse_edges_m: npt.NDArray[np.float64]
+    weights: npt.NDArray[np.float64]
+    outside: float
+    rock: float
+    total: float
+
+
+def _symlog_edges(window_m: tuple[float, float], linear_m: float) -> npt.NDArray[np.float64]:
+    """Bin edges [m]: 0.1 m steps for |u| < ``linear_m``, 1/12 decade beyond."""
+    lo, hi = window_m
+    if not lo < hi:
+        msg = f"window must be increasing, got {window_m}"
+        raise InputError(msg)
+
+    def decades(a: float, b: float) -> npt.NDArray[np.float64]:
+        return np.geomspace(a, b, max(1, math.ceil(_BINS_PER_DECADE * math.log10(b / a))) + 1)
+
+    parts = [-decades(linear_m, -lo)] if lo < -linear_m else []
+    a, b = max(lo, -linear_m), min(hi, linear_m)
+    if a < b:
+        parts.append(np.linspace(a, b, max(1, math.ceil((b - a) / _LINEAR_BIN_M)) + 1))
+    if hi > linear_m:
+        parts.append(decades(linear_m, hi))
+    return np.unique(np.concatenate(parts))
+
+
+def histogram(
+    events: ak.Array,
+    axis: str = "x",
+    *,
+    z_range_m: tuple[float, float] = Z_RANGE_M,
+    transverse_range_m: tuple[float, float] = TRANSVERSE_RANGE_M,
+) -> VertexMap:
+    """Histogram the upscattering vertices of ``events`` weighted by ``weight`` [1/POT].
+
+    Args:
+        events: records with ``vtx_x``, ``vtx_y``, ``vtx_z`` [m], ``weight`` [1/POT] and
+            ``region_id`` (index into :data:`t2khnl.geometry.REGIONS`).
+        axis: transverse coordinate, ``"x"`` or ``"y"``.
+        z_range_m: z window [m]; vertices outside either window count in ``outside``.
+        transverse_range_m: x or y window [m].
+
+    The bins are 0.1 m wide for |z| < 4 m and |x|, |y| < 3 m and 1/12 decade beyond.
+
+    Returns:
+        The histogram; ``weights.sum() + outside == total``.
+    """
+    from t2khnl.geometry import REGIONS
+
+    if axis not in ("x", "y"):
+        msg = f"transverse axis must be 'x' or 'y', got {axis!r}"
+        raise InputError(msg)
+    z_edges = _symlog_edges(z_range_m, _Z_LINEAR_M)
+    t_edges = _symlog_edges(transverse_range_m, _TRANSVERSE_LINEAR_M)
+    z = ak.to_numpy(events["vtx_z"]).astype(float)
+    t = ak.to_numpy(events[f"vtx_{axis}"]).astype(float)
+    w = ak.to_numpy(events["weight"]).astype(float)
+    rock = ak.to_numpy(events["region_id"]) == REGIONS.index("rock")
+    inside = (z >= z_edges[0]) & (z <= z_edges[-1]) & (t >= t_edges[0]) & (t <= t_edges[-1])
+    counts, _, _ = np.histogram2d(z[inside], t[inside], bins=(z_edges, t_edges), weights=w[inside])
+    return VertexMap(
+        z_edges, t_edges, counts, float(w[~inside].sum()), float(w[rock].sum()), float(w.sum())
+    )
+
+
+def _merge_boxes(
+    boxes: list[list[npt.NDArray[np.float64]]],
+) -> list[list[npt.NDArray[np.float64]]]:
+    """Merge (low corner, high corner) boxes [m] that overlap or lie within 5 cm."""
+    while True:
+        clusters: list[list[npt.NDArray[np.float64]]] = []
+        for lo, hi in boxes:
+            for cluster in clusters:
+                if np.all(np.maximum(lo, cluster[0]) - np.minimum(hi, cluster[1]) <= _MERGE_GAP_M):
+                    cluster[0], cluster[1] = np.minimum(lo, cluster[0]), np.maximum(hi, cluster[1])
+                    break
+            else:
+                clusters.append([lo, hi])
+        if len(clusters) == len(boxes):
+            return clusters
+        boxes = clusters
+
+
+def detector_boxes(
+    geometry: Any, regions: Sequence[str] = tuple(_REGION_STYLE)
+) -> list[DetectorBox]:
+    """Outline of the sub-detectors: box sectors of each region merged where they touch.
+
+    Sectors of a region whose boxes overlap or lie within 5 cm of each other are merged
+    into their bounding box (the ~100 P0D layers become one box, the two FGDs stay two).
+
+    Args:
+        geometry: a :class:`t2khnl.geometry.DetectorGeometry`.
+        regions: region names to outline (see :data:`t2khnl.geometry.REGIONS`).
+
+    Returns:
+        The merged boxes, in the order of ``regions``.
+    """
+    out: list[DetectorBox] = []
+    for region in regions:
+        boxes = []
+        for name in dict.fromkeys(geometry.sector_names):
+            if name == "UNIVERSE" or geometry.region_of(name) != region:
+                continue
+            centre, widths = geometry.sector_box(name)
+            boxes.append([centre - widths / 2, centre + widths / 2])
+        boxes = _merge_boxes(boxes)
+        out.extend(DetectorBox(region, (lo + hi) / 2, hi - lo) for lo, hi in boxes)
+    return out
+
+
+def simulate_samples(
+    masses_gev: Sequence[float],
+    *,
+    detectors: Sequence[str] = DETECTORS,
+    beam: str = "fhc",
+    d_gev_inv: float = D_FIG2_GEV_INV,
+    n_events: int = 20000,
+    seed: int = 1,
+    preset: str = "corrected",
+    data_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, list[tuple[float, ak.Array]]]:
+    """Simulate the samples of Fig. 2 with :func:`t2khnl.generate.simulate`.
+
+    Args:
+        masses_gev: HNL masses [GeV] (e.g. 0.05, 0.2, 0.5: rock-dominated, the turnover,
+            in-detector upscattering).
+        detectors: any of ``"nd280"``, ``"upgrade"``.
+        beam: ``"fhc"`` or ``"rhc"``.
+        d_gev_inv: dipole coupling d_muN [GeV^-1].
+        n_events: upscatters injected per detector and mass.
+        seed: random seed (the same for every sample).
+        preset: ``"corrected"`` or ``"published"``.
+        data_dir: input-data folder (default as :func:`t2khnl.flux.verify`).
+
+    Returns:
+        detector -> list of (mass [GeV], events), the input of :func:`plot`.
+    """
+    from t2khnl.generate import simulate
+
+    options = {
+        "n_events": n_events,
+        "seed": seed,
+        "preset": preset,
+        "data_dir": None if data_dir is None else str(data_dir),
+    }
+    samples: dict[str, list[tuple[float, ak.Array]]] = {}
+    for det in detectors:
+        samples[det] = []
+        for mass in map(float, masses_gev):
+            events = simulate(det, beam, mass, d_gev_inv, **options).events
+            logger.info("Fig. 2 sample %s, m_N = %g GeV: %d events", det, mass, len(events))
+            samples[det].append((mass, events))
+    return samples
+
+
+def _draw_outline(ax: Axes, geometry: Any, axis: str, drawn: set[str]) -> None:
+    """Rectangles of the sub-detectors and (dashed red) the fiducial boxes, in z–``axis``.
+
+    Each label in ``drawn`` is already in the legend; the others are added to it.
+    """
+    from matplotlib.patches import Rectangle
+
+    k = "xyz".index(axis)
+    outlines = [
+        (b.centre, b.widths, *_REGION_STYLE[b.region], "-") for b in detector_boxes(geometry)
+    ]
+    outlines += [(f.centre, f.widths, "fiducial volume", "red", "--") for f in geometry.fiducial]
+    for centre, widths, label, color, linestyle in outlines:
+        lo = centre - widths / 2
+        shown = None if label in drawn else label
+        rect = Rectangle((lo[2], lo[k]), widths[2], widths[k], fill=False, label=shown)
+        ax.add_patch(rect)
+        rect.set(edgecolor=color, linestyle=linestyle, linewidth=1.0)
+        drawn.add(label)
+
+
+def _symlog_axis(ax: Axes, which: str, linear_m: float, ticks: Sequence[float], edges: Any) -> None:
+    """Symmetric-log ``which`` axis, linear for |u| < ``linear_m``, plain tick labels [m]."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    getattr(ax, f"set_{which}scale")("symlog", linthresh=linear_m, linscale=1.0)
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_locator(FixedLocator([t for t in ticks if edges[0] <= t <= edges[-1]]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def _draw_panel(ax: Axes, vmap: VertexMap, pot: float, norm: Any) -> Any:
+    """One vertex map [expected decays / bin] on symlog axes, with its rock/outside note."""
+    counts = np.ma.masked_less_equal(vmap.weights.T * pot, 0.0)
+    mesh = ax.pcolormesh(vmap.z_edges_m, vmap.transverse_edges_m, counts, norm=norm, cmap="viridis")
+    _symlog_axis(ax, "x", _Z_LINEAR_M, _Z_TICKS_M, vmap.z_edges_m)
+    _symlog_axis(ax, "y", _TRANSVERSE_LINEAR_M, _TRANSVERSE_TICKS_M, vmap.transverse_edges_m)
+    ax.set_xlim(vmap.z_edges_m[0], vmap.z_edges_m[-1])
+    ax.set_ylim(vmap.transverse_edges_m[0], vmap.transverse_edges_m[-1])
+    note = "no events"
+    if vmap.total > 0:
+        note = f"rock {vmap.rock / vmap.total:.0%}, outside {vmap.outside / vmap.total:.1%}"
+    ax.text(0.02, 0.96, note, transform=ax.transAxes, **_NOTE_STYLE)
+    return mesh
+
+
+def plot(
+    samples: Mapping[str, Sequence[tuple[float, ak.Array]]],
+    *,
+    d_gev_inv: float = D_FIG2_GEV_INV,
+    preset: str = "corrected",
+    beam: str = "fhc",
+    z_range_m: tuple[float, float] = Z_RANGE_M,
+    transverse_range_m: tuple[float, float] = TRANSVERSE_RANGE_M,
+) -> Figure:
+    """Draw Fig. 2: rows are detector × (z–x, z–y), columns the masses.
+
+    Args:
+        samples: detector (``"nd280"``, ``"upgrade"``) -> list of (mass [GeV], events), the
+            events as :func:`t2khnl.generate.simulate` returns them.
+        d_gev_inv: the coupling the samples were simulated at [GeV^-1] (for the title).
+        preset: sets the geometry variant drawn and the nominal exposure [POT] that turns
+            weights [1/POT] into expected decays.
+        beam: beam of the samples (``"fhc"`` or ``"rhc"``), for the exposure.
+        z_range_m: z window [m] (symlog axis, linear for |z| < 4 m).
+        transverse_range_m: x and y window [m] (symlog, linear for |x|, |y| < 3 m).
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    from t2khnl.generate import GEOMETRY_NAMES
+    from t2khnl.geometry import load
+
+    cfg = config.load(preset)
+    for det in samples:
+        config.check_choice("detector", det, DETECTORS)
+    rows = [(det, axis) for det in samples for axis in ("x", "y")]
+    n_cols = max((len(v) for v in samples.values()), default=0)
+    if not rows or n_cols == 0:
+        msg = "no samples to plot"
+        raise InputError(msg)
+    maps = {
+        (det, axis, i): histogram(
+            events, axis, z_range_m=z_range_m, transverse_range_m=transverse_range_m
+        )
+        for det, axis in rows
+        for i, (_, events) in enumerate(samples[det])
+    }
+    pot = {det: float(cfg["exposure_pot"][det][beam]) for det in samples}
+    vmax = max(float(m.weights.max()) * pot[k[0]] for k, m in maps.items()) or 1.0
+    norm = LogNorm(vmin=vmax / _DYNAMIC_RANGE, vmax=vmax)
+    with style():
+        size = (5.2 * n_cols + 2, 3.3 * len(rows))
+        fig, axes = plt.subplots(
+            len(rows), n_cols, figsize=size, squeeze=False, sharex=True, layout="constrained"
+        )
+        drawn: set[str] = set()
+        for r, (det, axis) in enumerate(rows):
+            geometry = load(GEOMETRY_NAMES[det], cfg["geometry_variant"])
+            for c, ax in enumerate(axes[r]):
+                if c >= len(samples[det]):
+                    ax.set_visible(False)
+                    continue
+                mesh = _draw_panel(ax, maps[(det, axis, c)], pot[det], norm)
+                _draw_outline(ax, geometry, axis, drawn)
+                ax.set_ylabel(f"{axis} [m]")
+                ax.set_title(
+                    f"{_DETECTOR_LABELS[det]}, $m_N$ = {samples[det][c][0] * 1e3:g} MeV",
+                    fontsize="small",
+                )
+        for ax in axes[-1]:
+            ax.set_xlabel("z [m]")
+        fig.colorbar(mesh, ax=axes, label=f"expected decays / bin (nominal {beam.upper()} POT)")
+        fig.legend(loc="outside lower center", ncols=6, fontsize="small", frameon=False)
+        fig.suptitle(rf"Upscattering vertices, $d_{{\mu N}}$ = {d_gev_inv:.3g} GeV$^{{-1}}$")
+    return fig
