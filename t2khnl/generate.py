@@ -19,6 +19,7 @@ Each box's sample only credits decays in that box, so the boxes' samples add up.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -86,6 +87,20 @@ def _targets(geometry: Any) -> list[int]:
     """PDG codes of every nucleus in the detector model."""
     nuclei = {t for name in geometry.material_names for t in geometry.material_targets(name)}
     return sorted(t for t in nuclei if 1000000000 <= t < 1100000000)
+
+
+@functools.lru_cache(maxsize=1)
+def _cross_sections(
+    mass_gev: float, targets: tuple[int, ...], channels: tuple[str, ...], d_gev_inv: float
+) -> tuple[dict[tuple[int, str], xsec.CrossSectionTable], list[Any]]:
+    """Tables and SIREN's cross-section objects at one model point (m [GeV], d [GeV^-1]).
+
+    The last model point is kept: the two beams of a limit step share the objects, whose
+    construction (SIREN parsing the text tables, ~9 s for ND280) costs more than a small
+    injection. Both objects accept nu_mu and nu_mu-bar primaries.
+    """
+    tables = xsec.cached_tables(mass_gev, list(targets), channels=list(channels))
+    return tables, xsec.siren_cross_sections(tables, d_gev_inv)
 
 
 def _reference_decay_length_m(
@@ -167,8 +182,8 @@ def simulate(
     from .geometry import load as load_geometry
 
     geometry = load_geometry(GEOMETRY_NAMES[detector], cfg["geometry_variant"])
-    tables = xsec.build_tables(mass_gev, _targets(geometry), channels=cfg["channels"])
-    processes = xsec.siren_cross_sections(tables, d_gev_inv)
+    tables, processes = _cross_sections(mass_gev, tuple(_targets(geometry)),
+                                        tuple(cfg["channels"]), d_gev_inv)
     primary = 14 if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else -14
 
     inj = cfg["injection"]

@@ -25,6 +25,9 @@ Conventions (all checked against the installed sources, see tests/test_xsec.py):
 * Q^2 range: like DarkNews's integrand, Q <= 2 GeV for coherent and Q <= 5 GeV for p-el.
 * Units: GeV for energies and masses, cm^2 for cross sections.
 
+:func:`cached_tables` keeps the tables of each (mass, targets, channels) on disk, so a scan
+that simulates both beams at a mass, or is rerun, builds them once.
+
 SIREN's C++ ``HNLDipoleFromTable`` (tag v0.1) is fed through its file interface (the python
 bindings of siren 0.1.0 do not expose ``Interpolator1D/2D``). What it expects, from its source:
 ``TotalCrossSection = dipole_coupling^2 * (table(E) + n_protons * table_H(E))`` (the proton
@@ -36,9 +39,13 @@ normalised to: here d in GeV^-1.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, partial
@@ -47,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._version import __version__
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -61,7 +69,9 @@ __all__ = [
     "PROTON_PDG",
     "CrossSectionTable",
     "build_tables",
+    "cached_tables",
     "siren_cross_sections",
+    "tables_cache_path",
     "threshold_energy",
     "write_siren_table_files",
 ]
@@ -89,6 +99,9 @@ _FLOOR = 1e-300
 #: Composite Gauss-Legendre rule in ln Q^2: panels x nodes per panel.
 _N_PANELS = 48
 _N_NODES = 8
+#: Points of the default energy grids of the total and the differential tables.
+_N_ENERGIES = 500
+_N_DIFF_ENERGIES = 200
 #: Points of the uniform energy grid of the total cross sections handed to SIREN.
 _N_SIREN_TOTAL = 6000
 #: Default subsampling (energy, z) of the differential tables handed to SIREN.
@@ -255,9 +268,16 @@ def _fast_form_factor(func: Any) -> Any:
 
 def _route_darknews_logs() -> None:
     """DarkNews attaches its own stdout handlers; send its records through ours instead
-    (stderr via the CLI's logging set-up), so stdout keeps only our results."""
+    (stderr via the CLI's logging set-up), so stdout keeps only our results.
+
+    Its warnings are raised to errors only: the one it repeats for every table ("nuclear
+    density for <nucleus> not tabulated ... symmetrized Fermi form factor") states the
+    form factor DarkNews uses for those nuclei, which these tables keep (see
+    :func:`_fast_form_factor`), not a problem of the run.
+    """
     for name in ("logger.DarkNews", "prettyprinter.DarkNews"):
         logging.getLogger(name).handlers.clear()
+    logging.getLogger("logger.DarkNews").setLevel(logging.ERROR)
 
 
 def _processes(mass_gev: float, pdg: int, channel: str) -> list[Any]:
@@ -313,13 +333,13 @@ def _q2_bounds(energy: NDArray[np.float64], m: float, big_m: float) -> tuple[Any
             np.asarray(phase_space.upscattering_Q2max(energy, m, big_m), dtype=float))
 
 
-def _default_energies(threshold: float, emax: float, n: int = 500) -> NDArray[np.float64]:
+def _default_energies(threshold: float, emax: float, n: int = _N_ENERGIES) -> NDArray[np.float64]:
     """Grid from 1% below threshold to ``emax``, dense above threshold (log in E - E_th)."""
     excess = np.geomspace(1e-4 * threshold, emax - threshold, n - 1)
     return np.concatenate([[threshold * (1.0 - _BELOW)], threshold + excess])
 
 
-def _diff_energies(threshold: float, emax: float, n: int = 200) -> NDArray[np.float64]:
+def _diff_energies(threshold: float, emax: float, n: int = _N_DIFF_ENERGIES) -> NDArray[np.float64]:
     """Energy nodes of the differential table: log in E - E_th from 1e-3 E_th (the
     differential shape matters less than sigma right at threshold)."""
     excess = np.geomspace(1e-3 * threshold, emax - threshold, n - 1)
@@ -404,7 +424,7 @@ def build_tables(
         channels: any of ``"coherent"``, ``"p-el"`` (default both). Hydrogen has only p-el;
             when ``"p-el"`` is requested the free-proton table (key ``(1000010010, "p-el")``)
             is always included, since SIREN's C++ class takes p-el from it.
-        energies_gev: common energy grid [GeV]; default per target, 120 points from just
+        energies_gev: common energy grid [GeV]; default per target, 500 points from just
             below threshold to ``emax_gev``, dense near threshold.
         emax_gev: top of the default grid [GeV] (30: SIREN throws above the table).
 
@@ -435,15 +455,190 @@ def build_tables(
             tables[(pdg, "coherent")] = _table_for(mass_gev, pdg, "coherent", energies,
                                                    emax_gev)
         if proton is not None and pdg != PROTON_PDG:
-            zp = (pdg // 10000) % 1000
-            tables[(pdg, "p-el")] = CrossSectionTable(
-                mass_gev=mass_gev, target_pdg=pdg, channel="p-el", multiplicity=zp,
-                scatterer_mass_gev=proton.scatterer_mass_gev, threshold_gev=proton.threshold_gev,
-                energies_gev=proton.energies_gev, total_cm2=zp * proton.total_cm2,
-                diff_energies_gev=proton.diff_energies_gev, z=proton.z,
-                dsigma_dy_cm2=zp * proton.dsigma_dy_cm2,
-            )
+            tables[(pdg, "p-el")] = _protons_of(proton, pdg)
         logger.debug("tabulated %s (%d) at m_N = %g GeV", name, pdg, mass_gev)
+    return tables
+
+
+def _protons_of(proton: CrossSectionTable, pdg: int) -> CrossSectionTable:
+    """The p-el table of nucleus ``pdg``: Z times the free-proton table."""
+    zp = (pdg // 10000) % 1000
+    return CrossSectionTable(
+        mass_gev=proton.mass_gev,
+        target_pdg=pdg,
+        channel="p-el",
+        multiplicity=zp,
+        scatterer_mass_gev=proton.scatterer_mass_gev,
+        threshold_gev=proton.threshold_gev,
+        energies_gev=proton.energies_gev,
+        total_cm2=zp * proton.total_cm2,
+        diff_energies_gev=proton.diff_energies_gev,
+        z=proton.z,
+        dsigma_dy_cm2=zp * proton.dsigma_dy_cm2,
+    )
+
+
+#: Digest of this module as imported: t2khnl's version stays put between releases, so the
+#: cache keys carry the code that built the tables.
+_SOURCE_SHA256 = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+#: Array fields of :class:`CrossSectionTable`, stored in the cache files.
+_ARRAY_FIELDS = ("energies_gev", "total_cm2", "diff_energies_gev", "z", "dsigma_dy_cm2")
+
+
+def cached_tables(
+    mass_gev: float,
+    targets_pdg: Sequence[int],
+    *,
+    channels: Iterable[str] = CHANNELS,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> dict[tuple[int, str], CrossSectionTable]:
+    """:func:`build_tables` on its default grids, cached on disk (one ``.npz`` file per key).
+
+    The file (:func:`tables_cache_path`) is named by a hash of the mass, the sorted targets,
+    the channels, the grid settings, this module's source and the versions of t2khnl,
+    DarkNews and numpy, and written atomically. A file that cannot be read back (truncated,
+    zip CRC-32 mismatch, another key inside) is rebuilt with a warning; a cache folder that
+    cannot be written is skipped with a warning. The p-el tables of nuclei (Z times the
+    proton's) are not stored but rebuilt from the proton's; a file takes ~20 MB for the 25
+    ND280 nuclei.
+
+    Args:
+        mass_gev: HNL mass [GeV].
+        targets_pdg: nucleus PDG codes (order and repeats do not matter).
+        channels: any of ``"coherent"``, ``"p-el"`` (default both).
+        cache_dir: cache folder (default ``$T2KHNL_CACHE_DIR/xsec``, else
+            ``$XDG_CACHE_HOME/t2khnl/xsec``, else ``~/.cache/t2khnl/xsec``).
+
+    Returns:
+        What :func:`build_tables` returns for the targets in increasing PDG order.
+
+    Raises:
+        InputError: as :func:`build_tables`.
+    """
+    chans = tuple(channels)
+    targets = sorted({int(p) for p in targets_pdg})
+    key = _cache_key(mass_gev, targets, chans)
+    path = _cache_file(mass_gev, key, cache_dir)
+    try:
+        tables = _load_tables(path, key)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        logger.warning(
+            "cross-section cache %s is unreadable (%s: %s); rebuilding it",
+            path,
+            type(err).__name__,
+            err,
+        )
+    else:
+        logger.debug("cross sections at m_N = %g GeV read from %s", mass_gev, path)
+        return tables
+    tables = build_tables(mass_gev, targets, channels=chans)
+    try:
+        _save_tables(path, key, tables)
+    except OSError as err:
+        logger.warning("cannot write the cross-section cache %s: %s", path, err)
+    return tables
+
+
+def tables_cache_path(
+    mass_gev: float,
+    targets_pdg: Sequence[int],
+    *,
+    channels: Iterable[str] = CHANNELS,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The file :func:`cached_tables` uses for these arguments (it may not exist yet)."""
+    chans = tuple(channels)
+    return _cache_file(mass_gev, _cache_key(mass_gev, targets_pdg, chans), cache_dir)
+
+
+def _cache_key(mass_gev: float, targets_pdg: Iterable[int], channels: tuple[str, ...]) -> str:
+    """Everything the default tables depend on, as canonical JSON."""
+    import DarkNews
+
+    return json.dumps(
+        {
+            "mass_gev": float(mass_gev),
+            "targets_pdg": sorted({int(p) for p in targets_pdg}),
+            "channels": sorted(set(channels)),
+            "grid": {
+                "emax_gev": _EMAX_GEV,
+                "n_energies": _N_ENERGIES,
+                "n_diff_energies": _N_DIFF_ENERGIES,
+                "below_threshold": _BELOW,
+                "qmax_gev": _QMAX_GEV,
+                "gauss_legendre": [_N_PANELS, _N_NODES],
+            },
+            "source_sha256": _SOURCE_SHA256,
+            "versions": {
+                "t2khnl": __version__,
+                "DarkNews": DarkNews.__version__,
+                "numpy": np.__version__,
+            },
+        },
+        sort_keys=True,
+    )
+
+
+def _cache_file(mass_gev: float, key: str, cache_dir: str | os.PathLike[str] | None) -> Path:
+    if cache_dir is None:
+        from .geometry import cache_root
+
+        folder = cache_root().parent / "xsec"  # cache_root() is <cache>/geometry
+    else:
+        folder = Path(cache_dir)
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return folder / f"m{float(mass_gev):.6g}-{digest}.npz"
+
+
+def _save_tables(path: Path, key: str, tables: dict[tuple[int, str], CrossSectionTable]) -> None:
+    """Write the tables atomically (temporary file in the same folder, then rename)."""
+    index: list[dict[str, Any]] = []
+    arrays: dict[str, NDArray[np.float64]] = {}
+    for i, ((pdg, channel), table) in enumerate(tables.items()):
+        derived = channel == "p-el" and pdg != PROTON_PDG
+        index.append({"target_pdg": pdg, "channel": channel, "derived": derived})
+        if not derived:
+            index[-1].update(
+                mass_gev=table.mass_gev,
+                multiplicity=table.multiplicity,
+                scatterer_mass_gev=table.scatterer_mass_gev,
+                threshold_gev=table.threshold_gev,
+            )
+            arrays.update({f"{i}.{name}": getattr(table, name) for name in _ARRAY_FIELDS})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.savez(file, key=np.array(key), index=np.array(json.dumps(index)), **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_tables(path: Path, key: str) -> dict[tuple[int, str], CrossSectionTable]:
+    """Read a cache file; raises if it is damaged (zip CRC-32) or holds another key."""
+    with np.load(path, allow_pickle=False) as data:
+        if str(data["key"][()]) != key:
+            msg = "it holds the tables of another key"
+            raise ValueError(msg)
+        tables: dict[tuple[int, str], CrossSectionTable] = {}
+        for i, entry in enumerate(json.loads(str(data["index"][()]))):
+            pdg, channel = int(entry["target_pdg"]), str(entry["channel"])
+            if entry["derived"]:
+                tables[(pdg, channel)] = _protons_of(tables[(PROTON_PDG, "p-el")], pdg)
+                continue
+            tables[(pdg, channel)] = CrossSectionTable(
+                mass_gev=entry["mass_gev"],
+                target_pdg=pdg,
+                channel=channel,
+                multiplicity=entry["multiplicity"],
+                scatterer_mass_gev=entry["scatterer_mass_gev"],
+                threshold_gev=entry["threshold_gev"],
+                **{name: data[f"{i}.{name}"] for name in _ARRAY_FIELDS},
+            )
     return tables
 
 
@@ -539,8 +734,8 @@ def siren_cross_sections(
     Args:
         tables: output of :func:`build_tables` (one mass).
         d_gev_inv: dipole coupling d [GeV^-1] (not DarkNews's mu_tr = 2 d).
-        table_dir: where to write the text tables SIREN reads (default: a new temporary
-            folder; the objects keep their own copy, so it may be deleted afterwards).
+        table_dir: where to write the text tables SIREN reads (default: a temporary
+            folder, removed once the objects are built: they keep their own copy).
         sampling_table: fill the differential table with y * dsigma/dy (default) rather than
             dsigma/dy. SIREN v0.1's ``SampleFinalState`` runs Metropolis-Hastings with
             proposals uniform in log y and acceptance table(y') / table(y), so it draws y with
@@ -568,40 +763,43 @@ def siren_cross_sections(
         raise InputError(msg)
     mass = masses.pop()
     with_pel = (PROTON_PDG, "p-el") in tables
-    if table_dir is None:
-        table_dir = tempfile.mkdtemp(prefix="t2khnl_xs_")
-    folder = Path(table_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
-    channel_enum = sint.HNLDipoleFromTable.HelicityChannel
-    lowest = min(tables.values(), key=lambda t: t.energies_gev[0])
-    hydrogen = (
-        tables[(PROTON_PDG, "p-el")] if with_pel else replace(lowest, target_pdg=PROTON_PDG)
-    )
-    total_from = float(lowest.energies_gev[0])
-    objects = []
-    for helicity, enum in zip(HELICITIES, (channel_enum.Conserving, channel_enum.Flipping),
-                              strict=True):
-        xs = sint.HNLDipoleFromTable(mass, d_gev_inv, enum, True, False, with_pel, primaries)
-        for (pdg, channel), table in tables.items():
-            if channel != "coherent":
-                continue
-            # SIREN evaluates every target's table at every sampled energy: start all of
-            # them at the lowest threshold.
-            tot, dif = write_siren_table_files(
-                table, helicity, folder, times_y=sampling_table, stride=stride,
-                total_from_gev=total_from,
-            )
-            ptype = sdc.ParticleType(pdg)
-            xs.AddTotalCrossSectionFile(str(tot), ptype)
-            xs.AddDifferentialCrossSectionFile(str(dif), ptype)
-        # SIREN always looks up the hydrogen table (the p-el one, or an inert placeholder),
-        # for every target and at every energy from the lowest threshold on.
-        tot, dif = write_siren_table_files(hydrogen, helicity, folder, placeholder=not with_pel,
-                                           times_y=sampling_table, stride=stride,
-                                           total_from_gev=total_from)
-        hyd = sdc.ParticleType(PROTON_PDG)
-        xs.AddTotalCrossSectionFile(str(tot), hyd)
-        xs.AddDifferentialCrossSectionFile(str(dif), hyd)
-        objects.append(xs)
+    with contextlib.ExitStack() as stack:
+        if table_dir is None:
+            # the objects keep their own copy of the tables: the folder (~160 MB for ND280)
+            # is removed once they are built
+            table_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="t2khnl_xs_"))
+        folder = Path(table_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
+        channel_enum = sint.HNLDipoleFromTable.HelicityChannel
+        lowest = min(tables.values(), key=lambda t: t.energies_gev[0])
+        hydrogen = (
+            tables[(PROTON_PDG, "p-el")] if with_pel else replace(lowest, target_pdg=PROTON_PDG)
+        )
+        total_from = float(lowest.energies_gev[0])
+        objects = []
+        for helicity, enum in zip(HELICITIES, (channel_enum.Conserving, channel_enum.Flipping),
+                                  strict=True):
+            xs = sint.HNLDipoleFromTable(mass, d_gev_inv, enum, True, False, with_pel, primaries)
+            for (pdg, channel), table in tables.items():
+                if channel != "coherent":
+                    continue
+                # SIREN evaluates every target's table at every sampled energy: start all of
+                # them at the lowest threshold.
+                tot, dif = write_siren_table_files(
+                    table, helicity, folder, times_y=sampling_table, stride=stride,
+                    total_from_gev=total_from,
+                )
+                ptype = sdc.ParticleType(pdg)
+                xs.AddTotalCrossSectionFile(str(tot), ptype)
+                xs.AddDifferentialCrossSectionFile(str(dif), ptype)
+            # SIREN always looks up the hydrogen table (the p-el one, or an inert placeholder),
+            # for every target and at every energy from the lowest threshold on.
+            tot, dif = write_siren_table_files(hydrogen, helicity, folder, placeholder=not with_pel,
+                                               times_y=sampling_table, stride=stride,
+                                               total_from_gev=total_from)
+            hyd = sdc.ParticleType(PROTON_PDG)
+            xs.AddTotalCrossSectionFile(str(tot), hyd)
+            xs.AddDifferentialCrossSectionFile(str(dif), hyd)
+            objects.append(xs)
     return objects

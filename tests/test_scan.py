@@ -194,3 +194,97 @@ def test_scan_end_to_end(tmp_path):
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and time.monotonic() - start < 5
     assert {p.name: p.stat().st_mtime_ns for p in (out / "masses").glob("m*.json")} == before
+
+
+def _recording_runner(detector, mass_gev, *, n_events, output_dir, preset, **kwargs):
+    """``_fake_limit.run`` that appends (mass, events, worst relative edge error) to
+    ``<scan>/attempts.jsonl``: the error is computed as run_mass does, from the ntuples."""
+    summary = _fake_limit.run(
+        detector, mass_gev, n_events=n_events, output_dir=output_dir, preset=preset, **kwargs
+    )
+    errors = scan.edge_errors(output_dir, summary, preset)
+    worst = max(
+        errors[f"{e}_err"] / summary[e]
+        for e in ("d_low", "d_high")
+        if errors[f"{e}_err"] is not None
+    )
+    with open(Path(output_dir).parents[1] / "attempts.jsonl", "a") as file:
+        file.write(json.dumps({"mass_gev": mass_gev, "n_events": n_events, "worst": worst}) + "\n")
+    return summary
+
+
+def _precision_scan(out: Path, masses: str, precision: float) -> dict[float, list[dict]]:
+    """Scan with --precision and the recording runner; the attempts, by mass."""
+    scan.scan(
+        "nd280",
+        masses,
+        output_dir=out,
+        n_events=50,
+        precision=precision,
+        runner=_recording_runner,
+        progress=False,
+    )
+    attempts: dict[float, list[dict]] = {}
+    for line in (out / "attempts.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        attempts.setdefault(row["mass_gev"], []).append(row)
+    return attempts
+
+
+def _recorded_events(out: Path, mass_gev: float) -> tuple[dict, dict]:
+    """The per-mass json and the contour.json record of a mass."""
+    per_mass = json.loads((out / "masses" / f"{scan.mass_label(mass_gev)}.json").read_text())
+    contour = json.loads((out / "contour.json").read_text())
+    record = next(r for r in contour["records"] if r["mass_gev"] == mass_gev)
+    return per_mass, record
+
+
+def test_precision_doubles_events_until_met(tmp_path):
+    out, precision = tmp_path / "scan", 0.03
+    attempts = _precision_scan(out, "0.1,0.3", precision)
+    assert json.loads((out / "scan.json").read_text())["precision"] == precision
+    for mass, rows in attempts.items():
+        events = [row["n_events"] for row in rows]
+        # 50, 100, 200, ...: doubled after every attempt that missed the target
+        assert events == [50 * 2**k for k in range(len(events))]
+        assert all(row["worst"] > precision for row in rows[:-1])
+        assert rows[-1]["worst"] <= precision
+        per_mass, record = _recorded_events(out, mass)
+        assert per_mass["n_events"] == record["n_events"] == events[-1]
+        for edge in ("d_low", "d_high"):
+            assert 0 < per_mass[f"{edge}_err"] <= precision * per_mass[edge]
+    # The target took more than one doubling, and was met before the cap, at 0.1 GeV.
+    assert [row["n_events"] for row in attempts[0.1]] == [50, 100, 200]
+
+
+def test_precision_stops_at_the_events_cap(tmp_path):
+    out, precision = tmp_path / "scan", 1e-3
+    rows = _precision_scan(out, "0.1", precision)[0.1]
+    cap = 50 * scan.MAX_EVENTS_FACTOR
+    assert [row["n_events"] for row in rows] == [50, 100, 200, 400, cap]
+    assert all(row["worst"] > precision for row in rows)  # never met, yet it stopped
+    per_mass, record = _recorded_events(out, 0.1)
+    assert per_mass["n_events"] == record["n_events"] == cap
+    assert per_mass["d_low_err"] > precision * per_mass["d_low"]  # the error it reached
+
+
+def test_precision_defaults_to_one_attempt(tmp_path, monkeypatch):
+    records = scan.scan(
+        "nd280",
+        "0.1",
+        output_dir=tmp_path / "one",
+        n_events=50,
+        runner=_recording_runner,
+        progress=False,
+    )
+    attempts = (tmp_path / "one" / "attempts.jsonl").read_text().splitlines()
+    assert [json.loads(a)["n_events"] for a in attempts] == [50]
+    assert records[0]["n_events"] == 50
+    # The CLI passes no target unless --precision is given.
+    received = {}
+    monkeypatch.setattr(scan, "scan", lambda *args, **kwargs: received.update(kwargs) or [])
+    base = ["scan", "--masses", "0.1", "--output", str(tmp_path / "cli")]
+    assert CliRunner().invoke(main, base).exit_code == 0
+    assert received["precision"] is None
+    assert CliRunner().invoke(main, [*base, "--precision", "0.05"]).exit_code == 0
+    assert received["precision"] == 0.05

@@ -7,7 +7,9 @@ dsigma/dy, and the textbook massless magnetic-moment formula for the coupling co
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import tempfile
 
 import numpy as np
 import pytest
@@ -197,6 +199,17 @@ def test_siren_object_reproduces_tables(tables_047):
             assert siren_val == pytest.approx(ours, rel=5e-3), (pdg, e)
 
 
+def test_siren_objects_outlive_their_table_folder(tables_047, tmp_path, monkeypatch):
+    """The default folder of SIREN's text tables is removed once they are read (it used to
+    stay behind: ~160 MB per call for ND280), and the objects still work."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    objs = xsec.siren_cross_sections(tables_047, 1.0)
+    assert list(tmp_path.iterdir()) == []
+    t = siren_dc.ParticleType(C12)
+    ours = sum(tab.total(3.0) for (p, _), tab in tables_047.items() if p == C12)
+    assert sum(o.TotalCrossSection(NUMU, 3.0, t) for o in objs) == pytest.approx(ours, rel=5e-3)
+
+
 def test_pel_multiplicity(tables_047):
     p, c = tables_047[(H1, "p-el")], tables_047[(C12, "p-el")]
     assert c.multiplicity == 6
@@ -246,6 +259,106 @@ def test_bad_input():
         xsec.build_tables(-1.0, [C12])
     with pytest.raises(InputError):
         xsec.build_tables(0.47, [14])
+
+
+
+O16 = 1000080160
+
+
+def assert_same_tables(ours, ref):
+    """Same keys in the same order, every field equal (arrays bit for bit, same dtype)."""
+    assert list(ours) == list(ref)
+    for key, table in ours.items():
+        for field in dataclasses.fields(xsec.CrossSectionTable):
+            a, b = getattr(table, field.name), getattr(ref[key], field.name)
+            if isinstance(b, np.ndarray):
+                assert a.dtype == b.dtype and np.array_equal(a, b), (key, field.name)
+            else:
+                assert type(a) is type(b) and a == b, (key, field.name)
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Spy on xsec.build_tables: the list of its calls' positional arguments."""
+    calls, build = [], xsec.build_tables
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(xsec, "build_tables", spy)
+    return calls
+
+
+def test_table_cache_hit_returns_identical_tables(tmp_path, builds):
+    fresh = xsec.build_tables(0.47, [C12, O16])
+    builds.clear()
+    first = xsec.cached_tables(0.47, [O16, C12, C12], cache_dir=tmp_path)
+    assert (
+        len(builds) == 1 and xsec.tables_cache_path(0.47, [C12, O16], cache_dir=tmp_path).is_file()
+    )
+    # Same key (targets and channels in another order): read back, no build.
+    second = xsec.cached_tables(0.47, [C12, O16], channels=("p-el", "coherent"), cache_dir=tmp_path)
+    assert len(builds) == 1
+    assert_same_tables(first, fresh)
+    assert_same_tables(second, fresh)
+    # One file, no temporary left behind.
+    assert [p.suffix for p in tmp_path.iterdir()] == [".npz"]
+
+
+def test_table_cache_key(tmp_path, monkeypatch):
+    import DarkNews
+
+    def path(mass=0.47, targets=(C12, O16), channels=xsec.CHANNELS):
+        return xsec.tables_cache_path(mass, targets, channels=channels, cache_dir=tmp_path)
+
+    reference = path()
+    assert path(targets=(O16, C12, O16), channels=("p-el", "coherent")) == reference
+    others = [
+        path(mass=0.4700001),
+        path(mass=0.3),
+        path(targets=(C12,)),
+        path(targets=(C12, O16, PB208)),
+        path(channels=("coherent",)),
+    ]
+    monkeypatch.setattr(xsec, "__version__", "99.0")
+    others.append(path())
+    monkeypatch.setattr(DarkNews, "__version__", "99.0")
+    others.append(path())
+    assert len({reference, *others}) == len(others) + 1
+    # Default folder: $T2KHNL_CACHE_DIR/xsec.
+    monkeypatch.setenv("T2KHNL_CACHE_DIR", str(tmp_path / "cache"))
+    assert xsec.tables_cache_path(0.47, [C12]).parent == tmp_path / "cache" / "xsec"
+    with pytest.raises(InputError):
+        xsec.cached_tables(0.47, [C12], channels=("DIS",), cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "garbage", "other key"])
+def test_corrupt_table_cache_is_rebuilt(tmp_path, builds, caplog, damage):
+    args = (0.47, [C12])
+    kwargs = {"channels": ("coherent",), "cache_dir": tmp_path}
+    fresh = xsec.cached_tables(*args, **kwargs)
+    path = xsec.tables_cache_path(*args, **kwargs)
+    raw = bytearray(path.read_bytes())
+    if damage == "flip a byte":  # inside the arrays: the zip's CRC-32 catches it
+        raw[len(raw) // 2] ^= 0xFF
+    elif damage == "truncate":
+        raw = raw[: len(raw) // 3]
+    elif damage == "garbage":
+        raw = bytearray(b"not a cache file\n")
+    else:  # a sound file of another mass under this name
+        xsec.cached_tables(0.3, [C12], **kwargs)
+        raw = bytearray(xsec.tables_cache_path(0.3, [C12], **kwargs).read_bytes())
+    path.write_bytes(bytes(raw))
+    builds.clear()
+    with caplog.at_level(logging.WARNING, logger="t2khnl.xsec"):
+        rebuilt = xsec.cached_tables(*args, **kwargs)
+    assert len(builds) == 1
+    assert any("unreadable" in r.message and "rebuilding" in r.message for r in caplog.records)
+    assert_same_tables(rebuilt, fresh)
+    # The rebuilt file is sound again.
+    assert_same_tables(xsec.cached_tables(*args, **kwargs), fresh)
+    assert len(builds) == 1
 
 
 @pytest.mark.slow
