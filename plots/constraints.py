@@ -52,6 +52,7 @@ __all__ = [
     "limits_config",
     "load_contour",
     "load_existing_limits",
+    "log_log_axes",
     "lower_boundary",
     "miniboone_regions",
     "plot",
@@ -500,7 +501,6 @@ def plot(
     Returns:
         The figure.
     """
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Polygon
 
     dashed = (
@@ -509,12 +509,7 @@ def plot(
         else {label for label in contours if _is_sensitivity(label)}
     )
     with style():
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(14, 8))
-        else:
-            fig = ax.figure  # type: ignore[assignment]
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        fig, ax = log_log_axes(ax, figsize=(14, 8))
         d_top = D_RANGE[1]
         if existing_limits:
             for limit in load_existing_limits():
@@ -547,6 +542,19 @@ def plot(
             0.99, 0.01, "95% CL", transform=ax.transAxes, ha="right", va="bottom", fontsize="small"
         )
     return fig
+
+
+def log_log_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax`` (or new axes of a new figure of ``figsize`` [inches]) with both scales log."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure  # type: ignore[assignment]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return fig, ax
 
 
 def save(fig: Figure, stem: str | os.PathLike[str]) -> tuple[Path, Path]:

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from t2khnl import kaon
-from t2khnl.plots.constraints import style
+from t2khnl.plots.constraints import log_log_axes, style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -134,8 +134,6 @@ def plot(
     Returns:
         The figure (save it with :func:`t2khnl.plots.constraints.save`).
     """
-    import matplotlib.pyplot as plt
-
     c = curves(
         masses_gev,
         data_dir=data_dir,
@@ -144,12 +142,7 @@ def plot(
     )
     ag = c.agreement
     with style():
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(10, 8))
-        else:
-            fig = ax.figure  # type: ignore[assignment]
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        fig, ax = log_log_axes(ax, figsize=(10, 8))
         ax.plot(
             c.afh_t2k_full.mass_mev,
             c.afh_t2k_full.u2,

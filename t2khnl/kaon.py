@@ -265,18 +265,28 @@ def load_kaon_flux(data_dir: str | os.PathLike[str] | None = None) -> KaonFlux:
         DataFileError: the file is missing, modified or not two increasing finite columns.
     """
     path = verify(KAON_FLUX_FILE, data_dir)
-    try:
-        table = np.loadtxt(path, ndmin=2)
-    except ValueError as exc:
-        msg = f"cannot parse kaon flux {path}: {exc}"
-        raise DataFileError(msg) from exc
-    if table.shape[1] != 2 or table.shape[0] < 2 or not np.all(np.isfinite(table)):
-        msg = f"kaon flux {path} must be at least two rows 'E[GeV] log10(flux)'"
-        raise DataFileError(msg)
+    table = _two_columns(path, "E[GeV] log10(flux)")
     if np.any(np.diff(table[:, 0]) <= 0):
         msg = f"kaon flux {path}: energies are not strictly increasing"
         raise DataFileError(msg)
     return KaonFlux(table[:, 0].copy(), 10.0 ** table[:, 1] * RAW_TO_SI, path)
+
+
+def _two_columns(path: Path, columns: str) -> FloatArray:
+    """A whitespace table of at least two rows of two finite columns.
+
+    Raises:
+        DataFileError: unparsable, or not at least two rows of two finite ``columns``.
+    """
+    try:
+        table = np.loadtxt(path, ndmin=2)
+    except ValueError as exc:
+        msg = f"cannot parse {path}: {exc}"
+        raise DataFileError(msg) from exc
+    if table.shape[1] != 2 or table.shape[0] < 2 or not np.all(np.isfinite(table)):
+        msg = f"{path} must be at least two rows of two finite columns '{columns}'"
+        raise DataFileError(msg)
+    return table
 
 
 class HNLSpectrum(NamedTuple):
@@ -679,14 +689,7 @@ def read_afh(
         msg = f"exposure must be 't2k_full' or 'nd280_2019', got {exposure!r}"
         raise InputError(msg)
     path = verify(AFH_FILE, data_dir)
-    try:
-        table = np.loadtxt(path, ndmin=2)
-    except ValueError as exc:
-        msg = f"cannot parse {path}: {exc}"
-        raise DataFileError(msg) from exc
-    if table.shape[1] != 2 or not np.all(np.isfinite(table)):
-        msg = f"{path} must be two finite columns log10(m_N/MeV) log10(|U|^2)"
-        raise DataFileError(msg)
+    table = _two_columns(path, "log10(m_N/MeV) log10(|U|^2)")
     factor = AFH_FULL_OVER_ND280 if exposure == "nd280_2019" else 1.0
     return AFHCurve(10.0 ** table[:, 0], 10.0 ** table[:, 1] * factor, exposure)
 
