@@ -188,6 +188,34 @@ def scan(
         click.echo(f"  skipped m_N = {rec['mass_gev']:g} GeV: {rec['reason']}")
 
 
+@main.command()
+@click.option("--preset", default=None,
+              help="corrected or published (default: both, side by side, with the walk "
+              "between them).")
+@click.option("--quick", is_flag=True, help="A coarse demonstration (a few minutes).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Local worker processes for the scans.")
+@_SEED
+@_DATA_DIR
+@click.option("--output", type=click.Path(file_okay=False), required=True,
+              help="Output folder (resumable: rerun the same command to continue).")
+def reproduce(preset: str | None, quick: bool, workers: int, seed: int, data_dir: str | None,
+              output: str) -> None:
+    """The paper's figures, contours, headline numbers and HEPData record."""
+    from . import config
+    from . import reproduce as reproduce_step
+
+    presets = config.PRESETS if preset is None else (config.check_choice(
+        "preset", preset, config.PRESETS),)
+    results = reproduce_step.reproduce(output, presets=presets, quick=quick, workers=workers,
+                                       seed=seed, data_dir=data_dir)
+    for name, numbers in results.items():
+        click.echo(f"{name}:")
+        for quantity, ours, paper in reproduce_step.headline_rows(numbers):
+            click.echo(f"  {quantity}: {ours} (paper: {paper})")
+    click.echo(f"written to {output}")
+
+
 def _format_limit(summary: dict) -> str:
     """Human-readable limit summary."""
     def edge(name: str) -> str:

@@ -1,0 +1,247 @@
+"""The paper's results from one command: scans, figures, headline numbers, HEPData.
+
+For each preset, into its folder (``OUT/<preset>/`` when both run, else ``OUT/``):
+
+========================================  ==============================================
+``scans/nd280_2019/``, ``scans/upgrade/``  the mass scans (resumable, :mod:`t2khnl.scan`)
+``contour_nd280_2019.csv``,                the two contours (scan format)
+``contour_upgrade.csv``
+``fig2_vertices``, ``fig3_decay_length``,  figures, .pdf and .png
+``fig4_constraints``,
+``figS1_kaon_validation``
+``headlines.json``                         :func:`t2khnl.headlines.headlines` + validation
+``summary.md``                             every number with the paper's value beside it
+``hepdata/``                               the HEPData submission (:mod:`t2khnl.hepdata`)
+========================================  ==============================================
+
+With both presets, ``OUT/walk/`` holds the published -> corrected walk
+(:mod:`t2khnl.compare`), ``OUT/comparison.md`` its table and ``OUT/fig4_constraints`` both
+presets' contours on one plane.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import compare, config, headlines, scan
+from .plots import constraints
+
+log = logging.getLogger(__name__)
+
+#: Scan folder names of the two detectors.
+SCAN_NAMES = {"nd280": "nd280_2019", "upgrade": "upgrade"}
+#: Legend labels of the two contours in Fig. 4.
+_LABELS = {"nd280": "ND280 2019, 95% CL", "upgrade": "T2K + T2K-II sensitivity, 95% CL"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much work a reproduction does.
+
+    Attributes:
+        masses: scan masses (:func:`t2khnl.scan.parse_masses` specification) [GeV].
+        n_events: upscatters per beam and mass in the scans.
+        walk_masses: masses of the published -> corrected walk [GeV].
+        walk_events: upscatters per beam and mass in the walk.
+        vertex_masses: the three masses of Fig. 2 [GeV].
+        vertex_events: upscatters per detector and mass for Fig. 2.
+        decay_masses: masses of Fig. 3 [GeV].
+        decay_events: upscatters per mass for Fig. 3.
+    """
+
+    masses: str
+    n_events: int
+    walk_masses: str
+    walk_events: int
+    vertex_masses: tuple[float, ...]
+    vertex_events: int
+    decay_masses: str
+    decay_events: int
+
+
+FULL = Settings(masses="0.01:2.0:48log", n_events=20000, walk_masses="0.05:1.0:6log",
+                walk_events=10000, vertex_masses=(0.05, 0.2, 0.5), vertex_events=5000,
+                decay_masses="0.01:2.0:10log", decay_events=2000)
+QUICK = Settings(masses="0.1,0.5", n_events=2500, walk_masses="0.1,0.6", walk_events=2000,
+                 vertex_masses=(0.1, 0.5), vertex_events=300, decay_masses="0.1,0.5",
+                 decay_events=300)
+#: Coupling of Fig. 2 [GeV^-1] (the paper's).
+FIG2_D_GEV_INV = 3.87e-7
+#: Couplings of Fig. 3 [GeV^-1].
+FIG3_D_GRID_GEV_INV = np.geomspace(1e-8, 1e-4, 33)
+
+
+def reproduce(
+    output_dir: str | os.PathLike[str],
+    *,
+    presets: tuple[str, ...] = config.PRESETS,
+    quick: bool = False,
+    workers: int = 1,
+    seed: int = 1,
+    data_dir: str | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Run everything for the given presets and write the artefacts (module docstring).
+
+    Args:
+        output_dir: the output folder (resumable: the scans continue where they stopped).
+        presets: ``("corrected", "published")`` (default), or one of them.
+        quick: a coarse demonstration (:data:`QUICK`) instead of :data:`FULL`.
+        workers: local worker processes for the scans.
+        seed: random seed.
+        data_dir: input-data folder.
+        progress: progress bars.
+
+    Returns:
+        The headline numbers by preset.
+    """
+    for preset in presets:
+        config.load(preset)
+    settings = QUICK if quick else FULL
+    out = Path(output_dir)
+    results = {}
+    for preset in presets:
+        folder = out / preset if len(presets) > 1 else out
+        results[preset] = reproduce_preset(folder, preset, settings, workers=workers, seed=seed,
+                                           data_dir=data_dir, progress=progress)
+    if len(presets) > 1:
+        walk = compare.run(out / "walk", settings.walk_masses, n_events=settings.walk_events,
+                           seed=seed, workers=workers, data_dir=data_dir, progress=progress)
+        (out / "comparison.md").write_text(comparison_markdown(walk, results))
+        fig = constraints.plot(
+            {f"{_LABELS[det]} ({preset})": out / preset / f"contour_{SCAN_NAMES[det]}.csv"
+             for preset in presets for det in SCAN_NAMES},
+            data_dir=data_dir)
+        constraints.save(fig, out / "fig4_constraints")
+    return results
+
+
+def reproduce_preset(
+    folder: Path, preset: str, settings: Settings, *, workers: int, seed: int,
+    data_dir: str | None, progress: bool,
+) -> dict[str, Any]:
+    """Scans, figures, headline numbers, summary and HEPData of one preset into ``folder``."""
+    from . import hepdata
+    from .plots import decay_length, validation, vertices
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scans = {}
+    for detector, name in SCAN_NAMES.items():
+        scans[detector] = folder / "scans" / name
+        scan.scan(detector, settings.masses, output_dir=scans[detector], preset=preset,
+                  n_events=settings.n_events, seed=seed, workers=workers, data_dir=data_dir,
+                  progress=progress)
+        shutil.copyfile(scans[detector] / "contour.csv", folder / f"contour_{name}.csv")
+    contours = {f"{_LABELS[det]} ({preset})": folder / f"contour_{SCAN_NAMES[det]}.csv"
+                for det in SCAN_NAMES}
+    figures = {"fig4_constraints": constraints.plot(contours, data_dir=data_dir)}
+
+    samples = vertices.simulate_samples(
+        settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV, n_events=settings.vertex_events,
+        seed=seed, preset=preset, data_dir=data_dir)
+    figures["fig2_vertices"] = vertices.plot(samples, d_gev_inv=FIG2_D_GEV_INV, preset=preset)
+    masses = scan.parse_masses(settings.decay_masses)
+    medians = decay_length.simulate_medians(
+        masses, FIG3_D_GRID_GEV_INV, n_events=settings.decay_events, seed=seed, preset=preset,
+        data_dir=data_dir)
+    figures["fig3_decay_length"] = decay_length.plot(
+        masses, FIG3_D_GRID_GEV_INV, medians, preset=preset, data_dir=data_dir)
+    kaon = validation.curves(data_dir=data_dir).agreement
+    figures["figS1_kaon_validation"] = validation.plot(data_dir=data_dir)
+    for stem, fig in figures.items():
+        constraints.save(fig, folder / stem)
+
+    numbers = headlines.headlines(scans, preset, data_dir=data_dir)
+    numbers["kaon_validation"] = {
+        "compared_with": "AFH ND280 2019 90% CL (validation/AFH_T2K.txt x sqrt(10.7)), at "
+                         "AFH's exposure",
+        "median_ratio": kaon.median_ratio, "min_ratio": float(kaon.ratio.min()),
+        "max_ratio": float(kaon.ratio.max()), "max_abs_log10": kaon.max_abs_log10,
+        "masses_mev": [float(kaon.mass_mev.min()), float(kaon.mass_mev.max())],
+    }
+    (folder / "headlines.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    (folder / "summary.md").write_text(summary_markdown(numbers, scans))
+    hepdata.write_submission(folder / "hepdata", scans, patchsets=scans, preset=preset,
+                             figures=dict.fromkeys(scans, folder / "fig4_constraints.png"))
+    return numbers
+
+
+def _window(value: list[float] | None) -> str:
+    return "none" if not value else f"{value[0]:.0f}-{value[1]:.0f}"
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def headline_rows(numbers: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(quantity, our value, the paper's value) of every headline number."""
+    paper = headlines.PAPER
+    return [
+        ("ND280 2019 world-leading window [MeV]",
+         _window(numbers["nd280_world_leading_mev"]), _window(paper["nd280_world_leading_mev"])),
+        ("T2K + T2K-II world-leading window [MeV]",
+         _window(numbers["upgrade_world_leading_mev"]),
+         _window(paper["upgrade_world_leading_mev"])),
+        ("MiniBooNE solution disfavoured by ND280 2019 at CL",
+         _number(numbers["minibooNE_nd280_cl"], ".3g"), f"{paper['minibooNE_nd280_cl']:.2f}"),
+        ("MiniBooNE solution excluded by T2K + T2K-II at [sigma]",
+         _number(numbers["minibooNE_upgrade_sigma"], ".3g"),
+         f"{paper['minibooNE_upgrade_sigma']:g}"),
+        ("bedrock turnover [MeV]", _number(numbers["rock_turnover_mev"], ".0f"),
+         f"~{paper['rock_turnover_mev']:.0f}"),
+    ]
+
+
+def summary_markdown(numbers: dict[str, Any], scans: dict[str, Path]) -> str:
+    """``summary.md``: the headline numbers beside the paper's, then both contours."""
+    lines = [f"# Results, preset `{numbers['preset']}`", "",
+             "| quantity | this run | paper |", "|---|---|---|"]
+    lines += [f"| {q} | {ours} | {theirs} |" for q, ours, theirs in headline_rows(numbers)]
+    kaon = numbers.get("kaon_validation")
+    if kaon:
+        lines.append(
+            f"| Suppl. Fig. 1: our / AFH ND280 90% CL limit on \\|U_muN\\|^2, median "
+            f"(range) | {kaon['median_ratio']:.3g} ({kaon['min_ratio']:.3g}-"
+            f"{kaon['max_ratio']:.3g}) | agrees with AFH (no number) |")
+    for detector, folder in scans.items():
+        lines += ["", f"## Contour, {_LABELS[detector]}", "",
+                  "| m_N [MeV] | d_low [GeV^-1] | d_high [GeV^-1] |", "|---|---|---|"]
+        for rec in headlines.load_records(folder):
+            lines.append(f"| {rec['mass_gev'] * 1e3:.4g} | {_edge(rec, 'd_low')} | "
+                         f"{_edge(rec, 'd_high')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _edge(rec: dict[str, Any], name: str) -> str:
+    value = rec[name]
+    if value is None:
+        return "-"
+    if rec.get(f"{name}_open"):
+        return f">= {value:.3g} (grid end)" if name == "d_high" else f"<= {value:.3g} (grid end)"
+    err = rec.get(f"{name}_err")
+    return f"{value:.3g}" + ("" if err is None else f" ± {err:.2g}")
+
+
+def comparison_markdown(walk: list[compare.StepResult],
+                        results: dict[str, dict[str, Any]]) -> str:
+    """``comparison.md``: both presets' headline numbers, then the walk between them."""
+    names = list(results)
+    lines = ["# Published versus corrected", "",
+             "| quantity | " + " | ".join(names) + " | paper |",
+             "|---|" + "---|" * (len(names) + 1)]
+    rows = {name: headline_rows(numbers) for name, numbers in results.items()}
+    for i, (quantity, _, paper) in enumerate(rows[names[0]]):
+        lines.append(f"| {quantity} | " + " | ".join(rows[n][i][1] for n in names)
+                     + f" | {paper} |")
+    lines += ["", "## The walk, one change at a time (ND280 2019 contour)", "",
+              compare.markdown(walk)]
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""`t2khnl reproduce --quick`: every artefact of both presets is produced and well-formed.
+
+This is the one end-to-end run of the whole chain in the default test run (SIREN scans of
+both detectors and presets, the walk, all figures, headline numbers, HEPData); it takes a
+few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from t2khnl import compare, headlines
+from t2khnl.cli import main
+from t2khnl.hepdata import validate
+
+FIGURES = ("fig2_vertices", "fig3_decay_length", "fig4_constraints", "figS1_kaon_validation")
+CONTOUR_COLUMNS = ["mass_gev", "d_low", "d_high", "d_low_err", "d_high_err"]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "demo"
+    result = CliRunner().invoke(main, ["reproduce", "--quick", "--workers", "2",
+                                       "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+@pytest.mark.parametrize("preset", ["corrected", "published"])
+def test_every_artefact_of_a_preset(quick, preset):
+    out, _ = quick
+    folder = out / preset
+    for stem in FIGURES:
+        for suffix in (".pdf", ".png"):
+            path = folder / f"{stem}{suffix}"
+            assert path.stat().st_size > 1000, path
+    for name in ("nd280_2019", "upgrade"):
+        rows = list(csv.reader((folder / f"contour_{name}.csv").open()))
+        assert rows[0] == CONTOUR_COLUMNS
+        assert [float(r[0]) for r in rows[1:]] == [0.1, 0.5]
+        for row in rows[1:]:
+            assert all(field == "" or float(field) > 0 for field in row)
+    numbers = json.loads((folder / "headlines.json").read_text())
+    for key in ("nd280_world_leading_mev", "upgrade_world_leading_mev", "minibooNE_nd280_cl",
+                "minibooNE_upgrade_sigma"):
+        assert key in numbers
+    assert numbers["paper"] == headlines.PAPER
+    assert 0.5 < numbers["kaon_validation"]["median_ratio"] < 3.0
+    summary = (folder / "summary.md").read_text()
+    assert "| ND280 2019 world-leading window [MeV] |" in summary and "390-743" in summary
+    validate(folder / "hepdata" / "submission.tar.gz")
+
+
+def test_comparison_walks_every_step(quick):
+    out, output = quick
+    text = (out / "comparison.md").read_text()
+    for step in compare.steps():
+        assert f"| {step.name} |" in text
+    for stem in ("fig4_constraints.pdf", "fig4_constraints.png"):
+        assert (out / stem).stat().st_size > 1000
+    assert "corrected:" in output and "published:" in output and "(paper: 390-743)" in output
+
+
+def test_bad_preset_is_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["reproduce", "--preset", "paper", "--output",
+                                       str(tmp_path)])
+    assert result.exit_code == 2 and "unknown preset 'paper'" in result.output
