@@ -10,13 +10,14 @@
   point (:func:`t2khnl.stats.significance_of_exclusion`);
 * the bedrock turnover: the mass at which the rock-dominated branch of the contour
   (rock upscatters give more than half of the selected signal at d_low) reaches its lowest
-  d_low.
+  d_low, and the mass where the rock share falls below one half.
 
 :data:`PAPER` holds the values arXiv:2412.15051 reports, for comparison.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -214,6 +215,16 @@ def rock_turnover_mev(scan_dir: str | os.PathLike[str], preset: str) -> float | 
     return min(branch)[1] if branch else None
 
 
+def rock_crossover_mev(scan_dir: str | os.PathLike[str], preset: str) -> float | None:
+    """Mass [MeV] where the rock share of the signal at d_low first falls below 1/2
+    (log-linear interpolation between scanned masses); None if it never does."""
+    shares = rock_shares(scan_dir, preset)
+    for (m0, s0), (m1, s1) in itertools.pairwise(shares):
+        if s0 > 0.5 >= s1:
+            return float(math.exp(math.log(m0) + (s0 - 0.5) / (s0 - s1) * math.log(m1 / m0)))
+    return None
+
+
 def _mass_result(scan_dir: str | os.PathLike[str], rec: dict[str, Any]
                  ) -> tuple[Path, dict[str, Any]]:
     """The folder and limit summary of one scanned mass."""
@@ -259,7 +270,8 @@ def headlines(
     Returns:
         ``nd280_world_leading_mev`` / ``upgrade_world_leading_mev`` ([lo, hi] of the widest
         window, None if none) with every window under ``*_windows_mev``,
-        ``minibooNE_nd280_cl``, ``minibooNE_upgrade_sigma``, ``rock_turnover_mev``, the
+        ``minibooNE_nd280_cl``, ``minibooNE_upgrade_sigma``, ``rock_turnover_mev``,
+        ``rock_crossover_mev``, the
         MiniBooNE details under ``minibooNE``, and ``paper`` (:data:`PAPER`).
     """
     out: dict[str, Any] = {"preset": preset}
@@ -277,5 +289,6 @@ def headlines(
     out["minibooNE_upgrade_sigma"] = upgrade["sigma"]
     out["minibooNE"] = {"nd280": nd280, "upgrade": upgrade}
     out["rock_turnover_mev"] = rock_turnover_mev(scans["nd280"], preset)
+    out["rock_crossover_mev"] = rock_crossover_mev(scans["nd280"], preset)
     out["paper"] = PAPER
     return out

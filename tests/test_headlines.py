@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -91,6 +92,14 @@ def test_rock_share_and_turnover(tmp_path):
               if shares[(m := rec["mass_gev"] * 1e3)] > 0.5}
     expected = min(branch, key=branch.get) if branch else None
     assert headlines.rock_turnover_mev(out, "corrected") == expected
+    crossover = headlines.rock_crossover_mev(out, "corrected")
+    ordered = sorted(shares.items())
+    falls = [(a, b) for a, b in itertools.pairwise(ordered) if a[1] > 0.5 >= b[1]]
+    if falls:
+        (m0, _), (m1, _) = falls[0]
+        assert m0 <= crossover <= m1
+    else:
+        assert crossover is None
 
 
 def test_missing_scan_is_a_clear_error(tmp_path):
@@ -139,4 +148,5 @@ def test_summary_rows_put_the_paper_beside_each_number():
     rows = {q: (ours, paper) for q, ours, paper in reproduce.headline_rows(numbers)}
     assert rows["ND280 2019 world-leading window [MeV]"] == ("none", "390-743")
     assert rows["T2K + T2K-II world-leading window [MeV]"] == ("34-82", "148-860")
-    assert rows["bedrock turnover [MeV]"] == ("105", "~200")
+    assert rows["bedrock turnover: lowest d_low of the rock branch [MeV]"] == ("105", "~200")
+    assert rows["bedrock turnover: rock share of the signal below 1/2 [MeV]"] == ("-", "~200")
