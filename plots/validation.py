@@ -14,7 +14,7 @@
 ```python
 from t2khnl.plots import constraints, validation
 
-fig = validation.plot()
+fig = validation.plot(validation.curves())
 constraints.save(fig, "suppl_fig1")   # suppl_fig1.pdf and .png
 ```
 """
@@ -114,32 +114,16 @@ def _visible(curve: kaon.LimitCurve) -> tuple[npt.NDArray[np.float64], npt.NDArr
     return curve.mass_gev[finite] * 1e3, curve.u2[finite]
 
 
-def plot(
-    masses_gev: npt.ArrayLike | None = None,
-    *,
-    data_dir: str | os.PathLike[str] | None = None,
-    kinematics: kaon.Kinematics = "momentum",
-    opening_angle_max_deg: float | None = None,
-    ax: Axes | None = None,
-) -> Figure:
+def plot(c: ValidationCurves, *, ax: Axes | None = None) -> Figure:
     """Draw Suppl. Fig. 1: our kaon-decay HNL limits at ND280 against AFH's.
 
     Args:
-        masses_gev: HNL masses [GeV]; default :func:`t2khnl.kaon.default_masses_gev`.
-        data_dir: the input-data folder.
-        kinematics: see :func:`curves`.
-        opening_angle_max_deg: see :func:`curves`.
+        c: the curves and their agreement, from :func:`curves`.
         ax: axes to draw on; a new figure otherwise.
 
     Returns:
         The figure (save it with :func:`t2khnl.plots.constraints.save`).
     """
-    c = curves(
-        masses_gev,
-        data_dir=data_dir,
-        kinematics=kinematics,
-        opening_angle_max_deg=opening_angle_max_deg,
-    )
     ag = c.agreement
     with style():
         fig, ax = log_log_axes(ax, figsize=(10, 8))

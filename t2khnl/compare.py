@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from . import config, headlines, scan
@@ -133,17 +132,13 @@ def run(
     results = []
     for index, step in enumerate(steps()):
         preset_path = out / "presets" / f"step{index}.yaml"
-        text = yaml.safe_dump(step.preset, sort_keys=False)
-        if not preset_path.exists() or preset_path.read_text() != text:
-            scan.atomic_write(preset_path, text)
+        scan.atomic_write(preset_path, yaml.safe_dump(step.preset, sort_keys=False))
         scan_dir = out / "scans" / f"step{index}"
         scan.scan(detector, masses, output_dir=scan_dir, preset=str(preset_path),
                   n_events=n_events, seed=seed, workers=workers, data_dir=data_dir,
                   progress=progress)
         records = headlines.load_records(scan_dir)
-        windows = headlines.world_leading_windows(
-            [r["mass_gev"] * 1e3 for r in records],
-            [np.nan if r["d_low"] is None else r["d_low"] for r in records])
+        windows = headlines.scan_windows(records)
         verdict = headlines.miniboone_verdict(scan_dir, detector, str(preset_path),
                                               data_dir=data_dir)
         results.append(StepResult(step, scan_dir, records, windows, verdict))

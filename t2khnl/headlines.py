@@ -87,6 +87,13 @@ def world_leading_windows(
     return [(float(fine[s.start]), float(fine[s.stop - 1])) for s in _runs(leading)]
 
 
+def scan_windows(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """:func:`world_leading_windows` [MeV] of a scan's finished masses (:func:`load_records`)."""
+    return world_leading_windows(
+        [r["mass_gev"] * 1e3 for r in records],
+        [np.nan if r["d_low"] is None else r["d_low"] for r in records])
+
+
 def _interpolate_edges(
     mass: npt.NDArray[np.float64], d: npt.NDArray[np.float64], fine: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
@@ -207,18 +214,23 @@ def rock_shares(scan_dir: str | os.PathLike[str], preset: str) -> list[tuple[flo
     return out
 
 
-def rock_turnover_mev(scan_dir: str | os.PathLike[str], preset: str) -> float | None:
-    """Mass [MeV] of the lowest d_low on the rock-dominated branch (rock share > 1/2)."""
-    shares = dict(rock_shares(scan_dir, preset))
-    branch = [(rec["d_low"], rec["mass_gev"] * 1e3) for rec in load_records(scan_dir)
-              if rec["d_low"] is not None and shares.get(rec["mass_gev"] * 1e3, 0.0) > 0.5]
+def rock_turnover_mev(records: list[dict[str, Any]],
+                      shares: list[tuple[float, float]]) -> float | None:
+    """Mass [MeV] of the lowest d_low on the rock-dominated branch (rock share > 1/2).
+
+    Args:
+        records: the scan's finished masses (:func:`load_records`).
+        shares: their rock shares (:func:`rock_shares`).
+    """
+    rock_share = dict(shares)
+    branch = [(rec["d_low"], rec["mass_gev"] * 1e3) for rec in records
+              if rec["d_low"] is not None and rock_share.get(rec["mass_gev"] * 1e3, 0.0) > 0.5]
     return min(branch)[1] if branch else None
 
 
-def rock_crossover_mev(scan_dir: str | os.PathLike[str], preset: str) -> float | None:
-    """Mass [MeV] where the rock share of the signal at d_low first falls below 1/2
+def rock_crossover_mev(shares: list[tuple[float, float]]) -> float | None:
+    """Mass [MeV] where the rock share (:func:`rock_shares`) first falls below 1/2
     (log-linear interpolation between scanned masses); None if it never does."""
-    shares = rock_shares(scan_dir, preset)
     for (m0, s0), (m1, s1) in itertools.pairwise(shares):
         if s0 > 0.5 >= s1:
             return float(math.exp(math.log(m0) + (s0 - 0.5) / (s0 - s1) * math.log(m1 / m0)))
@@ -275,11 +287,9 @@ def headlines(
         MiniBooNE details under ``minibooNE``, and ``paper`` (:data:`PAPER`).
     """
     out: dict[str, Any] = {"preset": preset}
-    for detector, folder in scans.items():
-        recs = load_records(folder)
-        windows = world_leading_windows(
-            [r["mass_gev"] * 1e3 for r in recs],
-            [np.nan if r["d_low"] is None else r["d_low"] for r in recs])
+    records = {detector: load_records(folder) for detector, folder in scans.items()}
+    for detector, recs in records.items():
+        windows = scan_windows(recs)
         widest = max(windows, key=lambda w: w[1] / w[0], default=None)
         out[f"{detector}_world_leading_mev"] = None if widest is None else list(widest)
         out[f"{detector}_windows_mev"] = [list(w) for w in windows]
@@ -288,7 +298,8 @@ def headlines(
     out["minibooNE_nd280_cl"] = nd280["cl"]
     out["minibooNE_upgrade_sigma"] = upgrade["sigma"]
     out["minibooNE"] = {"nd280": nd280, "upgrade": upgrade}
-    out["rock_turnover_mev"] = rock_turnover_mev(scans["nd280"], preset)
-    out["rock_crossover_mev"] = rock_crossover_mev(scans["nd280"], preset)
+    shares = rock_shares(scans["nd280"], preset)
+    out["rock_turnover_mev"] = rock_turnover_mev(records["nd280"], shares)
+    out["rock_crossover_mev"] = rock_crossover_mev(shares)
     out["paper"] = PAPER
     return out

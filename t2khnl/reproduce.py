@@ -117,11 +117,17 @@ def reproduce(
                            seed=seed, workers=workers, data_dir=data_dir, progress=progress)
         (out / "comparison.md").write_text(comparison_markdown(walk, results))
         fig = constraints.plot(
-            {f"{_LABELS[det]} ({preset})": out / preset / f"contour_{SCAN_NAMES[det]}.csv"
-             for preset in presets for det in SCAN_NAMES},
+            {label: path for preset in presets
+             for label, path in _contour_files(out / preset, preset).items()},
             data_dir=data_dir)
         constraints.save(fig, out / "fig4_constraints")
     return results
+
+
+def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
+    """Fig. 4 legend label -> contour file of each detector in a preset's folder."""
+    return {f"{_LABELS[det]} ({preset})": folder / f"contour_{name}.csv"
+            for det, name in SCAN_NAMES.items()}
 
 
 def reproduce_preset(
@@ -140,9 +146,8 @@ def reproduce_preset(
                   n_events=settings.n_events, seed=seed, workers=workers, data_dir=data_dir,
                   progress=progress)
         shutil.copyfile(scans[detector] / "contour.csv", folder / f"contour_{name}.csv")
-    contours = {f"{_LABELS[det]} ({preset})": folder / f"contour_{SCAN_NAMES[det]}.csv"
-                for det in SCAN_NAMES}
-    figures = {"fig4_constraints": constraints.plot(contours, data_dir=data_dir)}
+    figures = {"fig4_constraints": constraints.plot(_contour_files(folder, preset),
+                                                    data_dir=data_dir)}
 
     samples = vertices.simulate_samples(
         settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV, n_events=settings.vertex_events,
@@ -154,8 +159,9 @@ def reproduce_preset(
         data_dir=data_dir)
     figures["fig3_decay_length"] = decay_length.plot(
         masses, FIG3_D_GRID_GEV_INV, medians, preset=preset, data_dir=data_dir)
-    kaon = validation.curves(data_dir=data_dir).agreement
-    figures["figS1_kaon_validation"] = validation.plot(data_dir=data_dir)
+    kaon_curves = validation.curves(data_dir=data_dir)
+    kaon = kaon_curves.agreement
+    figures["figS1_kaon_validation"] = validation.plot(kaon_curves)
     for stem, fig in figures.items():
         constraints.save(fig, folder / stem)
 

@@ -80,7 +80,8 @@ def test_miniboone_verdict_equals_the_exact_cls_of_the_weakest_point(tmp_path):
 
 def test_rock_share_and_turnover(tmp_path):
     out = _fake_scan(tmp_path, "0.05,0.1,0.2")
-    shares = dict(headlines.rock_shares(out, "corrected"))
+    share_list = headlines.rock_shares(out, "corrected")
+    shares = dict(share_list)
     for rec in headlines.load_records(out):
         mass_dir = out / "masses" / scan.mass_label(rec["mass_gev"])
         summary = json.loads((mass_dir / "summary.json").read_text())
@@ -91,8 +92,8 @@ def test_rock_share_and_turnover(tmp_path):
     branch = {m: rec["d_low"] for rec in headlines.load_records(out)
               if shares[(m := rec["mass_gev"] * 1e3)] > 0.5}
     expected = min(branch, key=branch.get) if branch else None
-    assert headlines.rock_turnover_mev(out, "corrected") == expected
-    crossover = headlines.rock_crossover_mev(out, "corrected")
+    assert headlines.rock_turnover_mev(headlines.load_records(out), share_list) == expected
+    crossover = headlines.rock_crossover_mev(share_list)
     ordered = sorted(shares.items())
     falls = [(a, b) for a, b in itertools.pairwise(ordered) if a[1] > 0.5 >= b[1]]
     if falls:

@@ -202,7 +202,7 @@ def test_suppl_fig1_is_written(tmp_path):
 
     from t2khnl.plots import constraints, validation
 
-    fig = validation.plot(np.geomspace(0.01, 0.38, 30))
+    fig = validation.plot(validation.curves(np.geomspace(0.01, 0.38, 30)))
     pdf, png = constraints.save(fig, tmp_path / "suppl_fig1")
     ax = fig.axes[0]
     labels = ax.get_legend_handles_labels()[1]
