@@ -651,41 +651,67 @@ def _every(n: int, step: int) -> NDArray[np.intp]:
     return np.unique(np.r_[np.arange(0, n, step), n - 1])
 
 
-def _write_columns(path: Path, *columns: NDArray[np.float64]) -> None:
-    """Write whitespace-separated columns, one row per line (fast path for large tables)."""
+def _scientific_text(*columns: NDArray[np.float64]) -> bytes:
+    """Whitespace-separated columns, one row per line, each value as ``d.ddddddddde+XXX``.
+
+    Formatted with numpy arithmetic (10 significant digits, relative rounding <= 5e-10)
+    instead of per-value string formatting, which cost ~3 s per ND280 mass point. Values
+    must be finite and positive (the tables are floored at 1e-300).
+    """
     data = np.column_stack(columns)
-    row = " ".join(["%.12e"] * data.shape[1]) + "\n"
-    path.write_text((row * data.shape[0]) % tuple(data.ravel()))
+    values = data.ravel()
+    if not (np.all(np.isfinite(values)) and np.all(values > 0)):
+        msg = "only finite positive values can be written to SIREN's tables"
+        raise ValueError(msg)
+    exponent = np.floor(np.log10(values)).astype(np.int64)
+    digits = np.rint(values / 10.0**exponent * 1e9).astype(np.int64)
+    low = digits < 10**9  # log10 rounded up across a power of ten
+    exponent[low] -= 1
+    digits[low] = np.rint(values[low] / 10.0 ** exponent[low] * 1e9)
+    high = digits >= 10**10  # the mantissa rounded up to 10
+    exponent[high] += 1
+    digits[high] //= 10
+    chars = np.empty((values.size, 17), dtype=np.uint8)
+    chars[:, 0] = digits // 10**9
+    chars[:, 2:11] = (digits[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+    magnitude = np.abs(exponent)
+    chars[:, 13:16] = (magnitude[:, None] // np.array([100, 10, 1])) % 10
+    chars[:, [0, *range(2, 11), 13, 14, 15]] += ord("0")
+    chars[:, 1] = ord(".")
+    chars[:, 11] = ord("e")
+    chars[:, 12] = np.where(exponent < 0, ord("-"), ord("+"))
+    chars[:, 16] = ord(" ")
+    rows = chars.reshape(data.shape[0], -1)
+    rows[:, -1] = ord("\n")
+    return rows.tobytes()
 
 
 def write_siren_table_files(
-    table: CrossSectionTable, helicity: str, directory: str | os.PathLike[str],
+    table: CrossSectionTable, directory: str | os.PathLike[str],
     *, placeholder: bool = False, times_y: bool = True, stride: tuple[int, int] = (1, 1),
     total_from_gev: float | None = None,
 ) -> tuple[Path, Path]:
-    """Write one helicity of a table in the text format of SIREN's ``Add*CrossSectionFile``.
+    """Write a table, helicities summed, in the text format of SIREN's ``Add*CrossSectionFile``.
 
-    File names follow what the C++ parses: ``..._Z_<Z>_A_<A>_mHNL_<m>_<tag>.dat``. Values are
-    cm^2 for d = 1 GeV^-1 (use ``in_invGeV=False``), floored at 1e-300 (SIREN interpolates
-    log f and mishandles zeros).
+    File names follow what the C++ parses: ``..._Z_<Z>_A_<A>_mHNL_<m>_unpol.dat``. Values
+    are cm^2 for d = 1 GeV^-1 (use ``in_invGeV=False``), floored at 1e-300 (SIREN
+    interpolates log f and mishandles zeros).
 
     Args:
         table: the table to write.
-        helicity: ``"conserving"`` or ``"flipping"``.
         directory: output folder.
         placeholder: write 1e-300 everywhere (a target that must exist but not interact).
         times_y: write y * dsigma/dy instead of dsigma/dy (see :func:`siren_cross_sections`).
         total_from_gev: start the total table here [GeV] if below the table's first energy
             (SIREN evaluates every target's total at every sampled energy).
         stride: keep every n-th (energy, z) node of the differential table (first and last
-            always kept): SIREN's text parser and std::map cost ~3 us per line.
+            always kept): SIREN's text parser and std::map cost ~2 us per line.
 
     Returns:
         (total file, differential file).
     """
-    hi = HELICITIES.index(helicity)
     zz, aa = _zpad(table.target_pdg)
-    tag = f"Z_{zz}_A_{aa}_mHNL_{table.mass_gev:.15g}_{helicity[:4]}.dat"
+    tag = f"Z_{zz}_A_{aa}_mHNL_{table.mass_gev:.15g}_unpol.dat"
     folder = Path(directory)
     tot_path, diff_path = folder / f"xsec_{tag}", folder / f"dxsec_{tag}"
     # SIREN v0.1's Interpolator1D crashes (segfault) on a grid it indexes in log(E): its
@@ -697,18 +723,19 @@ def write_siren_table_files(
     n_below = int(np.ceil((table.threshold_gev - start) / step))
     e_lin = table.threshold_gev + step * np.arange(-n_below, _N_SIREN_TOTAL)
     tot = np.full(e_lin.shape, _FLOOR) if placeholder else np.maximum(
-        _loglog(e_lin, table.energies_gev, table.total_cm2[hi], table.threshold_gev), _FLOOR)
-    _write_columns(tot_path, e_lin, tot)
+        _loglog(e_lin, table.energies_gev, table.total_cm2.sum(axis=0), table.threshold_gev),
+        _FLOOR)
+    tot_path.write_bytes(_scientific_text(e_lin, tot))
     ie = _every(table.diff_energies_gev.size, stride[0])
     iz = _every(table.z.size, stride[1])
     energies, zs = table.diff_energies_gev[ie], table.z[iz]
     ee, zz_ = np.meshgrid(energies, zs, indexing="ij")
-    dif = table.dsigma_dy_cm2[hi][np.ix_(ie, iz)]
+    dif = table.dsigma_dy_cm2.sum(axis=0)[np.ix_(ie, iz)]
     if times_y:
         ymin, ymax = _siren_y_bounds(energies, table.mass_gev, table.scatterer_mass_gev)
         dif = dif * (ymin[:, None] + zz_ * (ymax - ymin)[:, None])
     dif = np.full(ee.shape, _FLOOR) if placeholder else np.maximum(np.nan_to_num(dif), _FLOOR)
-    _write_columns(diff_path, ee.ravel(), zz_.ravel(), dif.ravel())
+    diff_path.write_bytes(_scientific_text(ee.ravel(), zz_.ravel(), dif.ravel()))
     return tot_path, diff_path
 
 
@@ -720,12 +747,17 @@ def siren_cross_sections(
     sampling_table: bool = True,
     stride: tuple[int, int] = _SIREN_DIFF_STRIDE,
 ) -> list[Any]:
-    """Build SIREN's C++ ``HNLDipoleFromTable`` objects (one per HNL helicity) from tables.
+    """Build SIREN's C++ ``HNLDipoleFromTable`` for the unpolarised upscattering rate.
 
-    Each object carries, per target, the coherent table of its helicity; p-el enters through
-    SIREN's ``inelastic`` mechanism (Z x the hydrogen table), on when the tables contain p-el.
-    The sum over the two objects is the unpolarised rate; each labels the HNL helicity of
-    its channel. Primaries: nu_mu and nu_mu-bar (same cross section by CP).
+    One object carries, per target, the coherent table summed over the two HNL helicities;
+    p-el enters through SIREN's ``inelastic`` mechanism (Z x the hydrogen table), on when the
+    tables contain p-el. Primaries: nu_mu and nu_mu-bar (same cross section by CP).
+
+    One object, not one per helicity: the two would only differ in the helicity SIREN
+    stamps on the HNL record, which t2khnl does not read (the decay is unpolarised, see
+    :func:`t2khnl.model.sample_pair`), while every (object, target) pair costs SIREN time at
+    every injected event and a table to parse. The object is built with the ``Conserving``
+    label; the sampled (E, y, target) distribution is that of the helicity sum.
 
     Limitation of SIREN's class: for p-el on a nucleus it adds Z x the hydrogen table at the
     same z, with yMin/yMax of the *nucleus*, so totals are right but the sampled kinematics
@@ -735,7 +767,7 @@ def siren_cross_sections(
         tables: output of :func:`build_tables` (one mass).
         d_gev_inv: dipole coupling d [GeV^-1] (not DarkNews's mu_tr = 2 d).
         table_dir: where to write the text tables SIREN reads (default: a temporary
-            folder, removed once the objects are built: they keep their own copy).
+            folder, removed once the object is built: it keeps its own copy).
         sampling_table: fill the differential table with y * dsigma/dy (default) rather than
             dsigma/dy. SIREN v0.1's ``SampleFinalState`` runs Metropolis-Hastings with
             proposals uniform in log y and acceptance table(y') / table(y), so it draws y with
@@ -750,7 +782,7 @@ def siren_cross_sections(
             totals, which set the rates, are unaffected).
 
     Returns:
-        ``[Conserving object, Flipping object]``; ``TotalCrossSection`` in cm^2.
+        A list holding the one object (SIREN's process list); ``TotalCrossSection`` in cm^2.
     """
     from ._siren import load as load_siren
 
@@ -765,41 +797,35 @@ def siren_cross_sections(
     with_pel = (PROTON_PDG, "p-el") in tables
     with contextlib.ExitStack() as stack:
         if table_dir is None:
-            # the objects keep their own copy of the tables: the folder (~160 MB for ND280)
-            # is removed once they are built
+            # the object keeps its own copy of the tables: the folder (~80 MB for ND280) is
+            # removed once it is built
             table_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="t2khnl_xs_"))
         folder = Path(table_dir)
         folder.mkdir(parents=True, exist_ok=True)
         primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
-        channel_enum = sint.HNLDipoleFromTable.HelicityChannel
+        label = sint.HNLDipoleFromTable.HelicityChannel.Conserving
         lowest = min(tables.values(), key=lambda t: t.energies_gev[0])
         hydrogen = (
             tables[(PROTON_PDG, "p-el")] if with_pel else replace(lowest, target_pdg=PROTON_PDG)
         )
         total_from = float(lowest.energies_gev[0])
-        objects = []
-        for helicity, enum in zip(HELICITIES, (channel_enum.Conserving, channel_enum.Flipping),
-                                  strict=True):
-            xs = sint.HNLDipoleFromTable(mass, d_gev_inv, enum, True, False, with_pel, primaries)
-            for (pdg, channel), table in tables.items():
-                if channel != "coherent":
-                    continue
-                # SIREN evaluates every target's table at every sampled energy: start all of
-                # them at the lowest threshold.
-                tot, dif = write_siren_table_files(
-                    table, helicity, folder, times_y=sampling_table, stride=stride,
-                    total_from_gev=total_from,
-                )
-                ptype = sdc.ParticleType(pdg)
-                xs.AddTotalCrossSectionFile(str(tot), ptype)
-                xs.AddDifferentialCrossSectionFile(str(dif), ptype)
-            # SIREN always looks up the hydrogen table (the p-el one, or an inert placeholder),
-            # for every target and at every energy from the lowest threshold on.
-            tot, dif = write_siren_table_files(hydrogen, helicity, folder, placeholder=not with_pel,
-                                               times_y=sampling_table, stride=stride,
-                                               total_from_gev=total_from)
-            hyd = sdc.ParticleType(PROTON_PDG)
-            xs.AddTotalCrossSectionFile(str(tot), hyd)
-            xs.AddDifferentialCrossSectionFile(str(dif), hyd)
-            objects.append(xs)
-    return objects
+        xs = sint.HNLDipoleFromTable(mass, d_gev_inv, label, True, False, with_pel, primaries)
+        for (pdg, channel), table in tables.items():
+            if channel != "coherent":
+                continue
+            # SIREN evaluates every target's table at every sampled energy: start all of
+            # them at the lowest threshold.
+            tot, dif = write_siren_table_files(table, folder, times_y=sampling_table,
+                                               stride=stride, total_from_gev=total_from)
+            ptype = sdc.ParticleType(pdg)
+            xs.AddTotalCrossSectionFile(str(tot), ptype)
+            xs.AddDifferentialCrossSectionFile(str(dif), ptype)
+        # SIREN always looks up the hydrogen table (the p-el one, or an inert placeholder),
+        # for every target and at every energy from the lowest threshold on.
+        tot, dif = write_siren_table_files(hydrogen, folder, placeholder=not with_pel,
+                                           times_y=sampling_table, stride=stride,
+                                           total_from_gev=total_from)
+        hyd = sdc.ParticleType(PROTON_PDG)
+        xs.AddTotalCrossSectionFile(str(tot), hyd)
+        xs.AddDifferentialCrossSectionFile(str(dif), hyd)
+    return [xs]

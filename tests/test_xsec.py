@@ -219,12 +219,36 @@ def test_pel_multiplicity(tables_047):
 def test_coherent_only_has_inert_hydrogen():
     tabs = xsec.build_tables(0.47, [C12, H1], channels=("coherent",))
     assert set(tabs) == {(C12, "coherent")}
-    objs = xsec.siren_cross_sections(tabs, 1.0)
-    assert objs[1].TotalCrossSection(NUMU, 3.0, siren_dc.ParticleType(H1)) < 1e-250
+    (obj,) = xsec.siren_cross_sections(tabs, 1.0)
+    assert obj.TotalCrossSection(NUMU, 3.0, siren_dc.ParticleType(H1)) < 1e-250
     tab = tabs[(C12, "coherent")]
-    c12 = objs[1].TotalCrossSection(NUMU, 3.0, siren_dc.ParticleType(C12))
-    flip = xsec._loglog(np.array([3.0]), tab.energies_gev, tab.total_cm2[1], tab.threshold_gev)
-    assert c12 == pytest.approx(flip[0], rel=1e-3)
+    for energy in (0.6, 3.0):
+        c12 = obj.TotalCrossSection(NUMU, energy, siren_dc.ParticleType(C12))
+        conserving, flipping = (
+            xsec._loglog(np.array([energy]), tab.energies_gev, tab.total_cm2[h],
+                         tab.threshold_gev)[0] for h in (0, 1))
+        assert c12 == pytest.approx(conserving + flipping, rel=1e-3)
+    assert conserving > 0.0
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, 10.0, 1e-300, 9.99999999996e2, 9.9999999994e2, 1e300, 0.125, 3.0e-7],
+    list(np.random.default_rng(5).lognormal(0.0, 30.0, 1000)),
+])
+def test_scientific_text_round_trips(values):
+    """SIREN's parser reads back what was written, to the 10 significant digits written."""
+    values = np.array(values)
+    text = xsec._scientific_text(values, values[::-1]).decode()
+    rows = text.splitlines()
+    assert len(rows) == values.size
+    parsed = np.array([[float(v) for v in row.split()] for row in rows])
+    np.testing.assert_allclose(parsed[:, 0], values, rtol=5.1e-10)
+    np.testing.assert_allclose(parsed[:, 1], values[::-1], rtol=5.1e-10)
+    assert all(len(v) == 16 for row in rows for v in row.split())
+    if values[3] == 9.99999999996e2:
+        assert rows[3].split()[0] == "1.000000000e+003"  # mantissa rounded up to 10
+    with pytest.raises(ValueError, match="finite positive"):
+        xsec._scientific_text(np.array([1.0, 0.0]))
 
 
 def test_fast_form_factor_equals_darknews():
