@@ -6,8 +6,9 @@ target nucleus and the HNL four-momentum. The HNL decay is left to the caller.
 SIREN set-up (siren 0.1.0), all in C++ (no per-event Python callbacks):
 
 * energy: ``TabulatedFluxDistribution`` restricted to [lowest interaction threshold,
-  highest flux energy] for generation; the same table with its physical normalisation
-  (the integral over the full table, nu / m^2 / POT) as the physical distribution;
+  highest flux energy], drawn from Phi(E) b(E) (importance sampling, see below) for
+  generation; the flux table with its physical normalisation (nu / m^2 / POT) as the
+  physical distribution;
 * direction: ``FixedDirection`` (+z);
 * position: ``FixedTargetPositionDistribution`` on a thin disk (a cylinder of radius
   ``radius_m`` and negligible height whose downstream face sits at ``segment_start_m``),
@@ -23,13 +24,25 @@ so is every event weight (the bug is still on SIREN's main branch). The cross-se
 probabilities cancel between physical and generation densities anyway (same interaction
 collection), and with the distributions above the weight reduces to::
 
-    w = pi R^2 * Phi(E_min, E_max) * P_int(E, line) / N_attempts      [upscatters / POT]
+    w = pi R^2 * Phi_k / G_k * P_int(E, line) / N_attempts      [upscatters / POT]
 
-where Phi is the flux integral over the generation energy range [nu / m^2 / POT] and P_int
-= 1 - exp(-tau) the interaction probability along the event's line between the segment
-ends, which SIREN computes in C++ (``Weighter.GetInteractionProbabilities``). Its sum
-estimates N = int dE Phi(E) int_V n_T(x) sigma_T(E) d^3x over the injection cylinder.
-``tests/test_injection.py`` checks this against an analytic count.
+where, for the flux bin k that holds E, Phi_k is the flux in the bin [nu / m^2 / POT] and
+G_k the probability SIREN's generation distribution gives the bin (both from the
+trapezoidal bin contents SIREN's own inverse-CDF sampler uses, which draws E uniformly
+within a bin), and P_int = 1 - exp(-tau) the interaction probability along the event's
+line between the segment ends, which SIREN computes in C++
+(``Weighter.GetInteractionProbabilities``). Its sum estimates
+N = int dE Phi(E) int_V n_T(x) sigma_T(E) d^3x over the injection cylinder.
+``tests/test_injection.py`` checks this against analytic counts.
+
+Importance sampling in energy. Drawn from the flux alone, the energies of HNLs heavier than
+a few hundred MeV sit near threshold where sigma(E) is tiny, and P_int (hence the weight)
+spans orders of magnitude: a handful of high-energy events carry the estimate. The
+generation table is therefore Phi(E) b(E) with b(E) = sum_T sigma_T(E) / max sigma_T (each
+target's total cross section, from the SIREN processes, normalised to its largest value on
+the flux nodes), so w ~ P_int / b(E) varies little with E. With ``bias_energy=False`` the
+generation table is the flux, G_k = Phi_k / Phi(E_min, E_max) and w = pi R^2 Phi(E_min,
+E_max) P_int / N.
 """
 
 from __future__ import annotations
@@ -167,6 +180,54 @@ def _check_table_range(
                     raise InputError(msg) from exc
 
 
+def _energy_bias(siren: Any, detector_model: Any, processes: Sequence[Any], primary: Any,
+                 energies: NDArray[np.float64], e_min: float, e_max: float,
+                 ) -> NDArray[np.float64]:
+    """b(E) at ``energies`` [GeV]: sum over targets of sigma_T(E) / max sigma_T.
+
+    Nodes outside [e_min, e_max] take the value at the nearer end (SIREN interpolates the
+    generation table at e_min from its neighbours).
+    """
+    nodes = np.clip(energies, e_min, e_max)
+    bias = np.zeros(nodes.size)
+    for process in processes:
+        for target in process.GetPossibleTargets():
+            record = siren.dataclasses.InteractionRecord()
+            record.target_mass = detector_model.GetTargetMass(target)
+            threshold = float(process.InteractionThreshold(record))
+            sigma = np.array([process.TotalCrossSection(primary, float(e), target)
+                              if e > threshold else 0.0 for e in nodes])
+            if sigma.max() > 0:
+                bias += sigma / sigma.max()
+    return bias
+
+
+def _bin_weights(flux_gen: Any, flux_phys: Any, nodes_gev: NDArray[np.float64],
+                 e_min: float, e_max: float, energy_gev: NDArray[np.float64],
+                 ) -> NDArray[np.float64]:
+    """Phi_k / G_k [nu / m^2 / POT] of the flux bin holding each energy [GeV].
+
+    The bins are those of SIREN's inverse-CDF sampler (``TabulatedFluxDistribution::
+    ComputeCDF``): edges at e_min, the table nodes strictly inside (e_min, e_max) and e_max,
+    with trapezoidal contents; it draws E uniformly inside a bin. G_k is the probability of
+    bin k under ``flux_gen``, Phi_k the flux content of the same bin under ``flux_phys``
+    [nu / m^2 / POT].
+    """
+    inside = nodes_gev[(nodes_gev > e_min) & (nodes_gev < e_max)]
+    edges = np.concatenate([[e_min], inside, [e_max]])
+
+    def contents(table: Any) -> NDArray[np.float64]:
+        values = np.array([table.SampleUnnormedPDF(float(e)) for e in edges])
+        return 0.5 * (values[1:] + values[:-1]) * np.diff(edges)
+
+    flux = contents(flux_phys)
+    generation = contents(flux_gen)
+    probability = generation / generation.sum()
+    ratio = np.divide(flux, probability, out=np.zeros_like(flux), where=probability > 0)
+    k = np.clip(np.searchsorted(edges, energy_gev, side="right") - 1, 0, ratio.size - 1)
+    return ratio[k]
+
+
 def inject_upscatters(
     detector_model: Any,
     processes: Sequence[Any],
@@ -180,6 +241,7 @@ def inject_upscatters(
     centre_xy_m: tuple[float, float] = (0.0, 0.0),
     primary_pdg: int = 14,
     with_sector: bool = True,
+    bias_energy: bool = True,
     progress: Callable[[int], object] | None = None,
 ) -> UpscatterSample:
     """Sample upscattering vertices in a cylinder along the beam (+z) and weight them per POT.
@@ -206,6 +268,8 @@ def inject_upscatters(
         primary_pdg (int): PDG code of the neutrino; 14 (nu_mu, default) or -14.
         with_sector (bool): look up the detector volume name at each vertex (a few
             microseconds per event); defaults to True.
+        bias_energy (bool): draw energies from flux x b(E) (importance sampling, see the
+            module docstring) rather than from the flux; defaults to True.
         progress (Callable[[int], object] | None): called with the number of attempts
             made since its previous call (every 1000 attempts and at the end).
 
@@ -257,11 +321,18 @@ def inject_upscatters(
     energy_list = energies.tolist()
     value_list = values.tolist()
     flux_phys = dists.TabulatedFluxDistribution(energy_list, value_list, True)
-    flux_gen = dists.TabulatedFluxDistribution(e_min, e_max, energy_list, value_list, False)
-    flux_gen_integral = float(flux_gen.GetIntegral())  # nu / m^2 / POT above threshold
-    if not flux_gen_integral > 0:
+    flux_in_range = dists.TabulatedFluxDistribution(e_min, e_max, energy_list, value_list, False)
+    if not flux_in_range.GetIntegral() > 0:
         msg = f"the flux is zero above the interaction threshold {e_thr:g} GeV"
         raise InputError(msg)
+    flux_gen = flux_in_range
+    if bias_energy:
+        bias = _energy_bias(siren, detector_model, processes, primary, energies, e_min, e_max)
+        if not np.any(bias * values > 0):
+            msg = f"no cross section is open where the flux is, above {e_min:g} GeV"
+            raise InputError(msg)
+        flux_gen = dists.TabulatedFluxDistribution(e_min, e_max, energy_list,
+                                                   (values * bias).tolist(), False)
     direction = dists.FixedDirection(smath.Vector3D(0.0, 0.0, 1.0))
     disk = siren.geometry.Cylinder(
         siren.geometry.Placement(
@@ -338,7 +409,8 @@ def inject_upscatters(
 
     if progress is not None:
         progress(n_events - (n_events - 1) // _PROGRESS_EVERY * _PROGRESS_EVERY)
-    weight = math.pi * float(radius_m) ** 2 * flux_gen_integral * p_int_out[:n_ok] / n_events
+    per_bin = _bin_weights(flux_gen, flux_in_range, energies, e_min, e_max, energy_out[:n_ok])
+    weight = math.pi * float(radius_m) ** 2 * per_bin * p_int_out[:n_ok] / n_events
     n_bad = int(np.count_nonzero(~np.isfinite(weight)))
     if n_bad:
         log.warning("%d of %d events have a non-finite weight; set to 0", n_bad, n_ok)

@@ -76,14 +76,15 @@ def toy_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return model
 
 
-def _tables(e_max_gev: float = 100.0) -> tuple[dict[int, Any], dict[int, Any]]:
+def _tables(e_max_gev: float = 100.0, power: int = 0) -> tuple[dict[int, Any], dict[int, Any]]:
+    """Toy tables sigma_T(E) = SIGMA0 Z^2 (E / GeV)^power [cm^2], flat in z."""
     energy = np.linspace(0.0, e_max_gev, 201)
     z = np.linspace(0.0, 1.0, 11)
     total, differential = {}, {}
     for pdg, charge in ((C12, 6), (O16, 8)):
-        sigma = SIGMA0_CM2 * charge**2
-        total[pdg] = (energy, np.full(energy.size, sigma))
-        differential[pdg] = (energy, z, np.full((energy.size, z.size), sigma))
+        sigma = SIGMA0_CM2 * charge**2 * energy**power
+        total[pdg] = (energy, sigma)
+        differential[pdg] = (energy, z, np.repeat(sigma[:, None], z.size, axis=1))
     return total, differential
 
 
@@ -97,17 +98,21 @@ def dipole(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return dipole_from_arrays(M4_GEV, 1.0, channel, total, differential, table_dir=folder)
 
 
-def _expected_per_pot(model: Any, box: dict[str, Any], area_m2: float, length_m: float) -> float:
-    """Analytic upscatters per POT in (area x length) of a box [1/POT]."""
+def _expected_per_pot(model: Any, box: dict[str, Any], area_m2: float, length_m: float,
+                      power: int = 0) -> float:
+    """Analytic upscatters per POT in (area x length) of a box [1/POT] (toy tables with
+    sigma ~ E^power, interpolated linearly between their nodes as SIREN does)."""
     energy, flux = _flux()
+    table_energy, _ = _tables(power=power)[0][C12]
     per_m = 0.0
     for pdg, charge, mass_number, fraction in box["comp"]:
         target_mass = model.GetTargetMass(siren.dataclasses.ParticleType(pdg))
         threshold = M4_GEV + M4_GEV**2 / (2.0 * target_mass)
         grid = np.linspace(threshold, energy[-1], 200_001)
-        flux_above = np.trapz(np.interp(grid, energy, flux), grid)  # nu / m^2 / POT
+        shape = np.interp(grid, table_energy, table_energy**power)
+        rate = np.trapz(np.interp(grid, energy, flux) * shape, grid)  # nu / m^2 / POT
         n_per_cm3 = box["rho"] * fraction * AVOGADRO / mass_number
-        per_m += 100.0 * n_per_cm3 * SIGMA0_CM2 * charge**2 * flux_above
+        per_m += 100.0 * n_per_cm3 * SIGMA0_CM2 * charge**2 * rate
     return per_m * area_m2 * length_m
 
 
@@ -160,6 +165,38 @@ def test_partial_segment_closure(toy_model: Any, dipole: Any) -> None:
     total = result.weight_per_pot.sum()
     error = math.sqrt(np.sum(result.weight_per_pot**2))
     assert abs(total - expected) < 4.0 * error + 0.005 * expected, (total, error, expected)
+
+
+@pytest.fixture(scope="module")
+def steep_dipole(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Toy cross sections rising as E^2, like the upscattering of a heavy HNL."""
+    total, differential = _tables(power=2)
+    channel = siren.interactions.HNLDipoleFromTable.HelicityChannel.Conserving
+    folder = tmp_path_factory.mktemp("steep")
+    if "." in str(folder.resolve()):
+        folder = None
+    return dipole_from_arrays(M4_GEV, 1.0, channel, total, differential, table_dir=folder)
+
+
+@pytest.mark.parametrize("bias_energy", [True, False])
+def test_energy_importance_sampling_closure(toy_model: Any, steep_dipole: Any,
+                                            bias_energy: bool) -> None:
+    """sigma ~ E^2: both samplings reproduce the analytic count; drawing E from flux x
+    sigma makes the weights even (Kish n_eff ~ N), drawing from the flux does not
+    (n_eff / N = <E^2>^2 / <E^4> ~ 0.3 for this flux)."""
+    sample = inject_upscatters(
+        toy_model, [steep_dipole], _flux(), segment_start_m=-1.25, segment_end_m=-0.75,
+        radius_m=1.5, n_events=8_000, seed=21, bias_energy=bias_energy)
+    weights = sample.weight_per_pot
+    total, error = weights.sum(), math.sqrt(np.sum(weights**2))
+    expected = _expected_per_pot(toy_model, SLAB, math.pi * 1.5**2, SLAB["dz"], power=2)
+    assert abs(total - expected) < 4.0 * error + 0.005 * expected, (total, error, expected)
+    n_eff_fraction = total**2 / np.sum(weights**2) / weights.size
+    if bias_energy:
+        assert n_eff_fraction > 0.95
+        assert error / total < 0.013
+    else:
+        assert 0.2 < n_eff_fraction < 0.45
 
 
 def test_gas_gets_fewer_interactions_per_volume(toy_model: Any, sample: UpscatterSample) -> None:
