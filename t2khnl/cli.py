@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import T2KHNLError
+from .scan import DEFAULT_EVENTS, DEFAULT_PRECISION
 
 
 class _Group(click.Group):
@@ -149,8 +150,8 @@ def limit(
 @_DETECTOR
 @click.option("--masses", required=True,
               help="Masses [GeV]: lo:hi:Nlog, lo:hi:Nlin or a comma list, e.g. 0.01:2.0:48log.")
-@click.option("--events", "n_events", type=int, default=20000, show_default=True,
-              help="Events to inject per beam and mass.")
+@click.option("--events", "n_events", type=int, default=DEFAULT_EVENTS, show_default=True,
+              help="Events to inject per beam at each mass's first attempt.")
 @click.option("--pot", "pot_total", type=float, default=None,
               help="Total exposure [POT], split FHC:RHC as in 2019 (default: the preset's).")
 @click.option("--seed", type=int, default=1, show_default=True,
@@ -160,8 +161,9 @@ def limit(
               help="Local worker processes (1: run the masses in this process).")
 @click.option("--scheduler", default=None,
               help="Dask scheduler address (tcp://host:8786); replaces --workers.")
-@click.option("--precision", type=float, default=None,
-              help="Target relative MC error on the edges; doubles the events (up to 16x).")
+@click.option("--precision", type=float, default=DEFAULT_PRECISION, show_default=True,
+              help="Target relative MC error on the edges: a mass is rerun with the events "
+              "its MC errors call for (up to 16x --events); 0: one run with --events.")
 @click.option("--force", is_flag=True,
               help="Discard the results of another configuration in the output folder.")
 @_DATA_DIR
@@ -178,7 +180,7 @@ def scan(
     records = scan_step.scan(
         detector, masses, output_dir=output, preset=preset, n_events=n_events,
         pot_total=pot_total, seed=seed, data_dir=data_dir, workers=workers,
-        scheduler=scheduler, force=force, precision=precision,
+        scheduler=scheduler, force=force, precision=precision or None,
     )
     done = sum(rec["status"] == "done" for rec in records)
     skipped = [rec for rec in records if rec["status"] == "skipped"]

@@ -135,8 +135,8 @@ def run(
         scan.atomic_write(preset_path, yaml.safe_dump(step.preset, sort_keys=False))
         scan_dir = out / "scans" / f"step{index}"
         scan.scan(detector, masses, output_dir=scan_dir, preset=str(preset_path),
-                  n_events=n_events, seed=seed, workers=workers, data_dir=data_dir,
-                  progress=progress)
+                  n_events=n_events, precision=None, seed=seed, workers=workers,
+                  data_dir=data_dir, progress=progress)
         records = headlines.load_records(scan_dir)
         windows = headlines.scan_windows(records)
         verdict = headlines.miniboone_verdict(scan_dir, detector, str(preset_path),

@@ -48,7 +48,8 @@ class Settings:
 
     Attributes:
         masses: scan masses (:func:`t2khnl.scan.parse_masses` specification) [GeV].
-        n_events: upscatters per beam and mass in the scans.
+        n_events: upscatters per beam and mass in the scans (first attempt).
+        precision: the scans' target relative MC error on the edges (None: one attempt).
         walk_masses: masses of the published -> corrected walk [GeV].
         walk_events: upscatters per beam and mass in the walk.
         vertex_masses: the three masses of Fig. 2 [GeV].
@@ -59,6 +60,7 @@ class Settings:
 
     masses: str
     n_events: int
+    precision: float | None
     walk_masses: str
     walk_events: int
     vertex_masses: tuple[float, ...]
@@ -67,10 +69,12 @@ class Settings:
     decay_events: int
 
 
-FULL = Settings(masses="0.01:2.0:48log", n_events=20000, walk_masses="0.05:1.0:6log",
+FULL = Settings(masses="0.01:2.0:48log", n_events=scan.DEFAULT_EVENTS,
+                precision=scan.DEFAULT_PRECISION, walk_masses="0.05:1.0:6log",
                 walk_events=10000, vertex_masses=(0.05, 0.2, 0.5), vertex_events=5000,
                 decay_masses="0.01:2.0:10log", decay_events=2000)
-QUICK = Settings(masses="0.1,0.5", n_events=2500, walk_masses="0.1,0.6", walk_events=2000,
+QUICK = Settings(masses="0.1,0.5", n_events=2500, precision=None, walk_masses="0.1,0.6",
+                 walk_events=2000,
                  vertex_masses=(0.1, 0.5), vertex_events=300, decay_masses="0.1,0.5",
                  decay_events=300)
 #: Coupling of Fig. 2 [GeV^-1] (the paper's).
@@ -143,8 +147,8 @@ def reproduce_preset(
     for detector, name in SCAN_NAMES.items():
         scans[detector] = folder / "scans" / name
         scan.scan(detector, settings.masses, output_dir=scans[detector], preset=preset,
-                  n_events=settings.n_events, seed=seed, workers=workers, data_dir=data_dir,
-                  progress=progress)
+                  n_events=settings.n_events, precision=settings.precision, seed=seed,
+                  workers=workers, data_dir=data_dir, progress=progress)
         shutil.copyfile(scans[detector] / "contour.csv", folder / f"contour_{name}.csv")
     figures = {"fig4_constraints": constraints.plot(_contour_files(folder, preset),
                                                     data_dir=data_dir)}

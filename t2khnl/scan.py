@@ -76,6 +76,15 @@ CONNECT_TIMEOUT_S = 20.0
 SLOPE_STEP = 0.01
 #: Adaptive effort: the events per beam grow at most by this factor.
 MAX_EVENTS_FACTOR = 16
+#: Adaptive effort: the next attempt's events are the last ones times (error / target)^2
+#: (MC errors fall as 1/sqrt(N)), or (50 / n_eff) for an edge refused for want of
+#: effective events, times this margin (the error estimate is itself an MC estimate) ...
+EVENTS_MARGIN = 1.2
+#: ... and at least this factor.
+MIN_EVENTS_GROWTH = 1.5
+#: Default target relative MC error δd/d on the edges, and the first attempt's events per beam.
+DEFAULT_PRECISION = 0.03
+DEFAULT_EVENTS = 5000
 #: Per-mass seeds stay below this: the generator seeds SIREN with (seed·100 + box)·100 + layer,
 #: which SIREN_random takes as a 32-bit unsigned integer.
 MAX_MASS_SEED = 429_000
@@ -278,8 +287,9 @@ def run_mass(task: MassTask) -> dict[str, Any]:
 
     Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
     mass the flux cannot produce) gives a ``"skipped"`` result with the reason; with
-    ``task.precision`` the events are doubled (up to 16x) until the MC error on every
-    quoted edge is below ``precision * d``.
+    ``task.precision`` the mass is rerun with the events the MC errors call for
+    (:func:`_events_growth`, up to 16x the first attempt's) until every edge's MC error is
+    below ``precision * d`` and no edge is refused for want of effective events.
 
     Args:
         task: the mass.
@@ -308,6 +318,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     }
     try:
         n_events = task.n_events
+        cap = task.n_events * MAX_EVENTS_FACTOR
         while True:
             try:
                 summary = runner(
@@ -321,21 +332,45 @@ def run_mass(task: MassTask) -> dict[str, Any]:
                 break
             errors = edge_errors(mass_dir, summary, task.preset)
             result.update(n_events=n_events, **_edges(summary), **errors, summary=summary)
-            if task.precision is None or n_events >= task.n_events * MAX_EVENTS_FACTOR:
+            growth = _events_growth(summary, errors, task.precision)
+            if growth is None or n_events >= cap:
                 break
-            worst = max((errors[f"{e}_err"] / summary[e] for e in ("d_low", "d_high")
-                         if errors[f"{e}_err"] is not None), default=0.0)
-            if worst <= task.precision:
-                break
-            log.info("m_N = %g GeV: edge MC error %.3g > %.3g, %d -> %d events per beam",
-                     task.mass_gev, worst, task.precision, n_events, 2 * n_events)
-            n_events *= 2
+            following = min(cap, math.ceil(n_events * growth))
+            log.info("m_N = %g GeV: edges short of the precision target %.3g, %d -> %d events "
+                     "per beam", task.mass_gev, task.precision, n_events, following)
+            n_events = following
     finally:
         package_log.removeHandler(handler)
         handler.close()
     result["elapsed_s"] = time.perf_counter() - start
     atomic_write(masses_dir / f"{task.label}.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _events_growth(summary: dict[str, Any], errors: dict[str, float | None],
+                   precision: float | None) -> float | None:
+    """Factor by which the events must grow for every edge to meet ``precision`` (δd/d), or
+    None when they all do (or no target is set).
+
+    A quoted edge needs (error / target)^2 more events, one refused for n_eff < 50 needs
+    50 / n_eff more; the factor is the largest need times :data:`EVENTS_MARGIN`, at least
+    :data:`MIN_EVENTS_GROWTH`.
+    """
+    from .limit import MIN_N_EFF
+
+    if precision is None:
+        return None
+    needs = []
+    for edge in ("d_low", "d_high"):
+        error = errors.get(f"{edge}_err")
+        if error is not None and error > precision * summary[edge]:
+            needs.append((error / (precision * summary[edge])) ** 2)
+        n_eff = (summary.get("n_eff") or {}).get(edge)
+        if (summary.get("refused") or {}).get(edge) and n_eff is not None:
+            needs.append(MIN_N_EFF / max(n_eff, 1.0))
+    if not needs:
+        return None
+    return max(MIN_EVENTS_GROWTH, EVENTS_MARGIN * max(needs))
 
 
 def _edges(summary: dict[str, Any]) -> dict[str, Any]:
@@ -538,14 +573,14 @@ def scan(
     *,
     output_dir: str | os.PathLike[str],
     preset: str = "corrected",
-    n_events: int = 20000,
+    n_events: int = DEFAULT_EVENTS,
     pot_total: float | None = None,
     seed: int = 1,
     data_dir: str | None = None,
     workers: int = 1,
     scheduler: str | None = None,
     force: bool = False,
-    precision: float | None = None,
+    precision: float | None = DEFAULT_PRECISION,
     runner: _Runner | None = None,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     progress: bool = True,
@@ -557,15 +592,16 @@ def scan(
         masses: masses [GeV] or a specification for :func:`parse_masses`.
         output_dir: the scan folder (created if needed).
         preset: ``"corrected"`` or ``"published"``.
-        n_events: upscatters injected per beam and mass.
+        n_events: upscatters injected per beam at each mass's first attempt.
         pot_total: total exposure [POT] (default: the preset's).
         seed: scan seed (>= 0); each mass gets its own (:func:`mass_seeds`).
         data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, then ``../shared/data``).
         workers: local worker processes; 1 runs the masses in this process.
         scheduler: address of a Dask scheduler (``tcp://host:8786``); overrides ``workers``.
         force: discard the results of another configuration in ``output_dir``.
-        precision: target relative MC error δd/d on the edges; doubles the events per mass
-            (up to 16x) until it is met. None: one run per mass.
+        precision: target relative MC error δd/d on the edges (default 0.03): a mass is
+            rerun with more events (up to 16x ``n_events``) until it is met. None: one run
+            per mass with ``n_events``.
         runner: the per-mass analysis (default :func:`t2khnl.limit.run`); must be
             picklable by reference for workers and importable on Dask workers.
         connect_timeout_s: how long to wait for the Dask scheduler [s].

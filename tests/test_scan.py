@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -30,6 +31,7 @@ MASSES = "0.1,0.3,0.5,0.7"
 
 def _fake_scan(out: Path, masses: str = MASSES, **kwargs) -> list[dict]:
     kwargs.setdefault("n_events", 300)
+    kwargs.setdefault("precision", None)
     return scan.scan("nd280", masses, output_dir=out, runner=_fake_limit.run, progress=False,
                      **kwargs)
 
@@ -68,7 +70,7 @@ def test_resume_after_kill(tmp_path):
     out = tmp_path / "scan"
     code = (f"import _fake_limit\nfrom t2khnl import scan\n"
             f"scan.scan('nd280', {MASSES!r}, output_dir={str(out)!r}, n_events=300, "
-            f"runner=_fake_limit.run, progress=False)\n")
+            f"precision=None, runner=_fake_limit.run, progress=False)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
         "PYTHONPATH", "")]), "FAKE_LIMIT_SLEEP": "1.5"}
     first = out / "masses" / "m000.100000.json"
@@ -108,7 +110,7 @@ def test_other_configuration_needs_force(tmp_path):
     with pytest.raises(InputError, match=r"another configuration .*n_events.*--force"):
         _fake_scan(out, "0.1,0.3", n_events=600)
     result = CliRunner().invoke(main, ["scan", "--masses", "0.1,0.3", "--events", "300",
-                                       "--seed", "2", "--output", str(out)])
+                                       "--precision", "0", "--seed", "2", "--output", str(out)])
     assert result.exit_code == 2 and "use --force" in result.output
     assert (out / "contour.csv").read_text() == before
     assert json.loads((out / "scan.json").read_text())["n_events"] == 300
@@ -168,7 +170,7 @@ def test_scan_end_to_end(tmp_path):
     """The real analysis on 0.3 and 0.5 GeV (two workers) plus a mass beyond the flux."""
     out = tmp_path / "scan"
     args = ["scan", "--detector", "nd280", "--masses", "0.3,0.5,30", "--events", "300",
-            "--workers", "2", "--output", str(out)]
+            "--precision", "0", "--workers", "2", "--output", str(out)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "2 masses analysed, 1 skipped" in result.output
@@ -239,52 +241,70 @@ def _recorded_events(out: Path, mass_gev: float) -> tuple[dict, dict]:
     return per_mass, record
 
 
-def test_precision_doubles_events_until_met(tmp_path):
+def test_precision_raises_events_until_met(tmp_path):
     out, precision = tmp_path / "scan", 0.03
     attempts = _precision_scan(out, "0.1,0.3", precision)
     assert json.loads((out / "scan.json").read_text())["precision"] == precision
     for mass, rows in attempts.items():
         events = [row["n_events"] for row in rows]
-        # 50, 100, 200, ...: doubled after every attempt that missed the target
-        assert events == [50 * 2**k for k in range(len(events))]
+        assert events[0] == 50 and len(events) >= 2
         assert all(row["worst"] > precision for row in rows[:-1])
         assert rows[-1]["worst"] <= precision
+        # each attempt asks for what the last one's error calls for (MC error ~ 1/sqrt(N))
+        for last, following in itertools.pairwise(rows):
+            need = scan.EVENTS_MARGIN * (last["worst"] / precision) ** 2
+            assert following["n_events"] == min(50 * scan.MAX_EVENTS_FACTOR, math.ceil(
+                last["n_events"] * max(scan.MIN_EVENTS_GROWTH, need)))
         per_mass, record = _recorded_events(out, mass)
         assert per_mass["n_events"] == record["n_events"] == events[-1]
         for edge in ("d_low", "d_high"):
             assert 0 < per_mass[f"{edge}_err"] <= precision * per_mass[edge]
-    # The target took more than one doubling, and was met before the cap, at 0.1 GeV.
-    assert [row["n_events"] for row in attempts[0.1]] == [50, 100, 200]
 
 
 def test_precision_stops_at_the_events_cap(tmp_path):
     out, precision = tmp_path / "scan", 1e-3
     rows = _precision_scan(out, "0.1", precision)[0.1]
     cap = 50 * scan.MAX_EVENTS_FACTOR
-    assert [row["n_events"] for row in rows] == [50, 100, 200, 400, cap]
+    assert rows[-1]["n_events"] == cap
+    assert all(a["n_events"] < b["n_events"] for a, b in itertools.pairwise(rows))
     assert all(row["worst"] > precision for row in rows)  # never met, yet it stopped
     per_mass, record = _recorded_events(out, 0.1)
     assert per_mass["n_events"] == record["n_events"] == cap
     assert per_mass["d_low_err"] > precision * per_mass["d_low"]  # the error it reached
 
 
-def test_precision_defaults_to_one_attempt(tmp_path, monkeypatch):
+def test_refused_edges_call_for_effective_events():
+    summary = {"d_low": 1e-6, "d_high": None, "n_eff": {"d_low": 10.0, "d_high": None},
+               "refused": {"d_low": "n_eff = 10 < 50", "d_high": None}}
+    errors = {"d_low_err": None, "d_high_err": None}
+    growth = scan._events_growth(summary, errors, 0.03)
+    assert growth == pytest.approx(scan.EVENTS_MARGIN * 5.0)
+    assert scan._events_growth(summary, errors, None) is None
+    met = {**summary, "refused": {"d_low": None, "d_high": None}}
+    assert scan._events_growth(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) is None
+
+
+def test_precision_default_and_one_attempt(tmp_path, monkeypatch):
     records = scan.scan(
         "nd280",
         "0.1",
         output_dir=tmp_path / "one",
         n_events=50,
+        precision=None,
         runner=_recording_runner,
         progress=False,
     )
     attempts = (tmp_path / "one" / "attempts.jsonl").read_text().splitlines()
     assert [json.loads(a)["n_events"] for a in attempts] == [50]
     assert records[0]["n_events"] == 50
-    # The CLI passes no target unless --precision is given.
+    # The CLI targets 0.03 from 5000 events unless told otherwise; 0 means one attempt.
     received = {}
     monkeypatch.setattr(scan, "scan", lambda *args, **kwargs: received.update(kwargs) or [])
     base = ["scan", "--masses", "0.1", "--output", str(tmp_path / "cli")]
     assert CliRunner().invoke(main, base).exit_code == 0
-    assert received["precision"] is None
+    assert received["precision"] == scan.DEFAULT_PRECISION == 0.03
+    assert received["n_events"] == scan.DEFAULT_EVENTS
     assert CliRunner().invoke(main, [*base, "--precision", "0.05"]).exit_code == 0
     assert received["precision"] == 0.05
+    assert CliRunner().invoke(main, [*base, "--precision", "0"]).exit_code == 0
+    assert received["precision"] is None
