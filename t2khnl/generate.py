@@ -24,7 +24,7 @@ import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import awkward as ak
 import numpy as np
@@ -33,6 +33,9 @@ from . import config, decay, injection, model, xsec
 from ._version import __version__
 from .errors import InputError
 from .flux import Flux, load_beam_flux
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,7 @@ def simulate(
     preset: str = "corrected",
     data_dir: str | None = None,
     d_min_gev_inv: float | None = None,
+    allocation: ArrayLike | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> Simulation:
     """Simulate HNL decays inside the TPC fiducial volumes for one model point.
@@ -152,6 +156,9 @@ def simulate(
         data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, then ../shared/data).
         d_min_gev_inv: smallest coupling [GeV^-1] the sample will be reweighted to; it
             sets how far upstream upscatters are injected (default: ``d_gev_inv``).
+        allocation: shares of ``n_events`` per injection stratum, shape (fiducial boxes,
+            layers) as in ``metadata["strata"]`` (see :func:`generate_events`); default:
+            equal shares.
         progress: called with the number of injection attempts made since its last call.
 
     Returns:
@@ -206,12 +213,13 @@ def simulate(
         setup, mass_gev, d_gev_inv, n_events=n_events, seed=seed,
         width_convention=cfg["width_convention"], survival=cfg["survival_to_fiducial"],
         upstream_m=upstream_m, radius_margin_m=inj["radius_margin_m"],
-        window_lengths=window_lengths(cfg), progress=progress,
+        window_lengths=window_lengths(cfg), allocation=allocation, progress=progress,
     )
     metadata = _metadata(
         events, detector=detector, beam=beam, mass_gev=mass_gev, d_gev_inv=d_gev_inv,
         n_events=n_events, seed=seed, cfg=cfg, geometry=geometry, upstream_m=upstream_m,
         targets=sorted({int(k[0]) for k in tables}),
+        strata=strata_attempts(n_events, len(geometry.fiducial), upstream_m, allocation),
     )
     return Simulation(events, metadata)
 
@@ -251,14 +259,17 @@ def generate_events(
     upstream_m: float,
     radius_margin_m: float,
     window_lengths: float | None = None,
+    allocation: ArrayLike | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> ak.Array:
     """Inject upscatters in front of every fiducial box and decay the HNLs inside it.
 
     For box k, upscatters are injected between ``upstream_m`` in front of the box and its
     downstream face, in layers (the box itself, the first 5 cm in front of it, then one
-    layer per decade of distance) that each get the same number of events, so the sample
-    serves decay lengths from millimetres to ``upstream_m``. In each layer neutrinos
+    layer per decade of distance): the strata (box, layer). Each gets the same number of
+    events, or its share in ``allocation``, so the sample serves decay lengths from
+    millimetres to ``upstream_m``; a stratum's weights are normalised by its own attempts,
+    so any allocation with every stratum sampled is unbiased. In each layer neutrinos
     enter over a disk centred on the box (radius: the box's transverse circumradius plus
     ``radius_margin_m``, but no more than the layer's largest distance to the box's back
     face, so only HNLs flying at more than 45 degrees could come from outside). Only
@@ -283,23 +294,22 @@ def generate_events(
             lengths of the box (see :func:`t2khnl.decay.decay_probability`).
         upstream_m: length of the injection region in front of each box [m].
         radius_margin_m: margin of the injection disk around the box [m].
+        allocation: shares of ``n_events`` per stratum, shape (boxes, layers); default
+            equal (see :func:`strata_attempts`).
         progress: called with the number of attempts made since its last call.
 
     Returns:
         One record per event with a non-zero decay probability (fields in README.md).
     """
     parts = []
-    for index, (box, n_box) in enumerate(
-        zip(setup.boxes, _split(n_events, len(setup.boxes)), strict=True)
-    ):
+    edges = _strata_m(upstream_m)
+    attempts = strata_attempts(n_events, len(setup.boxes), upstream_m, allocation)
+    for index, (box, n_box) in enumerate(zip(setup.boxes, attempts, strict=True)):
         front, back = box.centre[2] - box.widths[2] / 2, box.centre[2] + box.widths[2] / 2
-        edges = _strata_m(upstream_m)
         segments = [(front, back)] + [
             (front - far, front - near) for near, far in itertools.pairwise(edges)
         ]
-        for layer, ((start, end), n_layer) in enumerate(
-            zip(segments, _split(n_box, len(segments)), strict=True)
-        ):
+        for layer, ((start, end), n_layer) in enumerate(zip(segments, n_box, strict=True)):
             margin = min(radius_margin_m, back - start)
             sample = injection.inject_upscatters(
                 setup.detector_model, setup.processes, setup.flux,
@@ -311,11 +321,50 @@ def generate_events(
                 progress=progress,
             )
             rng = np.random.default_rng([seed, index, layer])
-            parts.append(
-                _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
-                               width_convention, survival, window_lengths)
-            )
+            decays = _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
+                                    width_convention, survival, window_lengths)
+            parts.append(ak.with_field(decays, np.full(len(decays), layer, dtype=np.int32),
+                                       "layer"))
     return ak.concatenate(parts)
+
+
+def strata_attempts(n_events: int, n_boxes: int, upstream_m: float,
+                    allocation: ArrayLike | None = None) -> list[list[int]]:
+    """Injection attempts per stratum (box, layer) for ``n_events`` in all.
+
+    Args:
+        n_events: attempts in all.
+        n_boxes: fiducial boxes.
+        upstream_m: length of the injection region in front of each box [m] (it sets the
+            layers, :func:`_strata_m`).
+        allocation: shares per stratum, shape (n_boxes, layers), >= 0 (normalised here);
+            default equal. Every stratum gets at least one attempt.
+
+    Returns:
+        Attempts per box and layer, summing to ``n_events``.
+
+    Raises:
+        InputError: an allocation of the wrong shape, negative or not finite, or more
+            strata than events.
+    """
+    n_layers = len(_strata_m(upstream_m))
+    n_strata = n_boxes * n_layers
+    if n_events < n_strata:
+        msg = f"{n_events} events cannot cover the {n_strata} injection strata (boxes x layers)"
+        raise InputError(msg)
+    if allocation is None:
+        return [_split(n_box, n_layers) for n_box in _split(n_events, n_boxes)]
+    shares = np.asarray(allocation, dtype=float)
+    if shares.shape != (n_boxes, n_layers) or not np.all(np.isfinite(shares)) or np.any(
+            shares < 0) or not shares.sum() > 0:
+        msg = (f"allocation must be non-negative shares of shape ({n_boxes}, {n_layers}), got "
+               f"{shares.tolist()}")
+        raise InputError(msg)
+    spare = n_events - n_strata  # one attempt per stratum first, the rest by share
+    ideal = spare * shares.ravel() / shares.sum()
+    counts = np.floor(ideal).astype(int)
+    counts[np.argsort(counts - ideal)[: spare - counts.sum()]] += 1  # largest remainders
+    return (counts + 1).reshape(n_boxes, n_layers).tolist()
 
 
 def _strata_m(upstream_m: float) -> np.ndarray:
@@ -455,6 +504,8 @@ def _metadata(
             for b in geometry.fiducial
         ],
         "injection_upstream_m": run["upstream_m"],
+        "strata": {"layer_edges_m": _strata_m(run["upstream_m"]).tolist(),
+                   "attempts": run["strata"]},
         "targets_pdg": run["targets"],
         "n_injected": run["n_events"],
         "n_events": len(events),

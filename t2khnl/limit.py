@@ -200,6 +200,7 @@ def run(
     output_dir: str | os.PathLike[str],
     t2k_backgrounds: bool | None = None,
     flux_xsec: float | None = None,
+    allocation: dict[str, Any] | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
     """Simulate, select, reweight and scan d at one mass; write every artefact.
@@ -216,6 +217,8 @@ def run(
         t2k_backgrounds: use the T2K 2019 backgrounds (default: the preset's choice;
             the upgrade always scales them).
         flux_xsec: relative normsys on the signal (default: the preset's, none).
+        allocation: per beam, the shares of ``n_events`` per injection stratum (see
+            :func:`t2khnl.allocation.neyman_shares`); default equal.
         progress: progress callback of the injection.
 
     Returns:
@@ -240,7 +243,7 @@ def run(
         sim = generate.simulate(
             detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events, seed=seed,
             preset=preset, data_dir=data_dir, d_min_gev_inv=float(D_GRID_GEV_INV[0]),
-            progress=progress,
+            allocation=(allocation or {}).get(beam), progress=progress,
         )
         chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
         meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
@@ -308,6 +311,7 @@ def _summary(
         "d_high": high["d"],
         "d_low_open": result.low_open,
         "d_high_open": result.high_open,
+        "edges": {"d_low": result.d_low, "d_high": result.d_high},
         "pot_fhc": pot["fhc"],
         "pot_rhc": pot["rhc"],
         "background": background,

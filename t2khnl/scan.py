@@ -288,8 +288,10 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
     mass the flux cannot produce) gives a ``"skipped"`` result with the reason; with
     ``task.precision`` the mass is rerun with the events the MC errors call for
-    (:func:`_events_growth`, up to 16x the first attempt's) until every edge's MC error is
-    below ``precision * d`` and no edge is refused for want of effective events.
+    (:func:`_events_growth`, up to 16x the first attempt's), spread over the injection
+    strata as the last attempt's events say they are needed
+    (:func:`t2khnl.allocation.neyman_shares`), until every edge's MC error is below
+    ``precision * d`` and no edge is refused for want of effective events.
 
     Args:
         task: the mass.
@@ -299,6 +301,8 @@ def run_mass(task: MassTask) -> dict[str, Any]:
         ``status`` (``"done"`` or ``"skipped"``), ``reason``, the edges and their MC errors
         [GeV^-1], ``n_events`` used, ``seed``, ``summary`` and ``elapsed_s`` [s].
     """
+    from . import allocation as allocation_module
+
     runner = task.runner
     if runner is None:
         from . import limit
@@ -319,12 +323,14 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     try:
         n_events = task.n_events
         cap = task.n_events * MAX_EVENTS_FACTOR
+        allocation = None
         while True:
             try:
                 summary = runner(
                     task.detector, task.mass_gev, preset=task.preset, n_events=n_events,
                     pot_total=task.pot_total, seed=task.seed, data_dir=task.data_dir,
-                    output_dir=mass_dir, t2k_backgrounds=None, flux_xsec=None, progress=None,
+                    output_dir=mass_dir, t2k_backgrounds=None, flux_xsec=None,
+                    allocation=allocation, progress=None,
                 )
             except InputError as err:
                 log.warning("skipping m_N = %g GeV: %s", task.mass_gev, err)
@@ -336,6 +342,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
             if growth is None or n_events >= cap:
                 break
             following = min(cap, math.ceil(n_events * growth))
+            allocation = allocation_module.neyman_shares(mass_dir, summary, task.preset)
             log.info("m_N = %g GeV: edges short of the precision target %.3g, %d -> %d events "
                      "per beam", task.mass_gev, task.precision, n_events, following)
             n_events = following

@@ -29,7 +29,8 @@ REGIONS = ["rock", "p0d"]
 
 def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         pot_total: float | None, seed: int, data_dir: str | None, output_dir: Any,
-        t2k_backgrounds: bool | None, flux_xsec: float | None, progress: Any) -> dict[str, Any]:
+        t2k_backgrounds: bool | None, flux_xsec: float | None, allocation: Any,
+        progress: Any) -> dict[str, Any]:
     out = Path(output_dir)
     with open(out.parents[1] / "calls.txt", "a") as file:
         file.write(f"{mass_gev!r}\n")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from t2khnl import generate, model, xsec
+from t2khnl.errors import InputError
 from t2khnl.flux import load_beam_flux
 from t2khnl.geometry import REGIONS
 
@@ -127,6 +128,47 @@ def test_decays_in_box_close_with_analytic_integral(toy, ratio):
     assert len(weight) > 0.5 * 30_000
     dec_z = np.asarray(events["dec_z"])
     assert np.all(np.abs(dec_z - BOX.centre[2]) <= 0.25 + 1e-9)
+
+
+def test_any_allocation_over_strata_is_unbiased(toy):
+    """Half the attempts in the farthest layer, the rest spread thin: the same analytic
+    count, each stratum normalised by its own attempts."""
+    d = _d_for_length(1.0 * BOX.widths[2])
+    upstream = 3.2
+    n_layers = len(generate._strata_m(upstream))
+    shares = np.full((1, n_layers), 0.5 / (n_layers - 1))
+    shares[0, -1] = 0.5
+    events = generate.generate_events(
+        _setup(toy, d), MASS_GEV, d, n_events=30_000, seed=8, width_convention="corrected",
+        survival=True, upstream_m=upstream, radius_margin_m=0.0, allocation=shares,
+    )
+    weight = np.asarray(events["weight"])
+    expected = _analytic_decays_per_pot(toy, d, BOX.centre[2] - 0.25 - upstream)
+    assert abs(weight.sum() - expected) < 4 * math.sqrt((weight**2).sum())
+    layers = np.asarray(events["layer"])
+    assert set(np.unique(layers)) <= set(range(n_layers))
+    assert np.sum(layers == n_layers - 1) > 0.3 * len(layers)  # where half the attempts went
+
+
+def test_strata_attempts():
+    upstream = 300.0  # layers: box, 0-5 cm, then decades to 300 m: 6
+    n_layers = len(generate._strata_m(upstream))
+    assert n_layers == 6
+    equal = generate.strata_attempts(1000, 3, upstream)
+    assert equal == [generate._split(n, n_layers) for n in generate._split(1000, 3)]
+    shares = np.zeros((3, n_layers))
+    shares[1, 4] = 3.0
+    shares[2, 0] = 1.0
+    skewed = np.array(generate.strata_attempts(1000, 3, upstream, shares))
+    assert skewed.sum() == 1000 and skewed.min() == 1  # every stratum keeps an attempt
+    assert skewed[1, 4] == 1 + round(0.75 * (1000 - 18))
+    assert skewed[2, 0] == 1 + round(0.25 * (1000 - 18))
+    for bad in (np.ones((2, n_layers)), -shares, np.zeros((3, n_layers)),
+                np.full((3, n_layers), np.nan)):
+        with pytest.raises(InputError, match="allocation"):
+            generate.strata_attempts(1000, 3, upstream, bad)
+    with pytest.raises(InputError, match="strata"):
+        generate.strata_attempts(10, 3, upstream)
 
 
 def test_median_decay_length_matches_analytic(toy):
