@@ -361,7 +361,11 @@ def _events_growth(summary: dict[str, Any], errors: dict[str, float | None],
 
     A quoted edge needs (error / target)^2 more events, one refused for n_eff < 50 needs
     50 / n_eff more; the factor is the largest need times :data:`EVENTS_MARGIN`, at least
-    :data:`MIN_EVENTS_GROWTH`.
+    :data:`MIN_EVENTS_GROWTH`. An open edge (the end of the coupling grid, excluded) is not
+    chased: its value is the grid's, not an estimate, and at low masses the prompt decays
+    that exclude d = 1e-3 GeV^-1 by orders of magnitude rest on a few dozen effective events
+    whatever the sample size (a contour draws a lower edge without an upper one up to the
+    top of the plane anyway).
     """
     from .limit import MIN_N_EFF
 
@@ -373,7 +377,8 @@ def _events_growth(summary: dict[str, Any], errors: dict[str, float | None],
         if error is not None and error > precision * summary[edge]:
             needs.append((error / (precision * summary[edge])) ** 2)
         n_eff = (summary.get("n_eff") or {}).get(edge)
-        if (summary.get("refused") or {}).get(edge) and n_eff is not None:
+        refused = (summary.get("refused") or {}).get(edge)
+        if refused and n_eff is not None and not summary.get(f"{edge}_open"):
             needs.append(MIN_N_EFF / max(n_eff, 1.0))
     if not needs:
         return None

@@ -282,6 +282,10 @@ def test_refused_edges_call_for_effective_events():
     assert scan._events_growth(summary, errors, None) is None
     met = {**summary, "refused": {"d_low": None, "d_high": None}}
     assert scan._events_growth(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) is None
+    # the grid end (an open edge) refused for n_eff is not chased: more events do not move it
+    grid_end = {**met, "d_high_open": True, "n_eff": {"d_low": 1e4, "d_high": 48.6},
+                "refused": {"d_low": None, "d_high": "n_eff = 48.6 < 50"}}
+    assert scan._events_growth(grid_end, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) is None
 
 
 def test_precision_default_and_one_attempt(tmp_path, monkeypatch):
