@@ -33,6 +33,7 @@ from . import config, decay, injection, model, xsec
 from ._version import __version__
 from .errors import InputError
 from .flux import Flux, load_beam_flux
+from .geometry.restrict import restrict
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -46,6 +47,9 @@ _FLUX_QUANTILE = 0.99
 #: Depth [m] of the first injection layer in front of a fiducial box; further layers
 #: span a decade of distance each, so short and long decay lengths are both sampled.
 _NEAREST_LAYER_M = 0.05
+#: Margin [m] around a stratum's injection cylinder within which SIREN's model keeps its
+#: sectors (:func:`t2khnl.geometry.restrict.restrict`); it covers the 1 um thick start disk.
+_REGION_PAD_M = 1e-3
 
 
 class Simulation(NamedTuple):
@@ -272,8 +276,10 @@ def generate_events(
     so any allocation with every stratum sampled is unbiased. In each layer neutrinos
     enter over a disk centred on the box (radius: the box's transverse circumradius plus
     ``radius_margin_m``, but no more than the layer's largest distance to the box's back
-    face, so only HNLs flying at more than 45 degrees could come from outside). Only
-    decays in box k are credited, so the boxes' and layers' samples add up.
+    face, so only HNLs flying at more than 45 degrees could come from outside). SIREN
+    follows each layer's lines through the sectors that meet its cylinder only
+    (:func:`t2khnl.geometry.restrict.restrict`: the same geometry there, fewer sectors to
+    intersect). Only decays in box k are credited, so the boxes' and layers' samples add up.
 
     Upscatters in ``setup.aim_regions`` (the rock, uniform across the beam) are moved
     across the beam (the whole event, not its kinematics) so the HNL line crosses the box's
@@ -310,11 +316,14 @@ def generate_events(
             (front - far, front - near) for near, far in itertools.pairwise(edges)
         ]
         for layer, ((start, end), n_layer) in enumerate(zip(segments, n_box, strict=True)):
-            margin = min(radius_margin_m, back - start)
+            radius = 0.5 * math.hypot(box.widths[0], box.widths[1]) + min(radius_margin_m,
+                                                                           back - start)
+            reach = np.array([radius, radius, 0.0]) + _REGION_PAD_M
             sample = injection.inject_upscatters(
-                setup.detector_model, setup.processes, setup.flux,
-                segment_start_m=start, segment_end_m=end,
-                radius_m=0.5 * math.hypot(box.widths[0], box.widths[1]) + margin,
+                restrict(setup.detector_model, np.r_[box.centre[:2], start] - reach,
+                         np.r_[box.centre[:2], end] + reach),
+                setup.processes, setup.flux,
+                segment_start_m=start, segment_end_m=end, radius_m=radius,
                 centre_xy_m=(box.centre[0], box.centre[1]), n_events=n_layer,
                 seed=int(np.random.SeedSequence([seed, index, layer]).generate_state(1)[0]),
                 primary_pdg=setup.primary_pdg,

@@ -236,3 +236,46 @@ def test_superfgd_mass(cache: Path, variant: str) -> None:
     geo = _load(cache, "nd280upgrade", variant)
     # Active cubes: SIREN 1.92 x 0.56 x 1.92 m at 1.05 g/cm3 = 2.17 t (TDR: 1.84 m along z).
     _check_mass(geo, ["sFGD_cubes"], 2.0, "SuperFGD cubes")
+
+
+# ----------------------------------------------------------------------------- restriction
+def test_restricted_model_is_the_same_geometry_inside(cache: Path) -> None:
+    """Around TPC1 (and 30 cm of FGD/P0D in front): a few sectors of 129, the same sector,
+    density and column depth at every probed point and line."""
+    from t2khnl._siren import load as load_siren
+    from t2khnl.geometry.restrict import restrict
+
+    siren = load_siren()
+    geo = _load(cache, "nd280", "corrected")
+    box = geo.fiducial[0]
+    lower = box.centre - 0.5 * box.widths - np.array([0.3, 0.3, 0.3])
+    upper = box.centre + 0.5 * box.widths + np.array([0.3, 0.3, 0.0])
+    small = restrict(geo.detector_model, lower, upper)
+    assert len(small.Sectors) < len(geo.detector_model.Sectors) / 4
+    rng = np.random.default_rng(5)
+    points = rng.uniform(lower, upper, size=(2000, 3))
+
+    def at(p: np.ndarray) -> object:
+        return siren.detector.DetectorPosition(siren.math.Vector3D(*map(float, p)))
+
+    for p in points:
+        full_sector = geo.detector_model.GetContainingSector(at(p))
+        assert small.GetContainingSector(at(p)).name == full_sector.name
+        assert small.GetMassDensity(at(p)) == geo.detector_model.GetMassDensity(at(p))
+    for p in points[:200]:
+        start, end = np.r_[p[:2], lower[2]], np.r_[p[:2], upper[2]]
+        depths = [m.GetColumnDepthInCGS(at(start), at(end))
+                  for m in (geo.detector_model, small)]
+        assert depths[0] == depths[1] > 0
+
+
+def test_restricted_model_bad_regions(cache: Path) -> None:
+    from t2khnl.geometry.restrict import restrict
+
+    model = _load(cache, "nd280", "corrected").detector_model
+    with pytest.raises(InputError, match="exceeds"):
+        restrict(model, (0, 0, 1), (1, 1, 0))
+    with pytest.raises(InputError, match="three finite"):
+        restrict(model, (0, 0), (1, 1, 1))
+    with pytest.raises(InputError, match="three finite"):
+        restrict(model, (0, 0, np.nan), (1, 1, 1))
