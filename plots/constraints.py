@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
+import json
 import logging
 import math
 import os
@@ -317,13 +319,19 @@ def miniboone_regions(
 
 @dataclass(frozen=True, eq=False)
 class Contour:
-    """One contour.csv: per mass [MeV] the excluded d interval and its MC errors (NaN: none)."""
+    """One contour.csv: per mass [MeV] the excluded d interval and its MC errors (NaN: none).
+
+    ``holes`` lists the couplings inside ``d_low``..``d_high`` that are *not* excluded, as
+    (index of the mass, lower end, upper end) [GeV^-1], from the ``intervals`` of the
+    contour's JSON twin (empty without one).
+    """
 
     mass_mev: npt.NDArray[np.float64]
     d_low: npt.NDArray[np.float64]
     d_high: npt.NDArray[np.float64]
     d_low_err: npt.NDArray[np.float64]
     d_high_err: npt.NDArray[np.float64]
+    holes: tuple[tuple[int, float, float], ...] = ()
 
 
 _CONTOUR_COLUMNS = ("mass_gev", "d_low", "d_high", "d_low_err", "d_high_err")
@@ -332,7 +340,9 @@ _CONTOUR_COLUMNS = ("mass_gev", "d_low", "d_high", "d_low_err", "d_high_err")
 def load_contour(path: str | os.PathLike[str]) -> Contour:
     """Read a ``contour.csv`` (``mass_gev,d_low,d_high,d_low_err,d_high_err``).
 
-    Empty fields become NaN; the error columns may be absent. Rows are sorted by mass.
+    Empty fields become NaN; the error columns may be absent. Rows are sorted by mass. The
+    holes between a mass's excluded intervals come from the JSON twin (same name, ``.json``;
+    :func:`t2khnl.scan.write_contour`) when there is one.
     """
     path = Path(path)
     with path.open(newline="", encoding="utf-8") as handle:
@@ -353,7 +363,31 @@ def load_contour(path: str | os.PathLike[str]) -> Contour:
         raise InputError(msg)
     table = np.array(rows, dtype=np.float64)
     table = table[np.argsort(table[:, 0])]
-    return Contour(table[:, 0] * 1e3, table[:, 1], table[:, 2], table[:, 3], table[:, 4])
+    return Contour(table[:, 0] * 1e3, table[:, 1], table[:, 2], table[:, 3], table[:, 4],
+                   _holes(path.with_suffix(".json"), table[:, 0]))
+
+
+def _holes(
+    json_path: Path, mass_gev: npt.NDArray[np.float64]
+) -> tuple[tuple[int, float, float], ...]:
+    """(mass index, lower, upper end [GeV^-1]) of the gaps between each mass's excluded
+    intervals, from a contour.json's records; none when the file does not exist."""
+    if not json_path.is_file():
+        return ()
+    try:
+        records = json.loads(json_path.read_text(encoding="utf-8"))["records"]
+    except (ValueError, KeyError, TypeError) as err:
+        msg = f"{json_path}: not a contour.json ({err})"
+        raise InputError(msg) from err
+    holes = []
+    for record in records:
+        intervals = record.get("intervals") or []
+        index = np.flatnonzero(np.isclose(mass_gev, record["mass_gev"], rtol=1e-9))
+        if index.size == 0:
+            continue
+        holes.extend((int(index[0]), float(left[1]), float(right[0]))
+                     for left, right in itertools.pairwise(intervals))
+    return tuple(sorted(holes))
 
 
 # --------------------------------------------------------------------------------------
@@ -398,11 +432,43 @@ def _preset_style(label: str, index: int) -> dict[str, Any]:
     return {"color": cycle[index % len(cycle)], "hatch": None, "linestyle_edge": "-"}
 
 
+def _band_path(
+    mass: npt.NDArray[np.float64], low: npt.NDArray[np.float64], high: npt.NDArray[np.float64],
+    holes: list[tuple[int, float, float]],
+) -> Any:
+    """The band ``low``..``high`` [GeV^-1] over ``mass`` [MeV] as a matplotlib ``Path``, with
+    each run of holes (index into ``mass``, lower, upper end) at consecutive masses cut out:
+    a lens through the holes' ends that closes, inside the band, at the neighbouring masses
+    (at the geometric mean of the nearest hole's ends, clipped to the neighbour's band)."""
+    from matplotlib.path import Path as MplPath
+
+    parts = [np.column_stack([np.r_[mass, mass[::-1]], np.r_[low, high[::-1]]])]
+    runs: list[list[tuple[int, float, float]]] = []
+    for hole in sorted(holes):
+        if runs and hole[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(hole)
+        else:
+            runs.append([hole])
+    for run in runs:
+        tips = []
+        for (i, lo, hi), j in ((run[0], run[0][0] - 1), (run[-1], run[-1][0] + 1)):
+            k = j if 0 <= j < mass.size else i
+            tips.append((mass[k], float(np.clip(math.sqrt(lo * hi), low[k], high[k]))))
+        lens = [tips[0], *((mass[i], lo) for i, lo, _ in run), tips[1],
+                *((mass[i], hi) for i, _, hi in reversed(run))]
+        parts.append(np.array(lens)[::-1])  # opposite winding: a hole under the nonzero rule
+    vertices, codes = [], []
+    for part in parts:
+        vertices.extend([*part, part[0]])
+        codes.extend([MplPath.MOVETO] + [MplPath.LINETO] * (len(part) - 1) + [MplPath.CLOSEPOLY])
+    return MplPath(np.array(vertices, dtype=float), codes)
+
+
 def _draw_contour(
     ax: Axes, label: str, contour: Contour, index: int, dashed: bool, d_top: float
 ) -> None:
     from matplotlib.colors import to_rgba
-    from matplotlib.patches import Polygon
+    from matplotlib.patches import PathPatch
 
     st = _preset_style(label, index)
     low, high = contour.d_low.copy(), contour.d_high.copy()
@@ -412,20 +478,21 @@ def _draw_contour(
     first = True
     for seg in _segments(valid):
         m = contour.mass_mev[seg]
-        xy = np.column_stack(
-            [np.concatenate([m, m[::-1]]), np.concatenate([low[seg], high[seg][::-1]])]
-        )
-        common = {"closed": True, "label": label if first else None, "zorder": 5}
+        holes = [(i - seg.start, lo, hi) for i, lo, hi in contour.holes
+                 if seg.start <= i < seg.stop]
+        path = _band_path(m, low[seg], high[seg], holes)
+        common = {"label": label if first else None, "zorder": 5}
         if dashed:
             ax.add_patch(
-                Polygon(
-                    xy, fill=False, edgecolor=st["color"], linestyle="--", linewidth=2.2, **common
+                PathPatch(
+                    path, fill=False, edgecolor=st["color"], linestyle="--", linewidth=2.2,
+                    **common,
                 )
             )
         else:
             ax.add_patch(
-                Polygon(
-                    xy,
+                PathPatch(
+                    path,
                     facecolor=to_rgba(st["color"], 0.35),
                     edgecolor=st["color"],  # also the hatch colour
                     hatch=st["hatch"],

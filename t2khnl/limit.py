@@ -312,6 +312,7 @@ def _summary(
         "d_low_open": result.low_open,
         "d_high_open": result.high_open,
         "edges": {"d_low": result.d_low, "d_high": result.d_high},
+        "intervals": [[float(lo), float(hi)] for lo, hi in result.intervals],
         "pot_fhc": pot["fhc"],
         "pot_rhc": pot["rhc"],
         "background": background,

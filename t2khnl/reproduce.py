@@ -4,8 +4,8 @@ For each preset, into its folder (``OUT/<preset>/`` when both run, else ``OUT/``
 
 ========================================  ==============================================
 ``scans/nd280_2019/``, ``scans/upgrade/``  the mass scans (resumable, :mod:`t2khnl.scan`)
-``contour_nd280_2019.csv``,                the two contours (scan format)
-``contour_upgrade.csv``
+``contour_nd280_2019.csv``,                the two contours (scan format) and their
+``contour_upgrade.csv`` (and ``.json``)    JSON twins
 ``fig2_vertices``, ``fig3_decay_length``,  figures, .pdf and .png
 ``fig4_constraints``,
 ``figS1_kaon_validation``
@@ -149,7 +149,9 @@ def reproduce_preset(
         scan.scan(detector, settings.masses, output_dir=scans[detector], preset=preset,
                   n_events=settings.n_events, precision=settings.precision, seed=seed,
                   workers=workers, data_dir=data_dir, progress=progress)
-        shutil.copyfile(scans[detector] / "contour.csv", folder / f"contour_{name}.csv")
+        for suffix in (".csv", ".json"):  # the JSON twin holds the holes Fig. 4 leaves open
+            shutil.copyfile(scans[detector] / f"contour{suffix}",
+                            folder / f"contour_{name}{suffix}")
     figures = {"fig4_constraints": constraints.plot(_contour_files(folder, preset),
                                                     data_dir=data_dir)}
 

@@ -389,7 +389,7 @@ def _edges(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "d_low": summary.get("d_low"), "d_high": summary.get("d_high"),
         "d_low_open": summary.get("d_low_open"), "d_high_open": summary.get("d_high_open"),
-        "refused": summary.get("refused"),
+        "refused": summary.get("refused"), "intervals": summary.get("intervals"),
     }
 
 
@@ -477,7 +477,10 @@ def write_contour(out: Path, config_dict: dict[str, Any],
     ``contour.csv`` has one row per analysed mass, sorted by mass, with the columns
     ``mass_gev`` [GeV], ``d_low``, ``d_high``, ``d_low_err``, ``d_high_err`` [GeV^-1];
     fields are empty where nothing is excluded or an edge is refused. Skipped masses are
-    listed, with their reason, only in ``contour.json``.
+    listed, with their reason, only in ``contour.json``, whose records also hold every
+    excluded interval of a mass (``intervals`` [GeV^-1]): near the bedrock turnover the
+    rock-fed exclusion at small d and the gas-fed one at large d are separate, and
+    ``d_low``..``d_high`` spans the hole between them.
 
     Returns:
         The records of ``contour.json`` (every finished mass, skipped ones included).
@@ -489,7 +492,8 @@ def write_contour(out: Path, config_dict: dict[str, Any],
             "mass_gev": res["mass_gev"],
             **{k: res.get(k) for k in CONTOUR_COLUMNS[1:]},
             "d_low_open": res.get("d_low_open"), "d_high_open": res.get("d_high_open"),
-            "refused": res.get("refused"), "status": res["status"], "reason": res["reason"],
+            "refused": res.get("refused"), "intervals": res.get("intervals"),
+            "status": res["status"], "reason": res["reason"],
             "n_events": res["n_events"], "seed": res["seed"],
         })
     buffer = io.StringIO()

@@ -12,6 +12,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 pytest.importorskip("mplhep")
 
+from t2khnl.errors import InputError  # noqa: E402
 from t2khnl.plots import constraints  # noqa: E402
 
 
@@ -152,3 +153,42 @@ def test_missing_hnlimits_is_a_warning(monkeypatch, caplog):
     with caplog.at_level("WARNING"):
         assert constraints.load_existing_limits() == []
     assert "hnlimits" in caplog.text
+
+
+def test_holes_between_excluded_intervals_are_not_filled(tmp_path):
+    """Two masses whose exclusion has a hole (the rock branch below, the gas above, as near
+    the bedrock turnover): the hole stays empty in the drawing, the band around it is filled."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    masses = [0.15, 0.18, 0.21, 0.24, 0.27]
+    low, high = [1e-6] * 5, [1e-3] * 5
+    path = tmp_path / "contour.csv"
+    _write_contour(path, masses, low, high, err=False)
+    holes = {0.18: [[1e-6, 3e-6], [3e-5, 1e-3]], 0.21: [[1e-6, 2e-6], [5e-5, 1e-3]]}
+    records = [{"mass_gev": m, "intervals": holes.get(m, [[1e-6, 1e-3]])} for m in masses]
+    path.with_suffix(".json").write_text(json.dumps({"records": records}))
+    contour = constraints.load_contour(path)
+    assert contour.holes == ((1, 3e-6, 3e-5), (2, 2e-6, 5e-5))
+
+    fig, ax = constraints.log_log_axes(None, figsize=(6, 6))
+    constraints._draw_contour(ax, "x (corrected)", contour, 0, False, 1e-3)
+    ax.set_xlim(140, 280)
+    ax.set_ylim(1e-7, 1e-2)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+
+    def colour(m_mev, d):
+        x, y = ax.transData.transform((m_mev, d))
+        return pixels[round(pixels.shape[0] - y), round(x), :3]
+
+    white = np.array([255, 255, 255])
+    assert np.array_equal(colour(195.0, 1e-5), white)  # inside the hole
+    assert not np.array_equal(colour(195.0, 3e-4), white)  # the gas-fed part above it
+    assert not np.array_equal(colour(165.0, 2e-6), white)  # below the lens closing at 150
+    assert not np.array_equal(colour(255.0, 1e-5), white)  # nor at 270 MeV
+    plt.close(fig)
+    path.with_suffix(".json").write_text("[]")
+    with pytest.raises(InputError, match=r"not a contour\.json"):
+        constraints.load_contour(path)

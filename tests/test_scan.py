@@ -185,6 +185,12 @@ def test_scan_end_to_end(tmp_path):
         assert row["d_low"] == ("" if summary["d_low"] is None else repr(summary["d_low"]))
         assert (row["d_low_err"] == "") == (summary["d_low"] is None)
         assert rec["refused"] == summary["refused"]
+        # every excluded interval, in increasing d, spanned by the unrefused edges
+        assert rec["intervals"] == summary["intervals"]
+        flat = [d for interval in summary["intervals"] for d in interval]
+        assert flat == sorted(flat)
+        if summary["edges"]["d_low"] is not None:
+            assert flat[0] == summary["edges"]["d_low"] and flat[-1] == summary["edges"]["d_high"]
         # The MC error formula on the real ntuples (at 300 events the edges are refused).
         probe = {**summary, "d_low": 3e-5, "d_high": None}
         errors = scan.edge_errors(out / "masses" / scan.mass_label(rec["mass_gev"]), probe,
