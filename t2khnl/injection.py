@@ -195,7 +195,10 @@ def _energy_bias(siren: Any, detector_model: Any, processes: Sequence[Any], prim
             record = siren.dataclasses.InteractionRecord()
             record.target_mass = detector_model.GetTargetMass(target)
             threshold = float(process.InteractionThreshold(record))
-            sigma = np.array([process.TotalCrossSection(primary, float(e), target)
+            # float(np.squeeze(...)): SIREN's Python (DarkNews) cross sections return a
+            # one-element array where the C++ ones return a float
+            sigma = np.array([float(np.squeeze(process.TotalCrossSection(primary, float(e),
+                                                                          target)))
                               if e > threshold else 0.0 for e in nodes])
             if sigma.max() > 0:
                 bias += sigma / sigma.max()

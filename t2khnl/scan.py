@@ -516,6 +516,21 @@ def write_contour(out: Path, config_dict: dict[str, Any],
     return records
 
 
+def write_grid_likelihood(out: Path, detector: str) -> None:
+    """Write the likelihood of the whole (m_N, d) grid: ``bkgonly_<detector>.json`` and
+    ``patchset_<detector>.json`` (one patch per analysed mass and coupling, pyhf's
+    patchset schema; :func:`t2khnl.hepdata.merge_patchsets`), atomically. Nothing is
+    written when no mass left a likelihood (all skipped, or a runner that writes none)."""
+    from . import stats
+    from .hepdata import merge_patchsets, scan_patchset_files
+
+    if not any((out / "masses").glob(f"m*/bkgonly_{detector}.json")):
+        return
+    bkg_only, patchset = merge_patchsets(scan_patchset_files(out, detector))
+    atomic_write(out / f"bkgonly_{detector}.json", stats.workspace_json(bkg_only) + "\n")
+    atomic_write(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
+
+
 def _serial(tasks: list[MassTask]) -> Iterator[tuple[MassTask, Future[dict[str, Any]]]]:
     """Run the tasks in this process, one by one, yielding each as a finished future."""
     for task in tasks:
@@ -623,6 +638,10 @@ def scan(
         connect_timeout_s: how long to wait for the Dask scheduler [s].
         progress: show a progress bar over masses (stderr).
 
+    Writes ``masses/m<mass>.json`` (and the limit step's folder) per mass, ``contour.csv``
+    and ``contour.json`` after each, ``scan.log``, and once every mass is done the whole
+    grid's likelihood (:func:`write_grid_likelihood`).
+
     Returns:
         The contour records (as in ``contour.json``), sorted by mass.
 
@@ -678,6 +697,8 @@ def scan(
                           scheduler=scheduler, connect_timeout_s=connect_timeout_s,
                           progress=progress, total=len(tasks))
         records = write_contour(out, config_dict, results)
+        if len(results) == len(tasks):
+            write_grid_likelihood(out, detector)
         log.info("scan finished: %d of %d masses done, %d failed", len(results), len(tasks),
                  len(failed))
     if failed:

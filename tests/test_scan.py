@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 import _fake_limit
+import pyhf
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import scan
+from t2khnl import limit, scan
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 
@@ -197,6 +198,12 @@ def test_scan_end_to_end(tmp_path):
                                   "corrected")
         assert 0 < errors["d_low_err"] < 3e-5 and errors["d_high_err"] is None
     assert (out / "scan.log").read_text().count("scan finished") == 1
+    # the whole grid's likelihood: one patch per (mass, d), all applying to one workspace
+    bkg_only = json.loads((out / "bkgonly_nd280.json").read_text())
+    patchset = pyhf.patchset.PatchSet(json.loads((out / "patchset_nd280.json").read_text()))
+    patchset.verify(bkg_only)
+    assert len(patchset.patches) == 2 * len(limit.D_GRID_GEV_INV)
+    assert {p.values[0] for p in patchset.patches} == {0.3, 0.5}
     before = {p.name: p.stat().st_mtime_ns for p in (out / "masses").glob("m*.json")}
     start = time.monotonic()
     again = CliRunner().invoke(main, args)
