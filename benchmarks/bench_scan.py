@@ -109,10 +109,12 @@ def _run_scan(detector: str, masses: str, out: Path, args: argparse.Namespace) -
         progress=False,
     )
     cpu = timer.cpu_s + _children_cpu_s() - children0
-    times = {}
+    times: dict[float, dict[str, float]] = {}
     for line in (out / _TIMES_FILE).read_text().splitlines():
-        row = json.loads(line)
-        times[row["mass_gev"]] = row
+        row = json.loads(line)  # one line per limit step: a rerun mass has several
+        total = times.setdefault(row["mass_gev"], {"wall_s": 0.0, "cpu_s": 0.0})
+        total["wall_s"] += row["wall_s"]
+        total["cpu_s"] += row["cpu_s"]
     per_mass = []
     for rec in records:
         per = json.loads((out / "masses" / f"{scan.mass_label(rec['mass_gev'])}.json").read_text())
