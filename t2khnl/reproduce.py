@@ -21,6 +21,7 @@ presets' contours on one plane.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -228,17 +229,25 @@ def summary_markdown(numbers: dict[str, Any], scans: dict[str, Path]) -> str:
             f"{kaon['max_ratio']:.3g}) | agrees with AFH (no number) |")
     for detector, folder in scans.items():
         lines += ["", f"## Contour, {_LABELS[detector]}", "",
-                  "| m_N [MeV] | d_low [GeV^-1] | d_high [GeV^-1] |", "|---|---|---|"]
+                  "| m_N [MeV] | d_low [GeV^-1] | d_high [GeV^-1] | not excluded in between "
+                  "[GeV^-1] |", "|---|---|---|---|"]
         for rec in headlines.load_records(folder):
             lines.append(f"| {rec['mass_gev'] * 1e3:.4g} | {_edge(rec, 'd_low')} | "
-                         f"{_edge(rec, 'd_high')} |")
+                         f"{_edge(rec, 'd_high')} | {_holes(rec)} |")
     return "\n".join(lines) + "\n"
+
+
+def _holes(rec: dict[str, Any]) -> str:
+    """The couplings [GeV^-1] between a mass's excluded intervals, or "-"."""
+    intervals = rec.get("intervals") or []
+    return ", ".join(f"{a[1]:.3g}-{b[0]:.3g}" for a, b in itertools.pairwise(intervals)) or "-"
 
 
 def _edge(rec: dict[str, Any], name: str) -> str:
     value = rec[name]
+    refused = (rec.get("refused") or {}).get(name)
     if value is None:
-        return "-"
+        return f"not quoted ({refused})" if refused else "-"
     if rec.get(f"{name}_open"):
         return f">= {value:.3g} (grid end)" if name == "d_high" else f"<= {value:.3g} (grid end)"
     err = rec.get(f"{name}_err")

@@ -44,6 +44,8 @@ def test_every_artefact_of_a_preset(quick, preset):
         assert [float(r[0]) for r in rows[1:]] == [0.1, 0.5]
         for row in rows[1:]:
             assert all(field == "" or float(field) > 0 for field in row)
+        twin = json.loads((folder / f"contour_{name}.json").read_text())
+        assert [r["mass_gev"] for r in twin["records"]] == [0.1, 0.5]
     numbers = json.loads((folder / "headlines.json").read_text())
     for key in ("nd280_world_leading_mev", "upgrade_world_leading_mev", "minibooNE_nd280_cl",
                 "minibooNE_upgrade_sigma"):
@@ -52,6 +54,7 @@ def test_every_artefact_of_a_preset(quick, preset):
     assert 0.5 < numbers["kaon_validation"]["median_ratio"] < 3.0
     summary = (folder / "summary.md").read_text()
     assert "| ND280 2019 world-leading window [MeV] |" in summary and "390-743" in summary
+    assert "| d_high [GeV^-1] | not excluded in between [GeV^-1] |" in summary
     validate(folder / "hepdata" / "submission.tar.gz")
 
 
@@ -69,3 +72,15 @@ def test_bad_preset_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["reproduce", "--preset", "paper", "--output",
                                        str(tmp_path)])
     assert result.exit_code == 2 and "unknown preset 'paper'" in result.output
+
+
+def test_summary_lists_holes_and_refused_edges():
+    from t2khnl import reproduce
+
+    rec = {"d_low": 1.1e-6, "d_high": None, "d_low_err": 2e-8, "d_high_open": True,
+           "refused": {"d_low": None, "d_high": "n_eff = 39.0 < 50"},
+           "intervals": [[1.1e-6, 1.1e-5], [1.6e-5, 1e-3]]}
+    assert reproduce._holes(rec) == "1.1e-05-1.6e-05"
+    assert reproduce._holes({**rec, "intervals": [[1.1e-6, 1e-3]]}) == "-"
+    assert reproduce._edge(rec, "d_high") == "not quoted (n_eff = 39.0 < 50)"
+    assert reproduce._edge(rec, "d_low") == "1.1e-06 ± 2e-08"
