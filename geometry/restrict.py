@@ -6,7 +6,8 @@ sectors while a line through one fiducial box's injection layer meets a handful.
 that does not meet a region can neither contain nor hide (by its level) a point inside it,
 so for lines and points inside the region the restricted model is the same geometry:
 SIREN's vertices, interaction probabilities and sector look-ups are unchanged, bit for bit
-(``tests/test_geometry.py``), and cost less.
+(``tests/test_geometry.py``: sectors, densities and column depths around TPC1;
+``tests/test_injection.py``: identical injected events), and cost less.
 
 Units: metres, SIREN detector coordinates.
 """
