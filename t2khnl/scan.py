@@ -697,8 +697,9 @@ def scan(
                           scheduler=scheduler, connect_timeout_s=connect_timeout_s,
                           progress=progress, total=len(tasks))
         records = write_contour(out, config_dict, results)
-        if len(results) == len(tasks):
-            write_grid_likelihood(out, detector)
+        grid = out / f"patchset_{detector}.json"
+        if len(results) == len(tasks) and (todo or not grid.is_file()):
+            write_grid_likelihood(out, detector)  # ~2 s for 48 masses: not on a bare resume
         log.info("scan finished: %d of %d masses done, %d failed", len(results), len(tasks),
                  len(failed))
     if failed:
