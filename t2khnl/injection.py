@@ -67,6 +67,9 @@ HNL_PDG = 5914
 #: Height of the thin cylinder the neutrinos start from [m]; only its face matters.
 _DISK_HEIGHT_M = 1e-6
 _PROTON_PDG = 1000010010
+#: Total cross sections at or below this [cm^2] are inert entries (t2khnl's SIREN tables
+#: write 1e-300 for d = 1 GeV^-1; a real one at any sensible d is above 1e-100).
+INERT_CM2 = 1e-250
 #: Attempts between two calls of the progress callback.
 _PROGRESS_EVERY = 1000
 
@@ -185,11 +188,14 @@ def _energy_bias(siren: Any, detector_model: Any, processes: Sequence[Any], prim
                  ) -> NDArray[np.float64]:
     """b(E) at ``energies`` [GeV]: sum over targets of sigma_T(E) / max sigma_T.
 
-    Nodes outside [e_min, e_max] take the value at the nearer end (SIREN interpolates the
-    generation table at e_min from its neighbours).
+    sigma_T sums the processes of target T; a target whose cross section never exceeds
+    :data:`INERT_CM2` (SIREN's class needs a hydrogen entry in every object, see
+    :func:`t2khnl.xsec.siren_cross_sections`) is left out. Nodes outside [e_min, e_max]
+    take the value at the nearer end (SIREN interpolates the generation table at e_min
+    from its neighbours).
     """
     nodes = np.clip(energies, e_min, e_max)
-    bias = np.zeros(nodes.size)
+    sigma: dict[int, NDArray[np.float64]] = {}
     for process in processes:
         for target in process.GetPossibleTargets():
             record = siren.dataclasses.InteractionRecord()
@@ -197,11 +203,14 @@ def _energy_bias(siren: Any, detector_model: Any, processes: Sequence[Any], prim
             threshold = float(process.InteractionThreshold(record))
             # float(np.squeeze(...)): SIREN's Python (DarkNews) cross sections return a
             # one-element array where the C++ ones return a float
-            sigma = np.array([float(np.squeeze(process.TotalCrossSection(primary, float(e),
-                                                                          target)))
-                              if e > threshold else 0.0 for e in nodes])
-            if sigma.max() > 0:
-                bias += sigma / sigma.max()
+            values = np.array([float(np.squeeze(process.TotalCrossSection(primary, float(e),
+                                                                           target)))
+                               if e > threshold else 0.0 for e in nodes])
+            sigma[int(target)] = sigma.get(int(target), 0.0) + values
+    bias = np.zeros(nodes.size)
+    for values in sigma.values():
+        if values.max() > INERT_CM2:
+            bias += values / values.max()
     return bias
 
 

@@ -34,7 +34,8 @@ bindings of siren 0.1.0 do not expose ``Interpolator1D/2D``). What it expects, f
 term only when ``inelastic``), converted from GeV^-2 only if ``in_invGeV``; the differential
 table is f(E, z) with ``z = (y - yMin) / (yMax - yMin)``, y = Q^2 / (2 M E) and yMin/yMax
 from its own ``DipoleyMin/DipoleyMax``. ``dipole_coupling`` multiplies whatever the table is
-normalised to: here d in GeV^-1.
+normalised to: here d in GeV^-1. :func:`siren_cross_sections` builds one object per target
+and adds the p-el term to each nucleus's own table rather than through ``inelastic``.
 """
 
 from __future__ import annotations
@@ -686,21 +687,52 @@ def _scientific_text(*columns: NDArray[np.float64]) -> bytes:
     return rows.tobytes()
 
 
+def _siren_diff_values(table: CrossSectionTable, times_y: bool) -> NDArray[np.float64]:
+    """The differential table as SIREN reads it: helicities summed, times y if ``times_y``,
+    shape (nEd, nz)."""
+    dif = table.dsigma_dy_cm2.sum(axis=0)
+    if times_y:
+        ymin, ymax = _siren_y_bounds(table.diff_energies_gev, table.mass_gev,
+                                     table.scatterer_mass_gev)
+        dif = dif * (ymin[:, None] + table.z[None, :] * (ymax - ymin)[:, None])
+    return np.nan_to_num(dif)
+
+
+def _on_nodes(table: CrossSectionTable, energies: NDArray[np.float64],
+              zs: NDArray[np.float64], times_y: bool) -> NDArray[np.float64]:
+    """:func:`_siren_diff_values` of ``table`` at the (E, z) nodes given [GeV], bilinear in
+    (log E, log z) of log f like SIREN's interpolator; zero below the table's threshold."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    values = _siren_diff_values(table, times_y)
+    above = table.diff_energies_gev > table.threshold_gev
+    interp = RegularGridInterpolator(
+        (np.log(table.diff_energies_gev[above]), np.log(table.z)),
+        np.log(np.maximum(values[above], _FLOOR)), bounds_error=False, fill_value=None)
+    ee, zz = np.meshgrid(energies, zs, indexing="ij")
+    logs = np.log(np.clip(ee, table.diff_energies_gev[above][0], None))
+    out = np.exp(interp(np.stack([logs, np.log(zz)], axis=-1)))
+    return np.where(ee > table.threshold_gev, out, 0.0)
+
+
 def write_siren_table_files(
-    table: CrossSectionTable, directory: str | os.PathLike[str],
-    *, placeholder: bool = False, times_y: bool = True, stride: tuple[int, int] = (1, 1),
+    tables: Sequence[CrossSectionTable], directory: str | os.PathLike[str],
+    *, times_y: bool = True, stride: tuple[int, int] = (1, 1),
     total_from_gev: float | None = None,
 ) -> tuple[Path, Path]:
-    """Write a table, helicities summed, in the text format of SIREN's ``Add*CrossSectionFile``.
+    """Write one target's tables, summed over channels and helicities, in the text format of
+    SIREN's ``Add*CrossSectionFile``.
 
+    The table with the lowest threshold (the coherent one, for a nucleus) sets the grids;
+    another channel of the same target (p-el: Z x the free-proton table) is added at its
+    (E, z) nodes, which is what SIREN's own ``inelastic`` option computes at run time.
     File names follow what the C++ parses: ``..._Z_<Z>_A_<A>_mHNL_<m>_unpol.dat``. Values
     are cm^2 for d = 1 GeV^-1 (use ``in_invGeV=False``), floored at 1e-300 (SIREN
     interpolates log f and mishandles zeros).
 
     Args:
-        table: the table to write.
+        tables: the target's tables (one mass, one target PDG code).
         directory: output folder.
-        placeholder: write 1e-300 everywhere (a target that must exist but not interact).
         times_y: write y * dsigma/dy instead of dsigma/dy (see :func:`siren_cross_sections`).
         total_from_gev: start the total table here [GeV] if below the table's first energy
             (SIREN evaluates every target's total at every sampled energy).
@@ -710,33 +742,61 @@ def write_siren_table_files(
     Returns:
         (total file, differential file).
     """
-    zz, aa = _zpad(table.target_pdg)
-    tag = f"Z_{zz}_A_{aa}_mHNL_{table.mass_gev:.15g}_unpol.dat"
-    folder = Path(directory)
-    tot_path, diff_path = folder / f"xsec_{tag}", folder / f"dxsec_{tag}"
+    if len({(t.mass_gev, t.target_pdg) for t in tables}) != 1:
+        msg = "write_siren_table_files takes the tables of one target at one mass"
+        raise ValueError(msg)
+    base = min(tables, key=lambda t: t.threshold_gev)
     # SIREN v0.1's Interpolator1D crashes (segfault) on a grid it indexes in log(E): its
     # zero mask is filled past the end of an empty std::vector<bool> and lost when the
     # interpolator is copied. A uniform linear grid keeps it in linear mode.
     # One node sits exactly at threshold (value 0), so nothing leaks below it.
-    step = (table.energies_gev[-1] - table.threshold_gev) / (_N_SIREN_TOTAL - 1)
-    start = min(table.energies_gev[0], total_from_gev or table.energies_gev[0])
-    n_below = int(np.ceil((table.threshold_gev - start) / step))
-    e_lin = table.threshold_gev + step * np.arange(-n_below, _N_SIREN_TOTAL)
-    tot = np.full(e_lin.shape, _FLOOR) if placeholder else np.maximum(
-        _loglog(e_lin, table.energies_gev, table.total_cm2.sum(axis=0), table.threshold_gev),
-        _FLOOR)
-    tot_path.write_bytes(_scientific_text(e_lin, tot))
-    ie = _every(table.diff_energies_gev.size, stride[0])
-    iz = _every(table.z.size, stride[1])
-    energies, zs = table.diff_energies_gev[ie], table.z[iz]
+    step = (base.energies_gev[-1] - base.threshold_gev) / (_N_SIREN_TOTAL - 1)
+    start = min(base.energies_gev[0], total_from_gev or base.energies_gev[0])
+    n_below = int(np.ceil((base.threshold_gev - start) / step))
+    e_lin = base.threshold_gev + step * np.arange(-n_below, _N_SIREN_TOTAL)
+    tot = sum(_loglog(e_lin, t.energies_gev, t.total_cm2.sum(axis=0), t.threshold_gev)
+              for t in tables)
+    ie = _every(base.diff_energies_gev.size, stride[0])
+    iz = _every(base.z.size, stride[1])
+    energies, zs = base.diff_energies_gev[ie], base.z[iz]
+    dif = _siren_diff_values(base, times_y)[np.ix_(ie, iz)] + sum(
+        _on_nodes(t, energies, zs, times_y) for t in tables if t is not base)
     ee, zz_ = np.meshgrid(energies, zs, indexing="ij")
-    dif = table.dsigma_dy_cm2.sum(axis=0)[np.ix_(ie, iz)]
-    if times_y:
-        ymin, ymax = _siren_y_bounds(energies, table.mass_gev, table.scatterer_mass_gev)
-        dif = dif * (ymin[:, None] + zz_ * (ymax - ymin)[:, None])
-    dif = np.full(ee.shape, _FLOOR) if placeholder else np.maximum(np.nan_to_num(dif), _FLOOR)
-    diff_path.write_bytes(_scientific_text(ee.ravel(), zz_.ravel(), dif.ravel()))
+    return _write_pair(base, directory, (e_lin, np.maximum(tot, _FLOOR)),
+                       (ee.ravel(), zz_.ravel(), np.maximum(dif, _FLOOR).ravel()))
+
+
+def _write_pair(table: CrossSectionTable, directory: str | os.PathLike[str],
+                total: tuple[NDArray[np.float64], ...],
+                differential: tuple[NDArray[np.float64], ...]) -> tuple[Path, Path]:
+    """Write the total (E, sigma) and differential (E, z, f) columns under SIREN's names."""
+    zz, aa = _zpad(table.target_pdg)
+    tag = f"Z_{zz}_A_{aa}_mHNL_{table.mass_gev:.15g}_unpol.dat"
+    folder = Path(directory)
+    tot_path, diff_path = folder / f"xsec_{tag}", folder / f"dxsec_{tag}"
+    tot_path.write_bytes(_scientific_text(*total))
+    diff_path.write_bytes(_scientific_text(*differential))
     return tot_path, diff_path
+
+
+def _write_inert_hydrogen(tables: Iterable[CrossSectionTable], directory: str | os.PathLike[str],
+                          total_from_gev: float) -> tuple[Path, Path]:
+    """Hydrogen tables of value 1e-300 spanning every table's energies and z: the hydrogen
+    entry SIREN's class looks up for every target, whether or not hydrogen interacts.
+
+    3-point uniform linear grids (a 2-point grid would be indexed in log, see
+    :func:`write_siren_table_files`).
+    """
+    tables = list(tables)
+    e_top = max(t.energies_gev[-1] for t in tables)
+    e_tot = np.linspace(total_from_gev, e_top, 3)
+    e_diff = np.linspace(min(t.diff_energies_gev[0] for t in tables),
+                         max(t.diff_energies_gev[-1] for t in tables), 3)
+    z = np.linspace(min(t.z[0] for t in tables), 1.0, 3)
+    ee, zz = np.meshgrid(e_diff, z, indexing="ij")
+    hydrogen = replace(tables[0], target_pdg=PROTON_PDG)
+    return _write_pair(hydrogen, directory, (e_tot, np.full(3, _FLOOR)),
+                       (ee.ravel(), zz.ravel(), np.full(ee.size, _FLOOR)))
 
 
 def siren_cross_sections(
@@ -747,27 +807,32 @@ def siren_cross_sections(
     sampling_table: bool = True,
     stride: tuple[int, int] = _SIREN_DIFF_STRIDE,
 ) -> list[Any]:
-    """Build SIREN's C++ ``HNLDipoleFromTable`` for the unpolarised upscattering rate.
+    """Build SIREN's C++ ``HNLDipoleFromTable`` objects for the unpolarised upscattering rate.
 
-    One object carries, per target, the coherent table summed over the two HNL helicities;
-    p-el enters through SIREN's ``inelastic`` mechanism (Z x the hydrogen table), on when the
-    tables contain p-el. Primaries: nu_mu and nu_mu-bar (same cross section by CP).
+    One object per target, each holding that target's table: coherent plus, when the tables
+    contain p-el, Z x the free-proton table (hydrogen has its own object with the free-proton
+    table). SIREN's ``inelastic`` option would add the p-el term itself, but only from a
+    hydrogen table inside the same object, so one object would have to hold every target;
+    and SIREN's ``GetPossibleTargets`` builds two std::sets of all the object's targets at
+    every (target, event) lookup, which made injection cost grow as the square of the
+    number of nuclei (ND280: 25). Every object still needs a hydrogen entry (the class looks
+    it up for any target): the nucleus objects get an inert one (1e-300 on a 3-point grid),
+    ignored by the injection's importance sampling.
 
-    One object, not one per helicity: the two would only differ in the helicity SIREN
-    stamps on the HNL record, which t2khnl does not read (the decay is unpolarised, see
-    :func:`t2khnl.model.sample_pair`), while every (object, target) pair costs SIREN time at
-    every injected event and a table to parse. The object is built with the ``Conserving``
-    label; the sampled (E, y, target) distribution is that of the helicity sum.
+    The tables are summed over the two HNL helicities: objects for each helicity would only
+    differ in the helicity SIREN stamps on the HNL record, which t2khnl does not read (the
+    decay is unpolarised, see :func:`t2khnl.model.sample_pair`). The objects carry the
+    ``Conserving`` label; the sampled (E, y, target) distribution is that of the helicity sum.
 
-    Limitation of SIREN's class: for p-el on a nucleus it adds Z x the hydrogen table at the
-    same z, with yMin/yMax of the *nucleus*, so totals are right but the sampled kinematics
-    of p-el events on nuclei are those of coherent scattering (too forward).
+    Limitation shared with SIREN's class: p-el on a nucleus is added at the same z, with
+    yMin/yMax of the *nucleus*, so totals are right but the sampled kinematics of p-el
+    events on nuclei are those of coherent scattering (too forward).
 
     Args:
         tables: output of :func:`build_tables` (one mass).
         d_gev_inv: dipole coupling d [GeV^-1] (not DarkNews's mu_tr = 2 d).
         table_dir: where to write the text tables SIREN reads (default: a temporary
-            folder, removed once the object is built: it keeps its own copy).
+            folder, removed once the objects are built: they keep their own copy).
         sampling_table: fill the differential table with y * dsigma/dy (default) rather than
             dsigma/dy. SIREN v0.1's ``SampleFinalState`` runs Metropolis-Hastings with
             proposals uniform in log y and acceptance table(y') / table(y), so it draws y with
@@ -782,7 +847,7 @@ def siren_cross_sections(
             totals, which set the rates, are unaffected).
 
     Returns:
-        A list holding the one object (SIREN's process list); ``TotalCrossSection`` in cm^2.
+        SIREN's process list, one object per target; ``TotalCrossSection`` in cm^2.
     """
     from ._siren import load as load_siren
 
@@ -794,38 +859,33 @@ def siren_cross_sections(
         msg = f"tables must share one HNL mass, got {sorted(masses)}"
         raise InputError(msg)
     mass = masses.pop()
-    with_pel = (PROTON_PDG, "p-el") in tables
+    by_target: dict[int, list[CrossSectionTable]] = {}
+    for (pdg, _channel), table in sorted(tables.items()):
+        by_target.setdefault(pdg, []).append(table)
+    # SIREN evaluates every target's table at every sampled energy: start all of them at
+    # the lowest threshold.
+    total_from = float(min(t.energies_gev[0] for t in tables.values()))
+    primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
+    label = sint.HNLDipoleFromTable.HelicityChannel.Conserving
+    hydrogen = sdc.ParticleType(PROTON_PDG)
+    processes = []
     with contextlib.ExitStack() as stack:
         if table_dir is None:
-            # the object keeps its own copy of the tables: the folder (~80 MB for ND280) is
-            # removed once it is built
+            # the objects keep their own copy of the tables: the folder (~80 MB for ND280) is
+            # removed once they are built
             table_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="t2khnl_xs_"))
         folder = Path(table_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
-        label = sint.HNLDipoleFromTable.HelicityChannel.Conserving
-        lowest = min(tables.values(), key=lambda t: t.energies_gev[0])
-        hydrogen = (
-            tables[(PROTON_PDG, "p-el")] if with_pel else replace(lowest, target_pdg=PROTON_PDG)
-        )
-        total_from = float(lowest.energies_gev[0])
-        xs = sint.HNLDipoleFromTable(mass, d_gev_inv, label, True, False, with_pel, primaries)
-        for (pdg, channel), table in tables.items():
-            if channel != "coherent":
-                continue
-            # SIREN evaluates every target's table at every sampled energy: start all of
-            # them at the lowest threshold.
-            tot, dif = write_siren_table_files(table, folder, times_y=sampling_table,
+        inert_dir = folder / "inert"
+        inert_dir.mkdir(parents=True, exist_ok=True)
+        inert = _write_inert_hydrogen(tables.values(), inert_dir, total_from)
+        for pdg, own in by_target.items():
+            xs = sint.HNLDipoleFromTable(mass, d_gev_inv, label, True, False, False, primaries)
+            tot, dif = write_siren_table_files(own, folder, times_y=sampling_table,
                                                stride=stride, total_from_gev=total_from)
-            ptype = sdc.ParticleType(pdg)
-            xs.AddTotalCrossSectionFile(str(tot), ptype)
-            xs.AddDifferentialCrossSectionFile(str(dif), ptype)
-        # SIREN always looks up the hydrogen table (the p-el one, or an inert placeholder),
-        # for every target and at every energy from the lowest threshold on.
-        tot, dif = write_siren_table_files(hydrogen, folder, placeholder=not with_pel,
-                                           times_y=sampling_table, stride=stride,
-                                           total_from_gev=total_from)
-        hyd = sdc.ParticleType(PROTON_PDG)
-        xs.AddTotalCrossSectionFile(str(tot), hyd)
-        xs.AddDifferentialCrossSectionFile(str(dif), hyd)
-    return [xs]
+            xs.AddTotalCrossSectionFile(str(tot), sdc.ParticleType(pdg))
+            xs.AddDifferentialCrossSectionFile(str(dif), sdc.ParticleType(pdg))
+            if pdg != PROTON_PDG:
+                xs.AddTotalCrossSectionFile(str(inert[0]), hydrogen)
+                xs.AddDifferentialCrossSectionFile(str(inert[1]), hydrogen)
+            processes.append(xs)
+    return processes

@@ -80,6 +80,18 @@ def total_deviation(tables, mass, pdg, channel, energies):
     return worst_sum, worst_hel
 
 
+def serving(objs, pdg):
+    """The SIREN objects that hold target ``pdg`` (asking another one throws)."""
+    t = siren_dc.ParticleType(pdg)
+    return [o for o in objs if t in o.GetPossibleTargets()]
+
+
+def siren_total(objs, energy, pdg):
+    """SIREN's total cross section [cm^2] of target ``pdg``, summed over its objects."""
+    t = siren_dc.ParticleType(pdg)
+    return sum(o.TotalCrossSection(NUMU, energy, t) for o in serving(objs, pdg))
+
+
 def differential_deviation(objs, mass, pdg, energies, n_y=41, rel_floor=0.1):
     """SIREN's DifferentialCrossSection (coherent tables, sampling_table=False) vs DarkNews.
 
@@ -96,8 +108,9 @@ def differential_deviation(objs, mass, pdg, energies, n_y=41, rel_floor=0.1):
         ymin, ymax = xsec._siren_y_bounds(np.array([e]), mass, big_m)
         ys = np.geomspace(ymin[0] * 1.02, ymax[0] * (1 - 1e-6), n_y)
         ref = sum(darknews_dsigma_dy(p, e, ys) for p in procs)
+        held = serving(objs, pdg)
         ours = np.array([sum(o.DifferentialCrossSection(NUMU, e, siren_dc.ParticleType(pdg),
-                                                       big_m, y) for o in objs) for y in ys])
+                                                       big_m, y) for o in held) for y in ys])
         weight = ref * ys
         keep = weight >= rel_floor * weight.max()
         worst = max(worst, np.max(np.abs(ours[keep] / ref[keep] - 1)))
@@ -162,11 +175,9 @@ def test_d_squared_scaling(tables_047):
     assert tab.total(3.0, 2e-6) == pytest.approx(4 * tab.total(3.0, 1e-6), rel=1e-12)
     o1 = xsec.siren_cross_sections(tables_047, 1e-6)
     o2 = xsec.siren_cross_sections(tables_047, 3e-6)
-    for a, b in zip(o1, o2, strict=True):
-        for pdg in (C12, PB208, H1):
-            t = siren_dc.ParticleType(pdg)
-            assert b.TotalCrossSection(NUMU, 3.0, t) == pytest.approx(
-                9 * a.TotalCrossSection(NUMU, 3.0, t), rel=1e-12)
+    for pdg in (C12, PB208, H1):
+        assert siren_total(o2, 3.0, pdg) == pytest.approx(9 * siren_total(o1, 3.0, pdg),
+                                                          rel=1e-12)
 
 
 def test_threshold(tables_047):
@@ -181,20 +192,18 @@ def test_threshold(tables_047):
         assert float(procs[1].total_xsec(e_th * (1 - 1e-6))) == 0.0
     objs = xsec.siren_cross_sections(tables_047, 1.0)
     tab = tables_047[(C12, "coherent")]
-    for o in objs:
-        below = tab.threshold_gev * (1 - 1e-3)
-        assert o.TotalCrossSection(NUMU, below, siren_dc.ParticleType(C12)) < 1e-250
+    assert siren_total(objs, tab.threshold_gev * (1 - 1e-3), C12) < 1e-250
 
 
 def test_siren_object_reproduces_tables(tables_047):
-    """Total: SIREN (linear resampling) vs our log-log table; p-el enters via Z x hydrogen."""
+    """Total: SIREN (linear resampling) vs our log-log tables, coherent + p-el (Z x the free
+    proton) in each nucleus's object; hydrogen counted once."""
     objs = xsec.siren_cross_sections(tables_047, 1.0)
     rng = np.random.default_rng(3)
     for pdg in (C12, PB208, H1):
-        t = siren_dc.ParticleType(pdg)
         ours_tabs = [tab for (p, _), tab in tables_047.items() if p == pdg]
         for e in np.concatenate([rng.uniform(0.6, 30.0, 20), [0.65, 0.9]]):
-            siren_val = sum(o.TotalCrossSection(NUMU, e, t) for o in objs)
+            siren_val = siren_total(objs, e, pdg)
             ours = sum(tab.total(e) for tab in ours_tabs)
             assert siren_val == pytest.approx(ours, rel=5e-3), (pdg, e)
 
@@ -205,9 +214,42 @@ def test_siren_objects_outlive_their_table_folder(tables_047, tmp_path, monkeypa
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     objs = xsec.siren_cross_sections(tables_047, 1.0)
     assert list(tmp_path.iterdir()) == []
-    t = siren_dc.ParticleType(C12)
     ours = sum(tab.total(3.0) for (p, _), tab in tables_047.items() if p == C12)
-    assert sum(o.TotalCrossSection(NUMU, 3.0, t) for o in objs) == pytest.approx(ours, rel=5e-3)
+    assert siren_total(objs, 3.0, C12) == pytest.approx(ours, rel=5e-3)
+
+
+def test_one_object_per_target(tables_047):
+    """Each object holds one target (plus hydrogen, inert unless it is hydrogen's own):
+    SIREN's lookups then cost the same whatever the number of nuclei in the model."""
+    objs = xsec.siren_cross_sections(tables_047, 1.0)
+    held = [sorted(int(t) for t in o.GetPossibleTargets()) for o in objs]
+    assert held == [[H1], [H1, C12], [H1, PB208]]
+    hydrogen = siren_dc.ParticleType(H1)
+    assert [o.TotalCrossSection(NUMU, 3.0, hydrogen) > 1e-250 for o in objs] == [
+        True, False, False]
+
+
+def test_pel_folded_as_siren_would(tables_047):
+    """p-el on C12 enters C12's differential table as 6 x the free-proton table at the same
+    z, which is what SIREN's ``inelastic`` option computes from a hydrogen table."""
+    with_pel = xsec.siren_cross_sections(tables_047, 1.0)
+    coherent = xsec.siren_cross_sections(
+        {k: v for k, v in tables_047.items() if k[1] == "coherent"}, 1.0)
+    proton = tables_047[(H1, "p-el")].scatterer_mass_gev
+    c12 = tables_047[(C12, "coherent")].scatterer_mass_gev
+    for e in (1.3, 2.7, 11.3):
+        y_c12 = xsec._siren_y_bounds(np.array([e]), 0.47, c12)
+        y_p = xsec._siren_y_bounds(np.array([e]), 0.47, proton)
+        for z in (0.02, 0.1, 0.4, 0.8):
+            y = y_c12[0][0] + z * (y_c12[1][0] - y_c12[0][0])
+            yp = y_p[0][0] + z * (y_p[1][0] - y_p[0][0])
+            added = (serving(with_pel, C12)[0].DifferentialCrossSection(
+                NUMU, e, siren_dc.ParticleType(C12), c12, y)
+                - serving(coherent, C12)[0].DifferentialCrossSection(
+                NUMU, e, siren_dc.ParticleType(C12), c12, y))
+            free = with_pel[0].DifferentialCrossSection(NUMU, e, siren_dc.ParticleType(H1),
+                                                        proton, yp)
+            assert added == pytest.approx(6 * free, rel=2e-2), (e, z)
 
 
 def test_pel_multiplicity(tables_047):
