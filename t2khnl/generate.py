@@ -309,6 +309,8 @@ def generate_events(
     """
     parts = []
     edges = _strata_m(upstream_m)
+    bias = injection.energy_bias(setup.detector_model, setup.processes, setup.flux,
+                                 primary_pdg=setup.primary_pdg)
     attempts = strata_attempts(n_events, len(setup.boxes), upstream_m, allocation)
     for index, (box, n_box) in enumerate(zip(setup.boxes, attempts, strict=True)):
         front, back = box.centre[2] - box.widths[2] / 2, box.centre[2] + box.widths[2] / 2
@@ -326,7 +328,7 @@ def generate_events(
                 segment_start_m=start, segment_end_m=end, radius_m=radius,
                 centre_xy_m=(box.centre[0], box.centre[1]), n_events=n_layer,
                 seed=int(np.random.SeedSequence([seed, index, layer]).generate_state(1)[0]),
-                primary_pdg=setup.primary_pdg,
+                primary_pdg=setup.primary_pdg, bias_energy=bias,
                 progress=progress,
             )
             rng = np.random.default_rng([seed, index, layer])

@@ -214,6 +214,42 @@ def _energy_bias(siren: Any, detector_model: Any, processes: Sequence[Any], prim
     return bias
 
 
+def _energy_range(siren: Any, detector_model: Any, processes: Sequence[Any],
+                  energies: NDArray[np.float64]) -> tuple[float, float, float]:
+    """(lowest threshold, e_min, e_max) [GeV]: the flux range above the lowest threshold."""
+    e_thr = _lowest_threshold_gev(siren, detector_model, processes)
+    e_min = max(e_thr, float(energies[0]))
+    e_max = float(energies[-1])
+    if e_min >= e_max:
+        msg = f"the flux ends at {e_max:g} GeV, below the interaction threshold {e_thr:g} GeV"
+        raise InputError(msg)
+    return e_thr, e_min, e_max
+
+
+def energy_bias(detector_model: Any, processes: Sequence[Any], flux: Sequence[ArrayLike],
+                *, primary_pdg: int = 14) -> NDArray[np.float64]:
+    """The importance function b(E) of :func:`inject_upscatters` at the flux energies.
+
+    b(E) = sum over the processes' targets T of sigma_T(E) / max sigma_T (dimensionless).
+    Computing it costs ~2 us per (target, flux node), ~20 ms for ND280's 24 nuclei:
+    compute it once for injections that share processes and flux.
+
+    Args:
+        detector_model (siren.detector.DetectorModel): for the targets' masses.
+        processes (Sequence[siren.interactions.CrossSection]): the cross sections.
+        flux (Sequence[ArrayLike]): pair (energies [GeV], flux [nu / m^2 / GeV / POT]).
+        primary_pdg (int): PDG code of the neutrino.
+
+    Returns:
+        b at each flux energy, shape of the flux's energies.
+    """
+    energies, _ = _check_flux(flux)
+    siren = _siren()
+    _, e_min, e_max = _energy_range(siren, detector_model, list(processes), energies)
+    return _energy_bias(siren, detector_model, list(processes),
+                        siren.dataclasses.ParticleType(int(primary_pdg)), energies, e_min, e_max)
+
+
 def _bin_weights(flux_gen: Any, flux_phys: Any, nodes_gev: NDArray[np.float64],
                  e_min: float, e_max: float, energy_gev: NDArray[np.float64],
                  ) -> NDArray[np.float64]:
@@ -253,7 +289,7 @@ def inject_upscatters(
     centre_xy_m: tuple[float, float] = (0.0, 0.0),
     primary_pdg: int = 14,
     with_sector: bool = True,
-    bias_energy: bool = True,
+    bias_energy: bool | ArrayLike = True,
     progress: Callable[[int], object] | None = None,
 ) -> UpscatterSample:
     """Sample upscattering vertices in a cylinder along the beam (+z) and weight them per POT.
@@ -280,8 +316,10 @@ def inject_upscatters(
         primary_pdg (int): PDG code of the neutrino; 14 (nu_mu, default) or -14.
         with_sector (bool): look up the detector volume name at each vertex (a few
             microseconds per event); defaults to True.
-        bias_energy (bool): draw energies from flux x b(E) (importance sampling, see the
-            module docstring) rather than from the flux; defaults to True.
+        bias_energy (bool | ArrayLike): draw energies from flux x b(E) (importance
+            sampling, see the module docstring) rather than from the flux; defaults to
+            True. An array is b(E) at the flux energies, from :func:`energy_bias` (it
+            depends on the processes and the flux only: strata share it).
         progress (Callable[[int], object] | None): called with the number of attempts
             made since its previous call (every 1000 attempts and at the end).
 
@@ -321,12 +359,7 @@ def inject_upscatters(
     smath = siren.math
 
     primary = sdc.ParticleType(int(primary_pdg))
-    e_thr = _lowest_threshold_gev(siren, detector_model, processes)
-    e_min = max(e_thr, float(energies[0]))
-    e_max = float(energies[-1])
-    if e_min >= e_max:
-        msg = f"the flux ends at {e_max:g} GeV, below the interaction threshold {e_thr:g} GeV"
-        raise InputError(msg)
+    e_thr, e_min, e_max = _energy_range(siren, detector_model, processes, energies)
     _check_table_range(siren, processes, primary, e_min, e_max)
     _warn_missing_targets(detector_model, processes)
 
@@ -338,8 +371,12 @@ def inject_upscatters(
         msg = f"the flux is zero above the interaction threshold {e_thr:g} GeV"
         raise InputError(msg)
     flux_gen = flux_in_range
-    if bias_energy:
-        bias = _energy_bias(siren, detector_model, processes, primary, energies, e_min, e_max)
+    if bias_energy is not False:
+        bias = (_energy_bias(siren, detector_model, processes, primary, energies, e_min, e_max)
+                if bias_energy is True else np.asarray(bias_energy, dtype=float))
+        if bias.shape != energies.shape:
+            msg = f"energy bias has shape {bias.shape}, the flux {energies.shape}"
+            raise InputError(msg)
         if not np.any(bias * values > 0):
             msg = f"no cross section is open where the flux is, above {e_min:g} GeV"
             raise InputError(msg)

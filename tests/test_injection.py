@@ -358,3 +358,18 @@ def test_energy_bias_leaves_out_inert_targets(toy_model: Any) -> None:
                                   siren.dataclasses.ParticleType.NuMu, energies, 0.5, 30.0)
     sigma = tables[(c12, "coherent")].total(energies)
     np.testing.assert_allclose(bias, sigma / sigma.max(), rtol=1e-2, atol=1e-3)
+
+
+def test_precomputed_energy_bias_gives_the_same_events(toy_model: Any, dipole: Any) -> None:
+    """b(E) from energy_bias, passed in, is what inject_upscatters computes itself."""
+    from t2khnl.injection import energy_bias
+
+    common = dict(segment_start_m=-1.25, segment_end_m=-0.75, radius_m=1.5, n_events=300,
+                  seed=5)
+    own = inject_upscatters(toy_model, [dipole], _flux(), **common)
+    bias = energy_bias(toy_model, [dipole], _flux())
+    given = inject_upscatters(toy_model, [dipole], _flux(), bias_energy=bias, **common)
+    np.testing.assert_array_equal(own.weight_per_pot, given.weight_per_pot)
+    np.testing.assert_array_equal(own.vertex_m, given.vertex_m)
+    with pytest.raises(InputError, match="energy bias has shape"):
+        inject_upscatters(toy_model, [dipole], _flux(), bias_energy=bias[1:], **common)
