@@ -430,30 +430,33 @@ def inject_upscatters(
     hnl_pdg_out = np.empty(n_events, dtype=np.int64)
     sectors: list[str] = []
     n_ok = 0
+    # bound once: attribute lookups through pybind11 cost microseconds per event
+    generate_event = injector.GenerateEvent
+    interaction_probabilities = weighter.GetInteractionProbabilities
+    containing_sector = detector_model.GetContainingSector
+    detector_position, vector3 = siren.detector.DetectorPosition, smath.Vector3D
     for attempt in range(n_events):
         if progress is not None and attempt and attempt % _PROGRESS_EVERY == 0:
             progress(_PROGRESS_EVERY)
-        tree = injector.GenerateEvent()
+        tree = generate_event()
         datums = tree.tree
         if len(datums) == 0:
             continue  # failed attempt: SIREN returns an empty tree (EventWeight would be 1/N)
         record = datums[0].record
-        secondary_types = [int(t) for t in record.signature.secondary_types]
-        i_hnl = 0 if secondary_types[0] in hnl_types else 1
+        signature = record.signature
+        secondary_types = signature.secondary_types
+        i_hnl = 0 if int(secondary_types[0]) in hnl_types else 1
         momenta = record.secondary_momenta
         energy_out[n_ok] = record.primary_momentum[0]
         vertex = record.interaction_vertex
         vertex_out[n_ok] = vertex
-        target_out[n_ok] = int(record.signature.target_type)
+        target_out[n_ok] = int(signature.target_type)
         hnl_out[n_ok] = momenta[i_hnl]
         recoil_out[n_ok] = momenta[1 - i_hnl]
-        hnl_pdg_out[n_ok] = secondary_types[i_hnl]
-        p_int_out[n_ok] = weighter.GetInteractionProbabilities(tree, 0)[0]
+        hnl_pdg_out[n_ok] = int(secondary_types[i_hnl])
+        p_int_out[n_ok] = interaction_probabilities(tree, 0)[0]
         if with_sector:
-            sector = detector_model.GetContainingSector(
-                siren.detector.DetectorPosition(smath.Vector3D(vertex))
-            )
-            sectors.append(sector.name)
+            sectors.append(containing_sector(detector_position(vector3(vertex))).name)
         n_ok += 1
 
     if progress is not None:
