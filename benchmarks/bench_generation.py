@@ -188,7 +188,8 @@ def bench_tables(args: argparse.Namespace, geometry: Any, flux_emax_gev: float,
     for label, chans in (("coherent", ("coherent",)), ("coherent+p-el", xsec.CHANNELS)):
         tables, t_build = _timed(xsec.build_tables, args.mass, targets, channels=chans)
         procs, t_siren = _timed(xsec.siren_cross_sections, tables, args.d)
-        out[f"t2khnl_{label}"] = {"n_tables": len(tables), "build_tables": _t(t_build),
+        out[f"t2khnl_{label}"] = {"n_tables": len(tables), "n_objects": len(procs),
+                                  "build_tables": _t(t_build),
                                   "siren_cross_sections": _t(t_siren)}
         print(f"  t2khnl {label:<14s}: build_tables {t_build.wall_s:6.2f} s, "
               f"siren_cross_sections {t_siren.wall_s:6.2f} s ({len(tables)} tables, "
@@ -369,7 +370,8 @@ def _table(results: dict[str, Any]) -> str:
         add(f"t2khnl build_tables, {a['n_nuclei']} nuclei, {key}",
             f"{ours['build_tables']['wall_s']:.2f} s", f"{ours['n_tables']} tables, 2 helicities")
         add(f"t2khnl siren_cross_sections, {key}",
-            f"{ours['siren_cross_sections']['wall_s']:.2f} s", "C++ HNLDipoleFromTable x2")
+            f"{ours['siren_cross_sections']['wall_s']:.2f} s",
+            f"C++ HNLDipoleFromTable x{ours.get('n_objects', '?')} (one per target)")
     for row in dn["cases"]:
         add(f"DarkNews fill {row['nucleus']} {row['channel']}", f"{row['wall_s']:.1f} s",
             f"measured, CPU {row['cpu_s']:.1f} s, to {dn['emax_gev']:.3g} GeV, 1 helicity")
