@@ -710,7 +710,7 @@ def _siren_diff_values(table: CrossSectionTable, times_y: bool) -> NDArray[np.fl
     return np.nan_to_num(dif)
 
 
-def _on_nodes(table: CrossSectionTable, energies: NDArray[np.float64],
+def _siren_diff_values_at(table: CrossSectionTable, energies: NDArray[np.float64],
               zs: NDArray[np.float64], times_y: bool) -> NDArray[np.float64]:
     """:func:`_siren_diff_values` of ``table`` at the (E, z) nodes given [GeV], bilinear in
     (log E, log z) of log f like SIREN's interpolator; zero below the table's threshold."""
@@ -772,7 +772,7 @@ def write_siren_table_files(
     iz = _every(base.z.size, stride[1])
     energies, zs = base.diff_energies_gev[ie], base.z[iz]
     dif = _siren_diff_values(base, times_y)[np.ix_(ie, iz)] + sum(
-        _on_nodes(t, energies, zs, times_y) for t in tables if t is not base)
+        _siren_diff_values_at(t, energies, zs, times_y) for t in tables if t is not base)
     ee, zz_ = np.meshgrid(energies, zs, indexing="ij")
     return _write_pair(base, directory, (e_lin, np.maximum(tot, _FLOOR)),
                        (ee.ravel(), zz_.ravel(), np.maximum(dif, _FLOOR).ravel()))
