@@ -56,6 +56,7 @@ import numpy as np
 
 from ._siren import load as load_siren
 from .errors import InputError
+from .xsec import INERT_CM2
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -67,9 +68,6 @@ HNL_PDG = 5914
 #: Height of the thin cylinder the neutrinos start from [m]; only its face matters.
 _DISK_HEIGHT_M = 1e-6
 _PROTON_PDG = 1000010010
-#: Total cross sections at or below this [cm^2] are inert entries (t2khnl's SIREN tables
-#: write 1e-300 for d = 1 GeV^-1; a real one at any sensible d is above 1e-100).
-INERT_CM2 = 1e-250
 #: Attempts between two calls of the progress callback.
 _PROGRESS_EVERY = 1000
 
@@ -189,7 +187,7 @@ def _energy_bias(siren: Any, detector_model: Any, processes: Sequence[Any], prim
     """b(E) at ``energies`` [GeV]: sum over targets of sigma_T(E) / max sigma_T.
 
     sigma_T sums the processes of target T; a target whose cross section never exceeds
-    :data:`INERT_CM2` (SIREN's class needs a hydrogen entry in every object, see
+    :data:`t2khnl.xsec.INERT_CM2` (SIREN's class needs a hydrogen entry in every object, see
     :func:`t2khnl.xsec.siren_cross_sections`) is left out. Nodes outside [e_min, e_max]
     take the value at the nearer end (SIREN interpolates the generation table at e_min
     from its neighbours).

@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CHANNELS",
     "HELICITIES",
+    "INERT_CM2",
     "MU_TR_PER_D",
     "PROTON_PDG",
     "CrossSectionTable",
@@ -97,6 +98,10 @@ _EMAX_GEV = 30.0
 _BELOW = 1e-2
 #: Value written instead of zero: SIREN's interpolators work in log(f) and mishandle f <= 0.
 _FLOOR = 1e-300
+#: SIREN total cross sections [cm^2] at or below this come from the floor (the inert
+#: hydrogen entries of :func:`siren_cross_sections`): 1e-300 x d^2, while a real one at
+#: any sensible d is above 1e-100.
+INERT_CM2 = 1e-250
 #: Composite Gauss-Legendre rule in ln Q^2: panels x nodes per panel. 12 x 8 agrees with
 #: 48 x 8 to 2e-7 on C12, O16, Ar40, Fe56 and Pb208 at 0.01, 0.2 and 1 GeV (at a third of
 #: the cost); the tables' error is their interpolation in E (~0.3%).
