@@ -48,7 +48,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -779,16 +779,18 @@ def write_siren_table_files(
     dif = _siren_diff_values(base, times_y)[np.ix_(ie, iz)] + sum(
         _siren_diff_values_at(t, energies, zs, times_y) for t in tables if t is not base)
     ee, zz_ = np.meshgrid(energies, zs, indexing="ij")
-    return _write_pair(base, directory, (e_lin, np.maximum(tot, _FLOOR)),
+    return _write_pair(base.target_pdg, base.mass_gev, directory,
+                       (e_lin, np.maximum(tot, _FLOOR)),
                        (ee.ravel(), zz_.ravel(), np.maximum(dif, _FLOOR).ravel()))
 
 
-def _write_pair(table: CrossSectionTable, directory: str | os.PathLike[str],
+def _write_pair(target_pdg: int, mass_gev: float, directory: str | os.PathLike[str],
                 total: tuple[NDArray[np.float64], ...],
                 differential: tuple[NDArray[np.float64], ...]) -> tuple[Path, Path]:
-    """Write the total (E, sigma) and differential (E, z, f) columns under SIREN's names."""
-    zz, aa = _zpad(table.target_pdg)
-    tag = f"Z_{zz}_A_{aa}_mHNL_{table.mass_gev:.15g}_unpol.dat"
+    """Write the total (E, sigma) and differential (E, z, f) columns of a target at an HNL
+    mass [GeV] under the file names SIREN parses."""
+    zz, aa = _zpad(target_pdg)
+    tag = f"Z_{zz}_A_{aa}_mHNL_{mass_gev:.15g}_unpol.dat"
     folder = Path(directory)
     tot_path, diff_path = folder / f"xsec_{tag}", folder / f"dxsec_{tag}"
     tot_path.write_bytes(_scientific_text(*total))
@@ -811,8 +813,7 @@ def _write_inert_hydrogen(tables: Iterable[CrossSectionTable], directory: str | 
                          max(t.diff_energies_gev[-1] for t in tables), 3)
     z = np.linspace(min(t.z[0] for t in tables), 1.0, 3)
     ee, zz = np.meshgrid(e_diff, z, indexing="ij")
-    hydrogen = replace(tables[0], target_pdg=PROTON_PDG)
-    return _write_pair(hydrogen, directory, (e_tot, np.full(3, _FLOOR)),
+    return _write_pair(PROTON_PDG, tables[0].mass_gev, directory, (e_tot, np.full(3, _FLOOR)),
                        (ee.ravel(), zz.ravel(), np.full(ee.size, _FLOOR)))
 
 
