@@ -182,7 +182,11 @@ def reproduce_preset(
     }
     (folder / "headlines.json").write_text(json.dumps(numbers, indent=2) + "\n")
     (folder / "summary.md").write_text(summary_markdown(numbers, scans))
-    hepdata.write_submission(folder / "hepdata", scans, patchsets=scans, preset=preset,
+    # the scans' merged grid likelihoods (scan.write_grid_likelihood), not a second merge
+    # of their per-mass patchsets
+    likelihoods = {det: (path / f"bkgonly_{det}.json", path / f"patchset_{det}.json")
+                   for det, path in scans.items()}
+    hepdata.write_submission(folder / "hepdata", scans, patchsets=likelihoods, preset=preset,
                              figures=dict.fromkeys(scans, folder / "fig4_constraints.png"))
     return numbers
 
