@@ -90,6 +90,8 @@ _SIGNAL = "signal"
 _BACKGROUND = "background"
 _SYST = "flux_xsec"
 _MEASUREMENT = "hnl"
+#: pyhf's default upper bound of a normfactor POI.
+_DEFAULT_POI_MAX = 10.0
 #: Poisson tail probability neglected per bin in the exact enumeration.
 _TAIL = 1e-10
 #: Joint Poisson probability below which an outcome is skipped in the exact enumeration.
@@ -469,8 +471,8 @@ def significance_of_exclusion(
     """
     sig = _as_counts(signal)
     bkg = _as_counts(background) if background is not None else None
-    ws = build_workspace(sig, background=bkg, flux_xsec=flux_xsec)
-    model = _widen_poi(ws.model(modifier_settings=MODIFIER_SETTINGS), 10.0)
+    model, _ = _counting_model(sig, background=bkg, observed=None, flux_xsec=flux_xsec,
+                               mu_max=10.0)
     asimov = _asimov_background(model)
     q = _test_stat(model, asimov, 1.0, "qtilde")
     return math.sqrt(max(q, 0.0))
@@ -566,9 +568,9 @@ def scaled_cls(
     if total <= 0:
         return 1.0
     unit = {ch: _count(signal, ch, "signal") / total for ch in signal}
-    ws = build_workspace(unit, background=background, observed=observed, flux_xsec=flux_xsec)
-    model = _widen_poi(_as_model(ws), 10.0 * total)
-    data = _asimov_background(model) if expected else ws.data(model)
+    model, observations = _counting_model(unit, background=background, observed=observed,
+                                          flux_xsec=flux_xsec, mu_max=10.0 * total)
+    data = _asimov_background(model) if expected else observations
     return cls(model, data=data, mu=total, calctype=calctype, test_stat=test_stat)
 
 
@@ -763,6 +765,28 @@ def _widen_poi(model: pyhf.pdf.Model, mu_max: float) -> pyhf.pdf.Model:
     others = [p for p in spec.get("parameters", []) if p.get("name") != poi]
     spec["parameters"] = [*others, {"name": poi, "bounds": [[low, float(mu_max)]]}]
     return pyhf.Model(spec, poi_name=poi, modifier_settings=MODIFIER_SETTINGS, validate=False)
+
+
+def _counting_model(
+    signal: Counts, *, background: Counts | None, observed: Counts | None,
+    flux_xsec: float | None, mu_max: float,
+) -> tuple[pyhf.pdf.Model, NDArray[np.float64]]:
+    """The model of :func:`build_workspace` with the POI bounded by [0, max(10, mu_max)],
+    and its observed data (main + auxiliary).
+
+    Built straight from the specification without pyhf's schema validation (~25 ms a
+    workspace and model, ~10x the fit): the specification is :func:`_spec`'s, which
+    :func:`build_workspace` validates, and the counts are checked by :func:`_count`.
+    """
+    names = _channel_names(signal, background, observed)
+    spec = _spec(names, signal=signal, background=background, observed=observed,
+                 flux_xsec=flux_xsec, measurement=_MEASUREMENT, with_signal=True)
+    bounds = [{"name": _POI, "bounds": [[0.0, max(_DEFAULT_POI_MAX, float(mu_max))]]}]
+    model = pyhf.Model({"channels": spec["channels"], "parameters": bounds}, poi_name=_POI,
+                       modifier_settings=MODIFIER_SETTINGS, validate=False)
+    counts = {obs["name"]: obs["data"][0] for obs in spec["observations"]}
+    main = [counts[ch] for ch in model.config.channels]
+    return model, np.asarray(main + list(model.config.auxdata), dtype=float)
 
 
 def _spec(

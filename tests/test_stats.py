@@ -243,3 +243,20 @@ def test_scaled_cls_is_stable_for_huge_signals(calctype):
     assert small == pytest.approx(direct, rel=1e-4)
     for total in (1e3, 1e5):
         assert stats.scaled_cls({"fhc": total, "rhc": total / 3}, calctype=calctype) < 1e-6
+
+
+@pytest.mark.parametrize("flux_xsec", [None, 0.05])
+@pytest.mark.parametrize(("calctype", "expected"),
+                         [("asymptotics", True), ("asymptotics", False), ("exact", False)])
+def test_scaled_cls_equals_cls_of_the_validated_workspace(flux_xsec, calctype, expected):
+    """scaled_cls builds its model without schema validation; the CLs is that of the
+    validated workspace of the same unit signal at mu = the total."""
+    signal, background = {"fhc": 2.4, "rhc": 0.6}, {"fhc": 0.9, "rhc": 0.02}
+    ws = stats.build_workspace({"fhc": 0.8, "rhc": 0.2}, background=background,
+                               flux_xsec=flux_xsec)
+    model = stats._widen_poi(ws.model(modifier_settings=stats.MODIFIER_SETTINGS), 30.0)
+    data = stats._asimov_background(model) if expected else ws.data(model)
+    want = stats.cls(model, data=data, mu=3.0, calctype=calctype)
+    got = stats.scaled_cls(signal, background=background, flux_xsec=flux_xsec,
+                           calctype=calctype, expected=expected)
+    assert got == pytest.approx(want, rel=1e-9)
