@@ -19,7 +19,6 @@ Each box's sample only credits decays in that box, so the boxes' samples add up.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import math
@@ -96,18 +95,41 @@ def _targets(geometry: Any) -> list[int]:
     return sorted(t for t in nuclei if 1000000000 <= t < 1100000000)
 
 
-@functools.lru_cache(maxsize=1)
-def _cross_sections(
-    mass_gev: float, targets: tuple[int, ...], channels: tuple[str, ...], d_gev_inv: float
-) -> tuple[dict[tuple[int, str], xsec.CrossSectionTable], list[Any]]:
-    """Tables and SIREN's cross-section objects at one model point (m [GeV], d [GeV^-1]).
+class _CrossSectionCache:
+    """Tables and SIREN cross-section objects of one model point, kept per target nucleus.
 
-    The last model point is kept: the two beams of a limit step share the objects, whose
-    construction (SIREN parsing the text tables, ~9 s for ND280) costs more than a small
-    injection. Both objects accept nu_mu and nu_mu-bar primaries.
+    The objects of one (m [GeV], channels, d [GeV^-1]) are kept until another is asked
+    for: the two beams of a limit step, the reruns of a mass and the other detector at the
+    same mass in the same process share them, since building them (SIREN parsing
+    the text tables, ~3 s for ND280's 25 nuclei) costs about as much as a small injection.
+    An object depends on its own target's tables only (:func:`t2khnl.xsec.siren_cross_sections`),
+    so a detector with other nuclei builds only the missing ones.
     """
-    tables = xsec.cached_tables(mass_gev, list(targets), channels=list(channels))
-    return tables, xsec.siren_cross_sections(tables, d_gev_inv)
+
+    def __init__(self) -> None:
+        self._point: tuple[float, tuple[str, ...], float] | None = None
+        self._tables: dict[tuple[int, str], xsec.CrossSectionTable] = {}
+        self._objects: dict[int, list[Any]] = {}
+
+    def get(self, mass_gev: float, targets: Sequence[int], channels: tuple[str, ...],
+            d_gev_inv: float) -> tuple[dict[tuple[int, str], xsec.CrossSectionTable], list[Any]]:
+        """The tables of ``targets`` and their SIREN objects (both beams' primaries)."""
+        point = (mass_gev, channels, d_gev_inv)
+        if point != self._point:
+            self._point, self._tables, self._objects = point, {}, {}
+        missing = [t for t in targets if t not in self._objects]
+        if missing:
+            tables = xsec.cached_tables(mass_gev, missing, channels=list(channels))
+            for pdg in missing:
+                own = {key: table for key, table in tables.items() if key[0] == pdg}
+                self._tables.update(own)
+                self._objects[pdg] = xsec.siren_cross_sections(own, d_gev_inv) if own else []
+        wanted = set(targets)
+        return ({key: table for key, table in self._tables.items() if key[0] in wanted},
+                [obj for t in sorted(wanted) for obj in self._objects[t]])
+
+
+_CROSS_SECTIONS = _CrossSectionCache()
 
 
 def _reference_decay_length_m(
@@ -193,8 +215,8 @@ def simulate(
     from .geometry import load as load_geometry
 
     geometry = load_geometry(GEOMETRY_NAMES[detector], cfg["geometry_variant"])
-    tables, processes = _cross_sections(mass_gev, tuple(_targets(geometry)),
-                                        tuple(cfg["channels"]), d_gev_inv)
+    tables, processes = _CROSS_SECTIONS.get(mass_gev, _targets(geometry),
+                                            tuple(cfg["channels"]), d_gev_inv)
     primary = 14 if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else -14
 
     inj = cfg["injection"]

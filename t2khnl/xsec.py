@@ -800,7 +800,7 @@ def _write_pair(target_pdg: int, mass_gev: float, directory: str | os.PathLike[s
 
 def _write_inert_hydrogen(tables: Iterable[CrossSectionTable], directory: str | os.PathLike[str],
                           total_from_gev: float) -> tuple[Path, Path]:
-    """Hydrogen tables of value 1e-300 spanning every table's energies and z: the hydrogen
+    """Hydrogen tables of value 1e-300 spanning the tables' energies and z: the hydrogen
     entry SIREN's class looks up for every target, whether or not hydrogen interacts.
 
     3-point uniform linear grids (a 2-point grid would be indexed in log, see
@@ -881,8 +881,9 @@ def siren_cross_sections(
     for (pdg, _channel), table in sorted(tables.items()):
         by_target.setdefault(pdg, []).append(table)
     # SIREN evaluates every target's table at every sampled energy: start all of them at
-    # the lowest threshold.
-    total_from = float(min(t.energies_gev[0] for t in tables.values()))
+    # the HNL mass, below every threshold, so that an object depends on its own target's
+    # tables only (t2khnl.generate keeps them per target, across detectors).
+    total_from = mass
     primaries = {sdc.ParticleType.NuMu, sdc.ParticleType.NuMuBar}
     label = sint.HNLDipoleFromTable.HelicityChannel.Conserving
     hydrogen = sdc.ParticleType(PROTON_PDG)
@@ -893,9 +894,6 @@ def siren_cross_sections(
             # removed once they are built
             table_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="t2khnl_xs_"))
         folder = Path(table_dir)
-        inert_dir = folder / "inert"
-        inert_dir.mkdir(parents=True, exist_ok=True)
-        inert = _write_inert_hydrogen(tables.values(), inert_dir, total_from)
         for pdg, own in by_target.items():
             xs = sint.HNLDipoleFromTable(mass, d_gev_inv, label, True, False, False, primaries)
             tot, dif = write_siren_table_files(own, folder, times_y=sampling_table,
@@ -903,6 +901,9 @@ def siren_cross_sections(
             xs.AddTotalCrossSectionFile(str(tot), sdc.ParticleType(pdg))
             xs.AddDifferentialCrossSectionFile(str(dif), sdc.ParticleType(pdg))
             if pdg != PROTON_PDG:
+                inert_dir = folder / f"inert_{pdg}"
+                inert_dir.mkdir(parents=True, exist_ok=True)
+                inert = _write_inert_hydrogen(own, inert_dir, total_from)
                 xs.AddTotalCrossSectionFile(str(inert[0]), hydrogen)
                 xs.AddDifferentialCrossSectionFile(str(inert[1]), hydrogen)
             processes.append(xs)

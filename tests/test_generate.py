@@ -226,3 +226,28 @@ def test_reweighted_yield_matches_direct_simulation(toy, factor):
     assert abs(total_rw - total_direct) < 3 * sigma
     assert abs(total_rw / total_direct - 1) < 0.05
     assert reweight.kish_n_eff(reweighted) > 1000
+
+
+def test_cross_section_cache_builds_each_target_once(monkeypatch):
+    """Objects are kept per target for one (mass, channels, d): a second detector whose
+    nuclei the first had builds nothing; another model point starts afresh."""
+    built = []
+
+    def fake_tables(mass_gev, targets, channels):
+        return {(t, c): SimpleNamespace(mass=mass_gev) for t in targets for c in channels}
+
+    def fake_objects(tables, d_gev_inv):
+        built.extend(sorted({pdg for pdg, _ in tables}))
+        return [f"object {pdg}" for pdg in sorted({pdg for pdg, _ in tables})]
+
+    monkeypatch.setattr(xsec, "cached_tables", fake_tables)
+    monkeypatch.setattr(xsec, "siren_cross_sections", fake_objects)
+    cache = generate._CrossSectionCache()
+    tables, objects = cache.get(0.3, [1, 2, 3], ("coherent",), 1e-6)
+    assert objects == ["object 1", "object 2", "object 3"] and len(tables) == 3
+    assert cache.get(0.3, [1, 3], ("coherent",), 1e-6)[1] == ["object 1", "object 3"]
+    assert built == [1, 2, 3]
+    cache.get(0.3, [3, 4], ("coherent",), 1e-6)
+    assert built == [1, 2, 3, 4]
+    cache.get(0.3, [1], ("coherent", "p-el"), 1e-6)
+    assert built == [1, 2, 3, 4, 1]

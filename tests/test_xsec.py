@@ -218,6 +218,16 @@ def test_siren_objects_outlive_their_table_folder(tables_047, tmp_path, monkeypa
     assert siren_total(objs, 3.0, C12) == pytest.approx(ours, rel=5e-3)
 
 
+def test_object_depends_on_its_own_target_only(tables_047):
+    """A target's object is the same whichever other targets are built with it, so
+    t2khnl.generate can keep objects per target and share them between detectors."""
+    alone = xsec.siren_cross_sections(
+        {key: tab for key, tab in tables_047.items() if key[0] == C12}, 1.0)
+    together = xsec.siren_cross_sections(tables_047, 1.0)
+    for e in (0.4705, 0.6, 0.9, 3.0, 29.0):
+        assert siren_total(alone, e, C12) == siren_total(together, e, C12)
+
+
 def test_one_object_per_target(tables_047):
     """Each object holds one target (plus hydrogen, inert unless it is hydrogen's own):
     SIREN's lookups then cost the same whatever the number of nuclei in the model."""
