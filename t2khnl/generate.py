@@ -20,6 +20,7 @@ Each box's sample only credits decays in that box, so the boxes' samples add up.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -95,6 +96,14 @@ def _targets(geometry: Any) -> list[int]:
     return sorted(t for t in nuclei if 1000000000 <= t < 1100000000)
 
 
+#: Preset keys the simulated events depend on (with the primary the RHC beam injects);
+#: the others (BR, cuts, statistics, exposure) act on the events afterwards.
+SIMULATION_KEYS = ("geometry_variant", "channels", "injection", "width_convention",
+                   "survival_to_fiducial")
+#: Samples :func:`simulate` keeps: a limit step's two beams.
+_KEPT_SAMPLES = 2
+
+
 class _CrossSectionCache:
     """Tables and SIREN cross-section objects of one model point, kept per target nucleus.
 
@@ -130,6 +139,10 @@ class _CrossSectionCache:
 
 
 _CROSS_SECTIONS = _CrossSectionCache()
+#: The last samples of :func:`simulate`, by everything they depend on (oldest first): a
+#: preset that differs only after the simulation (the walk of :mod:`t2khnl.compare`)
+#: reuses them.
+_SAMPLES: dict[tuple[Any, ...], _Sample] = {}
 
 
 def _reference_decay_length_m(
@@ -187,6 +200,10 @@ def simulate(
             equal shares.
         progress: called with the number of injection attempts made since its last call.
 
+    The last two samples are kept: a call that repeats one of them (same arguments, and
+    the same :data:`SIMULATION_KEYS` and RHC primary of the preset) returns its events
+    without simulating again, with metadata of the preset asked for.
+
     Returns:
         The events (only those with a non-zero decay probability) and the metadata.
 
@@ -215,10 +232,42 @@ def simulate(
     from .geometry import load as load_geometry
 
     geometry = load_geometry(GEOMETRY_NAMES[detector], cfg["geometry_variant"])
+    primary = 14 if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else -14
+    key = (detector, beam, mass_gev, d_gev_inv, n_events, seed, data_dir, d_min_gev_inv,
+           None if allocation is None else np.asarray(allocation, dtype=float).tobytes(),
+           primary, json.dumps({k: cfg[k] for k in SIMULATION_KEYS}, sort_keys=True))
+    sample = _SAMPLES.pop(key, None)
+    if sample is None:
+        sample = _sample(geometry, flux, mass_gev, d_gev_inv, n_events=n_events,
+                         seed=seed, cfg=cfg, primary=primary, d_min_gev_inv=d_min_gev_inv,
+                         allocation=allocation, progress=progress)
+    _SAMPLES[key] = sample
+    while len(_SAMPLES) > _KEPT_SAMPLES:
+        _SAMPLES.pop(next(iter(_SAMPLES)))
+    metadata = _metadata(
+        sample.events, detector=detector, beam=beam, mass_gev=mass_gev, d_gev_inv=d_gev_inv,
+        n_events=n_events, seed=seed, cfg=cfg, geometry=geometry, upstream_m=sample.upstream_m,
+        targets=sample.targets, strata=sample.strata,
+    )
+    return Simulation(sample.events, metadata)
+
+
+class _Sample(NamedTuple):
+    """What :func:`simulate` keeps of a simulation: the events and how they were injected."""
+
+    events: ak.Array
+    upstream_m: float
+    targets: list[int]
+    strata: list[list[int]]
+
+
+def _sample(geometry: Any, flux: Flux, mass_gev: float, d_gev_inv: float, *,
+            n_events: int, seed: int, cfg: dict[str, Any], primary: int,
+            d_min_gev_inv: float | None, allocation: ArrayLike | None,
+            progress: Callable[[int], object] | None) -> _Sample:
+    """Inject and decay (:func:`generate_events`) with the preset's simulation settings."""
     tables, processes = _CROSS_SECTIONS.get(mass_gev, _targets(geometry),
                                             tuple(cfg["channels"]), d_gev_inv)
-    primary = 14 if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else -14
-
     inj = cfg["injection"]
     upstream_m = min(
         inj["decay_lengths_upstream"]
@@ -241,13 +290,8 @@ def simulate(
         upstream_m=upstream_m, radius_margin_m=inj["radius_margin_m"],
         window_lengths=window_lengths(cfg), allocation=allocation, progress=progress,
     )
-    metadata = _metadata(
-        events, detector=detector, beam=beam, mass_gev=mass_gev, d_gev_inv=d_gev_inv,
-        n_events=n_events, seed=seed, cfg=cfg, geometry=geometry, upstream_m=upstream_m,
-        targets=sorted({int(k[0]) for k in tables}),
-        strata=strata_attempts(n_events, len(geometry.fiducial), upstream_m, allocation),
-    )
-    return Simulation(events, metadata)
+    return _Sample(events, upstream_m, sorted({int(k[0]) for k in tables}),
+                   strata_attempts(n_events, len(geometry.fiducial), upstream_m, allocation))
 
 
 class Setup(NamedTuple):

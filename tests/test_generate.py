@@ -251,3 +251,66 @@ def test_cross_section_cache_builds_each_target_once(monkeypatch):
     assert built == [1, 2, 3, 4]
     cache.get(0.3, [1], ("coherent", "p-el"), 1e-6)
     assert built == [1, 2, 3, 4, 1]
+
+
+class _Recording(dict):
+    """A preset that records which keys are read."""
+
+    read: set
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.fixture
+def walk_presets(tmp_path):
+    """The walk's step presets as files (steps 3 and 4 differ only in the BR formula)."""
+    import yaml
+
+    from t2khnl import compare
+
+    paths = []
+    for index, step in enumerate(compare.steps()):
+        path = tmp_path / f"step{index}.yaml"
+        path.write_text(yaml.safe_dump(step.preset, sort_keys=False))
+        paths.append(str(path))
+    return paths
+
+
+def test_simulation_reads_only_its_keys(monkeypatch):
+    """The events depend on SIMULATION_KEYS (and the RHC primary) alone, which is what lets
+    simulate() reuse them for presets that differ elsewhere."""
+    read = set()
+    real = generate._sample
+
+    def recording(*args, cfg, **kwargs):
+        cfg = _Recording(cfg)
+        cfg.read = read
+        return real(*args, cfg=cfg, **kwargs)
+
+    monkeypatch.setattr(generate, "_sample", recording)
+    generate._SAMPLES.clear()
+    generate.simulate("upgrade", "fhc", 0.3, 1e-6, n_events=300, seed=5, preset="published")
+    assert read and read <= set(generate.SIMULATION_KEYS)
+
+
+def test_simulate_reuses_a_sample_across_analysis_only_changes(monkeypatch, walk_presets):
+    calls = []
+    real = generate.generate_events
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "generate_events", counting)
+    generate._SAMPLES.clear()
+    args = ("upgrade", "rhc", 0.3, 1e-6)
+    first = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[3])
+    again = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[4])
+    assert len(calls) == 1
+    assert again.events is first.events
+    assert again.metadata["preset"] != first.metadata["preset"]
+    generate.simulate(*args, n_events=300, seed=6, preset=walk_presets[4])
+    generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[7])  # nu_mu-bar
+    assert len(calls) == 3
