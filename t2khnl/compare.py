@@ -127,22 +127,44 @@ def run(
     Returns:
         One :class:`StepResult` per step.
     """
+    walk = jobs(output_dir, masses, detector=detector, n_events=n_events, seed=seed)
+    scan.scan_many(walk, data_dir=data_dir, workers=workers, progress=progress)
+    return results(walk, data_dir=data_dir)
+
+
+def jobs(
+    output_dir: str | os.PathLike[str], masses: list[float] | str, *, detector: str = "nd280",
+    n_events: int = 20000, seed: int = 1,
+) -> list[scan.ScanJob]:
+    """The walk's scans, one per step, for :func:`t2khnl.scan.scan_many`; writes the steps'
+    presets (``presets/step<i>.yaml``). Arguments as :func:`run`.
+
+    The steps of a mass run one after the other in one worker (:func:`t2khnl.scan.group_key`),
+    where steps that change only what follows the simulation (BR, cuts, statistics) reuse
+    the previous step's events (:func:`t2khnl.generate.simulate`).
+    """
     out = Path(output_dir)
     (out / "presets").mkdir(parents=True, exist_ok=True)
-    results = []
+    walk = []
     for index, step in enumerate(steps()):
         preset_path = out / "presets" / f"step{index}.yaml"
         scan.atomic_write(preset_path, yaml.safe_dump(step.preset, sort_keys=False))
-        scan_dir = out / "scans" / f"step{index}"
-        scan.scan(detector, masses, output_dir=scan_dir, preset=str(preset_path),
-                  n_events=n_events, precision=None, seed=seed, workers=workers,
-                  data_dir=data_dir, progress=progress)
+        walk.append(scan.ScanJob(detector, masses, out / "scans" / f"step{index}",
+                                 preset=str(preset_path), n_events=n_events, seed=seed,
+                                 precision=None))
+    return walk
+
+
+def results(walk: list[scan.ScanJob], *, data_dir: str | None = None) -> list[StepResult]:
+    """The finished walk's :class:`StepResult` per step (``walk`` as :func:`jobs` made it)."""
+    out = []
+    for step, job in zip(steps(), walk, strict=True):
+        scan_dir = Path(job.output_dir)
         records = headlines.load_records(scan_dir)
-        windows = headlines.scan_windows(records)
-        verdict = headlines.miniboone_verdict(scan_dir, detector, str(preset_path),
+        verdict = headlines.miniboone_verdict(scan_dir, job.detector, job.preset,
                                               data_dir=data_dir)
-        results.append(StepResult(step, scan_dir, records, windows, verdict))
-    return results
+        out.append(StepResult(step, scan_dir, records, headlines.scan_windows(records), verdict))
+    return out
 
 
 def markdown(results: list[StepResult]) -> str:

@@ -26,6 +26,8 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import compare, config, headlines, scan
-from .plots import constraints
+from .plots import constraints, decay_length, validation, vertices
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +98,16 @@ def reproduce(
 ) -> dict[str, dict[str, Any]]:
     """Run everything for the given presets and write the artefacts (module docstring).
 
+    All the simulation work (the scans of every preset and detector, the walk, the
+    simulations of Figs. 2 and 3, the kaon validation) shares one pool of ``workers``
+    processes, longest pieces first; the figures, headline numbers and HEPData are made
+    from the results in this process.
+
     Args:
         output_dir: the output folder (resumable: the scans continue where they stopped).
         presets: ``("corrected", "published")`` (default), or one of them.
         quick: a coarse demonstration (:data:`QUICK`) instead of :data:`FULL`.
-        workers: local worker processes for the scans.
+        workers: local worker processes.
         seed: random seed.
         data_dir: input-data folder.
         progress: progress bars.
@@ -112,21 +119,58 @@ def reproduce(
         config.load(preset)
     settings = QUICK if quick else FULL
     out = Path(output_dir)
-    results = {}
-    for preset in presets:
-        folder = out / preset if len(presets) > 1 else out
-        results[preset] = reproduce_preset(folder, preset, settings, workers=workers, seed=seed,
-                                           data_dir=data_dir, progress=progress)
-    if len(presets) > 1:
-        walk = compare.run(out / "walk", settings.walk_masses, n_events=settings.walk_events,
-                           seed=seed, workers=workers, data_dir=data_dir, progress=progress)
-        (out / "comparison.md").write_text(comparison_markdown(walk, results))
+    folders = {preset: out / preset if len(presets) > 1 else out for preset in presets}
+    walk = compare.jobs(out / "walk", settings.walk_masses, n_events=settings.walk_events,
+                        seed=seed) if len(presets) > 1 else []
+    scans = [scan.ScanJob(detector, settings.masses, folders[preset] / "scans" / name,
+                          preset=preset, n_events=settings.n_events,
+                          precision=settings.precision, seed=seed)
+             for preset in presets for detector, name in SCAN_NAMES.items()]
+    with scan.local_pool(workers) if workers > 1 else _InProcess() as pool:
+        figures = {preset: _submit_figures(pool, preset, settings, seed=seed, data_dir=data_dir)
+                   for preset in presets}
+        kaon = pool.submit(validation.curves, data_dir=data_dir)
+        scan.scan_many(walk + scans, data_dir=data_dir, workers=workers,
+                       executor=pool if workers > 1 else None, progress=progress)
+        results = {preset: reproduce_preset(folders[preset], preset, settings,
+                                            {k: f.result() for k, f in figures[preset].items()},
+                                            kaon.result(), data_dir=data_dir)
+                   for preset in presets}
+    if walk:
+        (out / "comparison.md").write_text(
+            comparison_markdown(compare.results(walk, data_dir=data_dir), results))
         fig = constraints.plot(
             {label: path for preset in presets
              for label, path in _contour_files(out / preset, preset).items()},
             data_dir=data_dir)
         constraints.save(fig, out / "fig4_constraints")
     return results
+
+
+class _InProcess(Executor):
+    """The executor of a one-worker reproduction: runs each submission at once, here."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # raised by Future.result, as a pool would
+            future.set_exception(err)
+        return future
+
+
+def _submit_figures(pool: Executor, preset: str, settings: Settings, *, seed: int,
+                    data_dir: str | None) -> dict[str, Future[Any]]:
+    """Submit the simulations of Figs. 2 and 3 of a preset."""
+    return {
+        "vertices": pool.submit(
+            vertices.simulate_samples, settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV,
+            n_events=settings.vertex_events, seed=seed, preset=preset, data_dir=data_dir),
+        "medians": pool.submit(
+            decay_length.simulate_medians, scan.parse_masses(settings.decay_masses),
+            FIG3_D_GRID_GEV_INV, n_events=settings.decay_events, seed=seed, preset=preset,
+            data_dir=data_dir),
+    }
 
 
 def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
@@ -136,42 +180,44 @@ def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
 
 
 def reproduce_preset(
-    folder: Path, preset: str, settings: Settings, *, workers: int, seed: int,
-    data_dir: str | None, progress: bool,
+    folder: Path, preset: str, settings: Settings, simulated: dict[str, Any],
+    kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
 ) -> dict[str, Any]:
-    """Scans, figures, headline numbers, summary and HEPData of one preset into ``folder``."""
-    from . import hepdata
-    from .plots import decay_length, validation, vertices
+    """Figures, headline numbers, summary and HEPData of one preset from its finished scans
+    (``folder/scans/``), into ``folder``.
 
-    folder.mkdir(parents=True, exist_ok=True)
-    scans = {}
+    Args:
+        folder: the preset's output folder.
+        preset: the preset.
+        settings: the reproduction's settings.
+        simulated: the simulations of Figs. 2 and 3 (:func:`_submit_figures`'s results).
+        kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
+        data_dir: input-data folder.
+
+    Returns:
+        The headline numbers.
+    """
+    from . import hepdata
+
+    scans = {detector: folder / "scans" / name for detector, name in SCAN_NAMES.items()}
     for detector, name in SCAN_NAMES.items():
-        scans[detector] = folder / "scans" / name
-        scan.scan(detector, settings.masses, output_dir=scans[detector], preset=preset,
-                  n_events=settings.n_events, precision=settings.precision, seed=seed,
-                  workers=workers, data_dir=data_dir, progress=progress)
         for suffix in (".csv", ".json"):  # the JSON twin holds the holes Fig. 4 leaves open
             shutil.copyfile(scans[detector] / f"contour{suffix}",
                             folder / f"contour_{name}{suffix}")
-    figures = {"fig4_constraints": constraints.plot(_contour_files(folder, preset),
-                                                    data_dir=data_dir)}
-
-    samples = vertices.simulate_samples(
-        settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV, n_events=settings.vertex_events,
-        seed=seed, preset=preset, data_dir=data_dir)
-    figures["fig2_vertices"] = vertices.plot(samples, d_gev_inv=FIG2_D_GEV_INV, preset=preset)
     masses = scan.parse_masses(settings.decay_masses)
-    medians = decay_length.simulate_medians(
-        masses, FIG3_D_GRID_GEV_INV, n_events=settings.decay_events, seed=seed, preset=preset,
-        data_dir=data_dir)
-    figures["fig3_decay_length"] = decay_length.plot(
-        masses, FIG3_D_GRID_GEV_INV, medians, preset=preset, data_dir=data_dir)
-    kaon_curves = validation.curves(data_dir=data_dir)
-    kaon = kaon_curves.agreement
-    figures["figS1_kaon_validation"] = validation.plot(kaon_curves)
+    figures = {
+        "fig4_constraints": constraints.plot(_contour_files(folder, preset), data_dir=data_dir),
+        "fig2_vertices": vertices.plot(simulated["vertices"], d_gev_inv=FIG2_D_GEV_INV,
+                                       preset=preset),
+        "fig3_decay_length": decay_length.plot(masses, FIG3_D_GRID_GEV_INV,
+                                               simulated["medians"], preset=preset,
+                                               data_dir=data_dir),
+        "figS1_kaon_validation": validation.plot(kaon_curves),
+    }
     for stem, fig in figures.items():
         constraints.save(fig, folder / stem)
 
+    kaon = kaon_curves.agreement
     numbers = headlines.headlines(scans, preset, data_dir=data_dir)
     numbers["kaon_validation"] = {
         "compared_with": "AFH ND280 2019 90% CL (validation/AFH_T2K.txt x sqrt(10.7)), at "

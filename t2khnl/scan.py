@@ -51,12 +51,13 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -531,32 +532,90 @@ def write_grid_likelihood(out: Path, detector: str) -> None:
     atomic_write(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
 
 
-def _serial(tasks: list[MassTask]) -> Iterator[tuple[MassTask, Future[dict[str, Any]]]]:
-    """Run the tasks in this process, one by one, yielding each as a finished future."""
+class TaskFailure(NamedTuple):
+    """An unexpected error of one mass in :func:`run_group` (the other masses go on).
+
+    Attributes:
+        error: ``repr`` of the exception.
+        traceback: its formatted traceback.
+    """
+
+    error: str
+    traceback: str
+
+
+def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
+    """Run masses one after the other in this process (:func:`run_mass`).
+
+    :func:`scan_many` groups the masses that share SIREN's cross-section objects (same mass
+    and channels, :func:`group_key`): t2khnl.generate keeps them per target between calls,
+    so the second detector at a mass builds none.
+
+    Args:
+        tasks: the masses.
+
+    Returns:
+        Per task, its result or the :class:`TaskFailure` that stopped it.
+
+    Raises:
+        DataFileError: input data missing or unreadable (the scan stops).
+    """
+    outcomes: list[dict[str, Any] | TaskFailure] = []
     for task in tasks:
-        future: Future[dict[str, Any]] = Future()
         try:
-            future.set_result(run_mass(task))
+            outcomes.append(run_mass(task))
+        except DataFileError:
+            raise
+        except Exception as err:  # reported by scan_many; the group's other masses go on
+            outcomes.append(TaskFailure(repr(err), traceback.format_exc()))
+    return outcomes
+
+
+def group_key(task: MassTask) -> tuple[float, tuple[str, ...]]:
+    """Masses with the same key share SIREN's cross-section objects: mass [GeV], channels."""
+    from . import config
+
+    return task.mass_gev, tuple(config.load(task.preset)["channels"])
+
+
+_Group = list[MassTask]
+_Finished = Iterator[tuple[_Group, Any]]
+
+
+def _serial(groups: list[_Group]) -> _Finished:
+    """Run the groups in this process, one by one, yielding each as a finished future."""
+    for group in groups:
+        future: Future[list[dict[str, Any] | TaskFailure]] = Future()
+        try:
+            future.set_result(run_group(group))
         except Exception as err:  # reported by the caller, like the pools' failures
             future.set_exception(err)
-        yield task, future
+        yield group, future
 
 
-def _process_pool(tasks: list[MassTask], workers: int
-                  ) -> Iterator[tuple[MassTask, Future[dict[str, Any]]]]:
-    """Run the tasks on a local process pool, yielding them as they finish."""
+def _on_executor(groups: list[_Group], executor: Executor) -> _Finished:
+    """Run the groups on a ``concurrent.futures`` executor, yielding them as they finish."""
+    futures = {executor.submit(run_group, group): i for i, group in enumerate(groups)}
+    try:
+        for future in futures_as_completed(futures):
+            yield groups[futures[future]], future
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` fresh interpreters (spawn: never a fork of a process holding
+    SIREN's state), for :func:`scan_many` and the work submitted beside it."""
     import multiprocessing
 
-    # spawn: fresh interpreters, never a fork of a process holding SIREN's state.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(run_mass, task): task for task in tasks}
-        try:
-            for future in futures_as_completed(futures):
-                yield futures[future], future
-        finally:
-            for future in futures:
-                future.cancel()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _process_pool(groups: list[_Group], workers: int) -> _Finished:
+    """Run the groups on a local process pool, yielding them as they finish."""
+    with local_pool(workers) as pool:
+        yield from _on_executor(groups, pool)
 
 
 def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
@@ -584,18 +643,48 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
         raise InputError(msg) from err
 
 
-def _dask(tasks: list[MassTask], client: Any
-          ) -> Iterator[tuple[MassTask, Any]]:
-    """Run the tasks on a Dask cluster, yielding them as they finish."""
+def _dask(groups: list[_Group], client: Any) -> _Finished:
+    """Run the groups on a Dask cluster, yielding them as they finish."""
     from distributed import as_completed
 
-    futures = {client.submit(run_mass, task, key=f"t2khnl-scan-{task.label}-{task.seed}",
-                             pure=False): task for task in tasks}
+    def key(group: _Group) -> str:
+        names = "|".join(f"{t.output_dir}/{t.label}/{t.seed}" for t in group)
+        return f"t2khnl-scan-{group[0].label}-{hashlib.sha256(names.encode()).hexdigest()[:16]}"
+
+    futures = {client.submit(run_group, group, pure=False, key=key(group)): i
+               for i, group in enumerate(groups)}
     try:
         for future in as_completed(list(futures)):
-            yield futures[future], future
+            yield groups[futures[future]], future
     finally:
         client.cancel(list(futures))
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    """One scan of :func:`scan_many`: a detector and preset over masses, into a folder.
+
+    Attributes (as the arguments of :func:`scan`):
+        detector: ``"nd280"`` or ``"upgrade"``.
+        masses: masses [GeV] or a specification for :func:`parse_masses`.
+        output_dir: the scan folder.
+        preset: preset name or file.
+        n_events: upscatters per beam at each mass's first attempt.
+        pot_total: total exposure [POT] (None: the preset's).
+        seed: scan seed.
+        precision: target relative MC error on the edges (None: one attempt per mass).
+        runner: the per-mass analysis (None: :func:`t2khnl.limit.run`).
+    """
+
+    detector: str
+    masses: list[float] | str
+    output_dir: str | os.PathLike[str]
+    preset: str = "corrected"
+    n_events: int = DEFAULT_EVENTS
+    pot_total: float | None = None
+    seed: int = 1
+    precision: float | None = DEFAULT_PRECISION
+    runner: _Runner | None = None
 
 
 def scan(
@@ -651,105 +740,189 @@ def scan(
             errors are logged; rerun to retry them).
         DataFileError: input data missing or unreadable (the scan stops).
     """
-    from . import config
-
-    config.check_choice("detector", detector, config.DETECTORS)
-    config.load(preset)
-    mass_list = parse_masses(masses) if isinstance(masses, str) else parse_masses(
-        ",".join(repr(float(m)) for m in masses))
-    if not (isinstance(n_events, int) and n_events > 0):
-        msg = f"--events must be a positive integer, got {n_events!r}"
-        raise InputError(msg)
-    if not (isinstance(seed, int) and seed >= 0):
-        msg = f"--seed must be a non-negative integer, got {seed!r}"
-        raise InputError(msg)
-    if not (isinstance(workers, int) and workers >= 1):
-        msg = f"--workers must be at least 1, got {workers!r}"
-        raise InputError(msg)
-    if pot_total is not None and not pot_total > 0:
-        msg = f"--pot must be positive, got {pot_total}"
-        raise InputError(msg)
-    if precision is not None and not precision > 0:
-        msg = f"--precision must be positive, got {precision}"
-        raise InputError(msg)
-
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    config_dict = scan_config(detector, mass_list, preset=preset, n_events=n_events, seed=seed,
-                              pot_total=pot_total, precision=precision)
-    _bind_folder(out, config_dict, force)
-    (out / "masses").mkdir(exist_ok=True)
-    seeds = mass_seeds(seed, len(mass_list))
-    tasks = [
-        MassTask(index=i, mass_gev=m, seed=seeds[i], detector=detector,
-                 preset=preset, n_events=n_events, pot_total=pot_total, data_dir=data_dir,
-                 output_dir=str(out.resolve()), precision=precision, runner=runner)
-        for i, m in enumerate(mass_list)
-    ]
-    with _scan_log(out):
-        results = _finished(out, tasks)
-        todo = [task for task in tasks if task.index not in results]
-        log.info("scan of %d masses in %s: %d finished, %d to run (%s)", len(tasks), out,
-                 len(results), len(todo),
-                 f"scheduler {scheduler}" if scheduler else f"{workers} worker(s)")
-        write_contour(out, config_dict, results)
-        failed = _execute(todo, out, config_dict, results, workers=workers,
-                          scheduler=scheduler, connect_timeout_s=connect_timeout_s,
-                          progress=progress, total=len(tasks))
-        records = write_contour(out, config_dict, results)
-        grid = out / f"patchset_{detector}.json"
-        if len(results) == len(tasks) and (todo or not grid.is_file()):
-            write_grid_likelihood(out, detector)  # ~2 s for 48 masses: not on a bare resume
-        log.info("scan finished: %d of %d masses done, %d failed", len(results), len(tasks),
-                 len(failed))
-    if failed:
-        msg = (f"{len(failed)} mass(es) failed ({', '.join(f'{m:g}' for m in failed)} GeV; "
-               f"see {out / 'scan.log'}); rerun the same command to retry them")
-        raise InputError(msg)
+    job = ScanJob(detector, masses, output_dir, preset=preset, n_events=n_events,
+                  pot_total=pot_total, seed=seed, precision=precision, runner=runner)
+    (records,) = scan_many([job], data_dir=data_dir, workers=workers, scheduler=scheduler,
+                           force=force, connect_timeout_s=connect_timeout_s, progress=progress)
     return records
 
 
-def _execute(todo: list[MassTask], out: Path, config_dict: dict[str, Any],
-             results: dict[int, dict[str, Any]], *, workers: int, scheduler: str | None,
-             connect_timeout_s: float, progress: bool, total: int) -> list[float]:
-    """Run the masses to do, updating ``results`` and the contour files as each finishes.
+@dataclass
+class _Prepared:
+    """A job's folder, configuration, tasks and finished results during :func:`scan_many`."""
+
+    out: Path
+    config: dict[str, Any]
+    tasks: list[MassTask]
+    results: dict[int, dict[str, Any]]
+    failed: list[float]
+
+    @property
+    def todo(self) -> list[MassTask]:
+        """The masses not finished yet."""
+        return [task for task in self.tasks if task.index not in self.results]
+
+
+def scan_many(
+    jobs: Sequence[ScanJob],
+    *,
+    data_dir: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+    force: bool = False,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    progress: bool = True,
+) -> list[list[dict[str, Any]]]:
+    """Run several scans on the same workers, each into its own folder as :func:`scan` does.
+
+    The masses of all jobs that share SIREN's cross-section objects (:func:`group_key`: the
+    two detectors of a preset at one mass) run one after the other in one worker
+    (:func:`run_group`), which builds the objects once.
+
+    Args:
+        jobs: the scans.
+        data_dir: input-data folder.
+        workers: local worker processes; 1 runs the masses in this process.
+        scheduler: address of a Dask scheduler; overrides ``workers``.
+        executor: a ``concurrent.futures`` executor to run on (e.g. :func:`local_pool`,
+            shared with other work); overrides ``workers`` and ``scheduler``.
+        force: discard the results of another configuration in a job's folder.
+        connect_timeout_s: how long to wait for the Dask scheduler [s].
+        progress: show a progress bar over all jobs' masses (stderr).
 
     Returns:
-        The masses [GeV] that failed with an unexpected error.
+        Per job, its contour records (as in ``contour.json``), sorted by mass.
+
+    Raises:
+        InputError: as :func:`scan`, for any job (failed masses are listed per folder).
+        DataFileError: input data missing or unreadable (the scans stop).
     """
-    failed: list[float] = []
-    if not todo:
-        return failed
+    if not (isinstance(workers, int) and workers >= 1):
+        msg = f"--workers must be at least 1, got {workers!r}"
+        raise InputError(msg)
+    prepared = [_prepare(job, data_dir, force) for job in jobs]
+    folders = [job.out.resolve() for job in prepared]
+    if len(set(folders)) != len(folders):
+        msg = "scan_many needs one output folder per job"
+        raise InputError(msg)
     with contextlib.ExitStack() as stack:
-        if scheduler:
+        for job in prepared:
+            stack.enter_context(_scan_log(job.out))
+        groups: dict[tuple[float, tuple[str, ...]], _Group] = {}
+        ran = {}
+        for job in prepared:
+            todo = ran[id(job)] = job.todo
+            log.info("scan of %d masses in %s: %d finished, %d to run (%s)", len(job.tasks),
+                     job.out, len(job.results), len(todo),
+                     f"scheduler {scheduler}" if scheduler else f"{workers} worker(s)",
+                     extra={"scan_dir": job.out})
+            write_contour(job.out, job.config, job.results)
+            for task in todo:
+                groups.setdefault(group_key(task), []).append(task)
+        by_dir = {str(job.out.resolve()): job for job in prepared}
+        _execute(list(groups.values()), by_dir, workers=workers, scheduler=scheduler,
+                 executor=executor, connect_timeout_s=connect_timeout_s, progress=progress,
+                 total=sum(len(job.tasks) for job in prepared))
+        for job in prepared:
+            grid = job.out / f"patchset_{job.config['detector']}.json"
+            if not job.todo and (ran[id(job)] or not grid.is_file()):
+                write_grid_likelihood(job.out, job.config["detector"])  # ~2 s for 48 masses
+            log.info("scan finished: %d of %d masses done, %d failed", len(job.results),
+                     len(job.tasks), len(job.failed), extra={"scan_dir": job.out})
+    failures = [f"{len(job.failed)} mass(es) failed ({', '.join(f'{m:g}' for m in job.failed)} "
+                f"GeV; see {job.out / 'scan.log'})" for job in prepared if job.failed]
+    if failures:
+        msg = "; ".join(failures) + "; rerun the same command to retry them"
+        raise InputError(msg)
+    return [write_contour(job.out, job.config, job.results) for job in prepared]
+
+
+def _prepare(job: ScanJob, data_dir: str | None, force: bool) -> _Prepared:
+    """Check a job, bind its folder (``scan.json``) and read the masses it has finished."""
+    from . import config
+
+    config.check_choice("detector", job.detector, config.DETECTORS)
+    config.load(job.preset)
+    mass_list = parse_masses(job.masses) if isinstance(job.masses, str) else parse_masses(
+        ",".join(repr(float(m)) for m in job.masses))
+    if not (isinstance(job.n_events, int) and job.n_events > 0):
+        msg = f"--events must be a positive integer, got {job.n_events!r}"
+        raise InputError(msg)
+    if not (isinstance(job.seed, int) and job.seed >= 0):
+        msg = f"--seed must be a non-negative integer, got {job.seed!r}"
+        raise InputError(msg)
+    if job.pot_total is not None and not job.pot_total > 0:
+        msg = f"--pot must be positive, got {job.pot_total}"
+        raise InputError(msg)
+    if job.precision is not None and not job.precision > 0:
+        msg = f"--precision must be positive, got {job.precision}"
+        raise InputError(msg)
+    out = Path(job.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_dict = scan_config(job.detector, mass_list, preset=job.preset, n_events=job.n_events,
+                              seed=job.seed, pot_total=job.pot_total, precision=job.precision)
+    _bind_folder(out, config_dict, force)
+    (out / "masses").mkdir(exist_ok=True)
+    seeds = mass_seeds(job.seed, len(mass_list))
+    tasks = [
+        MassTask(index=i, mass_gev=m, seed=seeds[i], detector=job.detector,
+                 preset=job.preset, n_events=job.n_events, pot_total=job.pot_total,
+                 data_dir=data_dir, output_dir=str(out.resolve()), precision=job.precision,
+                 runner=job.runner)
+        for i, m in enumerate(mass_list)
+    ]
+    return _Prepared(out, config_dict, tasks, _finished(out, tasks), [])
+
+
+def _execute(groups: list[_Group], jobs: dict[str, _Prepared], *, workers: int,
+             scheduler: str | None, executor: Executor | None, connect_timeout_s: float,
+             progress: bool, total: int) -> None:
+    """Run the groups, updating each job's results, failures and contour files as each of
+    its masses finishes."""
+    if not groups:
+        return
+    with contextlib.ExitStack() as stack:
+        if executor is not None:
+            finished = _on_executor(groups, executor)
+        elif scheduler:
             client = connect(scheduler, connect_timeout_s)
             stack.callback(client.close)
-            finished = _dask(todo, client)
+            finished = _dask(groups, client)
         elif workers > 1:
-            finished = _process_pool(todo, workers)
+            finished = _process_pool(groups, workers)
         else:
-            finished = _serial(todo)
+            finished = _serial(groups)
         stack.callback(getattr(finished, "close", lambda: None))
         bar = stack.enter_context(tqdm(
-            total=total, initial=total - len(todo), unit="mass", desc="masses",
+            total=total, initial=total - sum(map(len, groups)), unit="mass", desc="masses",
             disable=not progress, file=sys.stderr))
-        for task, future in finished:
+        for group, future in finished:
             try:
-                result = future.result()
+                outcomes = future.result()
             except DataFileError:
                 raise
             except Exception as err:
-                log.error("m_N = %g GeV failed: %s: %s", task.mass_gev, type(err).__name__,
-                          err, exc_info=err)
-                failed.append(task.mass_gev)
-            else:
-                results[task.index] = result
-                log.info("m_N = %g GeV %s in %.1f s: d_low %s, d_high %s", task.mass_gev,
-                         result["status"], result.get("elapsed_s", float("nan")),
-                         result.get("d_low"), result.get("d_high"))
-                write_contour(out, config_dict, results)
-            bar.update(1)
-    return failed
+                outcomes = [TaskFailure(repr(err), "".join(
+                    traceback.format_exception(err)))] * len(group)
+            for task, outcome in zip(group, outcomes, strict=True):
+                _record(jobs[task.output_dir], task, outcome)
+                bar.update(1)
+
+
+def _record(job: _Prepared, task: MassTask, outcome: dict[str, Any] | TaskFailure) -> None:
+    """Book one finished mass into its job: result and contour files, or a failure."""
+    where = {"scan_dir": job.out}
+    if isinstance(outcome, TaskFailure):
+        log.error("m_N = %g GeV failed: %s\n%s", task.mass_gev, outcome.error,
+                  outcome.traceback, extra=where)
+        job.failed.append(task.mass_gev)
+        return
+    job.results[task.index] = outcome
+    log.info("m_N = %g GeV %s in %.1f s: d_low %s, d_high %s", task.mass_gev,
+             outcome["status"], outcome.get("elapsed_s", float("nan")),
+             outcome.get("d_low"), outcome.get("d_high"), extra=where)
+    write_contour(job.out, job.config, job.results)
 
 
 @contextlib.contextmanager
@@ -757,6 +930,8 @@ def _scan_log(out: Path) -> Iterator[None]:
     """Log the scan (``t2khnl.scan`` at INFO, the rest of t2khnl as configured) to scan.log."""
     handler = logging.FileHandler(out / "scan.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    # with several scans (scan_many), a record about one scan's mass goes to its log only
+    handler.addFilter(lambda record: getattr(record, "scan_dir", out) == out)
     package_log = logging.getLogger("t2khnl")
     previous = log.level
     if log.getEffectiveLevel() > logging.INFO:
@@ -786,6 +961,6 @@ class _ConsoleQuiet(logging.Filter):
         return not (record.name == __name__ and record.levelno < logging.WARNING)
 
 
-__all__ = ["MassTask", "edge_errors", "mass_label", "mass_seed", "mass_seeds",
-           "parse_masses",
-           "run_mass", "scan", "write_contour"]
+__all__ = ["MassTask", "ScanJob", "TaskFailure", "edge_errors", "group_key", "local_pool",
+           "mass_label", "mass_seed", "mass_seeds", "parse_masses", "run_group", "run_mass",
+           "scan", "scan_many", "write_contour"]

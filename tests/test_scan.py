@@ -327,3 +327,45 @@ def test_precision_default_and_one_attempt(tmp_path, monkeypatch):
     assert received["precision"] == 0.05
     assert CliRunner().invoke(main, [*base, "--precision", "0"]).exit_code == 0
     assert received["precision"] is None
+
+
+def _failing_at_0p3(detector: str, mass_gev: float, **kwargs) -> dict:
+    if detector == "upgrade" and mass_gev == 0.3:
+        raise RuntimeError("broken on purpose")
+    return _fake_limit.run(detector, mass_gev, **kwargs)
+
+
+def test_scan_many_groups_detectors_and_matches_single_scans(tmp_path, monkeypatch):
+    """Both detectors of a preset at one mass run in one group (they share SIREN's
+    objects); each folder ends up as its own scan would leave it, with its own log; a mass
+    that fails is reported without stopping its group's other masses."""
+    groups = []
+    real = scan.run_group
+
+    def recording(tasks):
+        groups.append(sorted((t.detector, t.mass_gev) for t in tasks))
+        return real(tasks)
+
+    monkeypatch.setattr(scan, "run_group", recording)
+    jobs = [scan.ScanJob(det, MASSES, tmp_path / "many" / det, n_events=300, precision=None,
+                         runner=_fake_limit.run) for det in ("nd280", "upgrade")]
+    scan.scan_many(jobs, progress=False)
+    assert groups == [[("nd280", m), ("upgrade", m)] for m in (0.1, 0.3, 0.5, 0.7)]
+    for det in ("nd280", "upgrade"):
+        alone = tmp_path / "alone" / det
+        scan.scan(det, MASSES, output_dir=alone, n_events=300, precision=None,
+                  runner=_fake_limit.run, progress=False)
+        for name in ("contour.csv", "contour.json"):
+            assert (alone / name).read_bytes() == (tmp_path / "many" / det / name).read_bytes()
+        logged = (tmp_path / "many" / det / "scan.log").read_text()
+        assert logged.count("GeV done in") == 4 and f"many/{det}:" in logged
+    broken = [scan.ScanJob(det, "0.1,0.3", tmp_path / "broken" / det, n_events=300,
+                           precision=None, runner=_failing_at_0p3)
+              for det in ("upgrade", "nd280")]
+    with pytest.raises(InputError, match=r"1 mass\(es\) failed \(0.3 GeV"):
+        scan.scan_many(broken, progress=False)
+    assert len(json.loads((tmp_path / "broken" / "nd280" / "contour.json").read_text())[
+        "records"]) == 2
+    assert "broken on purpose" in (tmp_path / "broken" / "upgrade" / "scan.log").read_text()
+    with pytest.raises(InputError, match="one output folder per job"):
+        scan.scan_many([jobs[0], jobs[0]], progress=False)
