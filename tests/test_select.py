@@ -301,3 +301,16 @@ def test_empty_events():
     assert len(result.events) == 0
     assert all(r.raw == 0 for r in result.cutflow)
     assert "nan" in select.cutflow_table(result.cutflow)
+
+
+def test_packaged_schemas_are_valid_json_schemas():
+    """config.check_schema skips checking the schema itself; the packaged ones are checked
+    here."""
+    import jsonschema
+
+    from t2khnl import config
+
+    for schema in (config._schema(), select._schema()):
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    with pytest.raises(InputError, match="invalid preset at injection"):
+        config.validate({**config.load("corrected"), "injection": 5})
