@@ -53,6 +53,8 @@ class Channel(NamedTuple):
         events: selected events (fields ``upscatter_weight``, ``t_in_m``, ...).
         efficiency: selection efficiency at this mass.
         background: expected background events.
+        columns: the events' columns :func:`t2khnl.reweight.reweight` reads, as numpy
+            arrays (converted once: the analysis reweights to ~200 couplings).
     """
 
     name: str
@@ -60,6 +62,14 @@ class Channel(NamedTuple):
     events: ak.Array
     efficiency: float
     background: float
+    columns: dict[str, np.ndarray]
+
+
+def _channel(name: str, pot: float, events: ak.Array, efficiency: float,
+            background: float) -> Channel:
+    """A :class:`Channel`: exposure [POT], selected events, efficiency, background [events]."""
+    columns = {key: ak.to_numpy(events[key]) for key in reweight.REQUIRED_COLUMNS}
+    return Channel(name, pot, events, efficiency, background, columns)
 
 
 def exposures(detector: str, cfg: dict[str, Any], pot_total: float | None) -> dict[str, float]:
@@ -104,7 +114,7 @@ def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> 
     channels = []
     for beam in config.BEAMS:
         events, meta = ntuple.read(Path(mass_dir) / f"selected_{beam}.root")
-        channels.append(Channel(beam, float(summary[f"pot_{beam}"]), events,
+        channels.append(_channel(beam, float(summary[f"pot_{beam}"]), events,
                                 float(meta["efficiency"]),
                                 float(summary.get("background", {}).get(beam, 0.0))))
     return channels
@@ -128,7 +138,7 @@ def signal_function(
 def _weights(ch: Channel, d_gev_inv: float, cfg: dict[str, Any]) -> np.ndarray:
     """Per-POT weights of a channel's selected events at d [GeV^-1]."""
     return reweight.reweight(
-        ch.events, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
+        ch.columns, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
         survival=cfg["survival_to_fiducial"], window_lengths=generate.window_lengths(cfg),
     )
 
@@ -251,7 +261,7 @@ def run(
         ntuple.write(out / f"selected_{beam}.root", chosen.events, meta)
         cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=pot[beam])
         (out / f"cutflow_{beam}.md").write_text(cutflows[beam] + "\n")
-        channels.append(Channel(beam, pot[beam], chosen.events, chosen.efficiency,
+        channels.append(_channel(beam, pot[beam], chosen.events, chosen.efficiency,
                                 background[beam]))
 
     signal = signal_function(channels, mass_gev, cfg)
