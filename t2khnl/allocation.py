@@ -73,3 +73,27 @@ def neyman_shares(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
         values = np.maximum(values / values.sum(), FLOOR / values.size)
         shares[name] = (values / values.sum()).tolist()
     return shares
+
+
+def top_up(shares: dict[str, list[list[float]]], attempts: dict[str, list[list[int]]],
+           n_total: int) -> dict[str, list[list[float]]]:
+    """Shares of the events that bring a pooled sample to ``n_total`` attempts per beam.
+
+    The pooled sample already has ``attempts`` per stratum; the strata short of their
+    share of ``n_total`` get the new events in proportion to their shortfall (a stratum
+    above its share gets none beyond the one attempt every stratum keeps).
+
+    Args:
+        shares: per beam, the wanted shares per stratum (:func:`neyman_shares`).
+        attempts: per beam, the attempts per stratum already made (same shape).
+        n_total: attempts per beam wanted in all.
+
+    Returns:
+        Per beam, the shares (summing to 1) of the ``n_total`` minus already made attempts.
+    """
+    out = {}
+    for beam, wanted in shares.items():
+        made = np.asarray(attempts[beam], dtype=float)
+        short = np.maximum(n_total * np.asarray(wanted, dtype=float) - made, 0.0)
+        out[beam] = (short / short.sum()).tolist() if short.sum() > 0 else wanted
+    return out

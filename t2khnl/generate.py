@@ -538,6 +538,78 @@ def _split_expectation(
     }
 
 
+def _expectations(events: ak.Array, pot: float, boxes: Sequence[str]) -> dict[str, Any]:
+    """Expected decays for ``pot`` POT with their MC error, in all, by region and by box."""
+    from .geometry import REGIONS
+
+    weight = ak.to_numpy(events["weight"]) if len(events) else np.zeros(0)
+    region = ak.to_numpy(events["region_id"]) if len(events) else np.zeros(0, dtype=int)
+    box = ak.to_numpy(events["fv_index"]) if len(events) else np.zeros(0, dtype=int)
+    return {
+        "expected_decays": float(weight.sum() * pot),
+        "expected_decays_mc_error": float(math.sqrt((weight**2).sum()) * pot),
+        "expected_by_region": _split_expectation(weight, region, REGIONS, pot),
+        "expected_by_fiducial_volume": _split_expectation(weight, box, boxes, pot),
+    }
+
+
+#: Metadata two simulations must share to be pooled (:func:`pool`).
+_POOLED_KEYS = ("mass_gev", "d_gev_inv", "detector", "beam", "geometry", "width_convention",
+                "channels", "survival_to_fiducial", "primary", "injection_upstream_m",
+                "fiducial_volumes")
+
+
+def pool(first: Simulation, second: Simulation) -> Simulation:
+    """Two independent simulations of the same model point and injection, as one sample.
+
+    Each stratum's weights are normalised by its own attempts (:func:`generate_events`):
+    in a stratum h with n_h attempts in ``first`` and n'_h in ``second``, an event of
+    ``first`` keeps n_h / (n_h + n'_h) of its weights (``weight``, ``upscatter_weight``)
+    and one of ``second`` n'_h / (n_h + n'_h). The pooled estimate is then the
+    attempt-weighted mean of the two, unbiased as each is, and the pooled sample has the
+    strata of ``first`` + ``second`` attempts (the allocations may differ).
+
+    Args:
+        first: a simulation (events and metadata of :func:`simulate`, or of this function).
+        second: another one with other seeds.
+
+    Returns:
+        The pooled sample; its metadata are ``second``'s with the attempts, event counts,
+        expected decays and seeds of both.
+
+    Raises:
+        InputError: the simulations differ in model point, detector, beam, preset
+            settings or injection.
+    """
+    differ = [k for k in _POOLED_KEYS if first.metadata[k] != second.metadata[k]]
+    if differ or first.metadata["strata"]["layer_edges_m"] != second.metadata["strata"][
+            "layer_edges_m"]:
+        msg = f"cannot pool simulations that differ in {', '.join(differ) or 'strata'}"
+        raise InputError(msg)
+    attempts = [np.asarray(sim.metadata["strata"]["attempts"], dtype=float)
+                for sim in (first, second)]
+    total = attempts[0] + attempts[1]
+    parts = []
+    for sim, own in zip((first, second), attempts, strict=True):
+        ev = sim.events
+        share = (own / total)[ak.to_numpy(ev["fv_index"]), ak.to_numpy(ev["layer"])]
+        ev = ak.with_field(ev, ak.to_numpy(ev["weight"]) * share, "weight")
+        parts.append(ak.with_field(ev, ak.to_numpy(ev["upscatter_weight"]) * share,
+                                   "upscatter_weight"))
+    events = ak.concatenate(parts)
+    meta = second.metadata
+    boxes = [box["name"] for box in meta["fiducial_volumes"]]
+    seeds = [first.metadata.get("attempt_seeds", [first.metadata["seed"]]),
+             [second.metadata["seed"]]]
+    metadata = {
+        **meta, **_expectations(events, meta["nominal_pot"], boxes),
+        "strata": {**meta["strata"], "attempts": total.astype(int).tolist()},
+        "n_injected": first.metadata["n_injected"] + meta["n_injected"],
+        "n_events": len(events), "seed": seeds[0][0], "attempt_seeds": seeds[0] + seeds[1],
+    }
+    return Simulation(events, metadata)
+
+
 def _metadata(
     events: ak.Array, *, cfg: dict[str, Any], geometry: Any, **run: Any
 ) -> dict[str, Any]:
@@ -552,9 +624,6 @@ def _metadata(
 
     detector, beam = run["detector"], run["beam"]
     pot = cfg["exposure_pot"][detector][beam]
-    weight = ak.to_numpy(events["weight"]) if len(events) else np.zeros(0)
-    region = ak.to_numpy(events["region_id"]) if len(events) else np.zeros(0, dtype=int)
-    box = ak.to_numpy(events["fv_index"]) if len(events) else np.zeros(0, dtype=int)
     boxes = [b.name for b in geometry.fiducial]
     return {
         "mass_gev": run["mass_gev"],
@@ -571,10 +640,7 @@ def _metadata(
         "weight_convention": "expected HNL decays in the fiducial volumes per POT, before "
         "BR(ee), cuts and efficiency; sum(weight) * POT = expected decays",
         "nominal_pot": pot,
-        "expected_decays": float(weight.sum() * pot),
-        "expected_decays_mc_error": float(math.sqrt((weight**2).sum()) * pot),
-        "expected_by_region": _split_expectation(weight, region, REGIONS, pot),
-        "expected_by_fiducial_volume": _split_expectation(weight, box, boxes, pot),
+        **_expectations(events, pot, boxes),
         "regions": list(REGIONS),
         "fiducial_volumes": [
             {"name": b.name, "centre_m": b.centre.tolist(), "widths_m": b.widths.tolist()}

@@ -211,6 +211,7 @@ def run(
     t2k_backgrounds: bool | None = None,
     flux_xsec: float | None = None,
     allocation: dict[str, Any] | None = None,
+    samples: dict[str, generate.Simulation] | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
     """Simulate, select, reweight and scan d at one mass; write every artefact.
@@ -229,6 +230,9 @@ def run(
         flux_xsec: relative normsys on the signal (default: the preset's, none).
         allocation: per beam, the shares of ``n_events`` per injection stratum (see
             :func:`t2khnl.allocation.neyman_shares`); default equal.
+        samples: per beam, an earlier simulation of this mass (other seed) to pool the new
+            events with (:func:`t2khnl.generate.pool`): the analysis then runs on both.
+            Updated in place to the simulation analysed, so a rerun can pool with it.
         progress: progress callback of the injection.
 
     Returns:
@@ -255,6 +259,10 @@ def run(
             preset=preset, data_dir=data_dir, d_min_gev_inv=float(D_GRID_GEV_INV[0]),
             allocation=(allocation or {}).get(beam), progress=progress,
         )
+        if samples is not None:
+            if beam in samples:
+                sim = generate.pool(samples[beam], sim)
+            samples[beam] = sim
         chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
         meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
                 "efficiency": chosen.efficiency}

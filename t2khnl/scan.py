@@ -288,11 +288,12 @@ def run_mass(task: MassTask) -> dict[str, Any]:
 
     Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
     mass the flux cannot produce) gives a ``"skipped"`` result with the reason; with
-    ``task.precision`` the mass is rerun with the events the MC errors call for
-    (:func:`_events_growth`, up to 16x the first attempt's), spread over the injection
-    strata as the last attempt's events say they are needed
-    (:func:`t2khnl.allocation.neyman_shares`), until every edge's MC error is below
-    ``precision * d`` and no edge is refused for want of effective events.
+    ``task.precision`` more events are added until every edge's MC error is below
+    ``precision * d`` and no edge is refused for want of effective events: as many as the
+    MC errors call for (:func:`_events_growth`, up to 16x the first attempt's in all),
+    with new seeds, in the injection strata that the events so far say need them
+    (:func:`t2khnl.allocation.neyman_shares`, :func:`t2khnl.allocation.top_up`), pooled
+    with the earlier attempts' events (:func:`t2khnl.generate.pool`).
 
     Args:
         task: the mass.
@@ -322,37 +323,54 @@ def run_mass(task: MassTask) -> dict[str, Any]:
         "seed": task.seed, "status": "done", "reason": None, "n_events": task.n_events,
     }
     try:
-        n_events = task.n_events
+        samples: dict[str, Any] = {}  # the runner's pooled simulations, by beam
+        n_new, total, attempt = task.n_events, 0, 0
         cap = task.n_events * MAX_EVENTS_FACTOR
         allocation = None
         while True:
             try:
                 summary = runner(
-                    task.detector, task.mass_gev, preset=task.preset, n_events=n_events,
-                    pot_total=task.pot_total, seed=task.seed, data_dir=task.data_dir,
-                    output_dir=mass_dir, t2k_backgrounds=None, flux_xsec=None,
-                    allocation=allocation, progress=None,
+                    task.detector, task.mass_gev, preset=task.preset, n_events=n_new,
+                    pot_total=task.pot_total, seed=_attempt_seed(task.seed, attempt, samples),
+                    data_dir=task.data_dir, output_dir=mass_dir, t2k_backgrounds=None,
+                    flux_xsec=None, allocation=allocation, samples=samples, progress=None,
                 )
             except InputError as err:
                 log.warning("skipping m_N = %g GeV: %s", task.mass_gev, err)
                 result.update(status="skipped", reason=str(err))
                 break
+            # a runner that keeps no samples (a stand-in) analysed the new events alone
+            total = total + n_new if samples else n_new
             errors = edge_errors(mass_dir, summary, task.preset)
-            result.update(n_events=n_events, **_edges(summary), **errors, summary=summary)
+            result.update(n_events=total, **_edges(summary), **errors, summary=summary)
             growth = _events_growth(summary, errors, task.precision)
-            if growth is None or n_events >= cap:
+            if growth is None or total >= cap:
                 break
-            following = min(cap, math.ceil(n_events * growth))
+            following = min(cap, math.ceil(total * growth))
             allocation = allocation_module.neyman_shares(mass_dir, summary, task.preset)
+            if samples:
+                if allocation is not None:
+                    allocation = allocation_module.top_up(
+                        allocation, {beam: sim.metadata["strata"]["attempts"]
+                                     for beam, sim in samples.items()}, following)
+                n_new = following - total
+            else:
+                n_new = following
+            attempt += 1
             log.info("m_N = %g GeV: edges short of the precision target %.3g, %d -> %d events "
-                     "per beam", task.mass_gev, task.precision, n_events, following)
-            n_events = following
+                     "per beam", task.mass_gev, task.precision, total, following)
     finally:
         package_log.removeHandler(handler)
         handler.close()
     result["elapsed_s"] = time.perf_counter() - start
     atomic_write(masses_dir / f"{task.label}.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _attempt_seed(seed: int, attempt: int, samples: dict[str, Any]) -> int:
+    """The seed of a mass's attempt: the mass's own first, then, when the new events are
+    pooled with the earlier ones, an independent one per attempt (:func:`mass_seed`)."""
+    return seed if attempt == 0 or not samples else mass_seed(seed, attempt)
 
 
 def _events_growth(summary: dict[str, Any], errors: dict[str, float | None],

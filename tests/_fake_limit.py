@@ -30,7 +30,7 @@ REGIONS = ["rock", "p0d"]
 def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         pot_total: float | None, seed: int, data_dir: str | None, output_dir: Any,
         t2k_backgrounds: bool | None, flux_xsec: float | None, allocation: Any,
-        progress: Any) -> dict[str, Any]:
+        samples: Any, progress: Any) -> dict[str, Any]:
     out = Path(output_dir)
     with open(out.parents[1] / "calls.txt", "a") as file:
         file.write(f"{mass_gev!r}\n")
@@ -41,7 +41,7 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
     pot = POT if pot_total is None else {b: pot_total * p / sum(POT.values())
                                          for b, p in POT.items()}
     rng = np.random.default_rng([seed, int(mass_gev * 1e6)])
-    samples = {}
+    generated = {}
     for beam in ("fhc", "rhc"):
         n = n_events
         t_in = rng.uniform(1.0, 20.0, n)
@@ -55,11 +55,11 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         events["region_id"] = np.where(t_in > 10.0, 0, 1)
         meta = {"d_gev_inv": D_REF, "efficiency": 0.5, "n_events": n, "regions": REGIONS}
         ntuple.write(out / f"selected_{beam}.root", ak.Array(events), meta)
-        samples[beam] = events
+        generated[beam] = events
 
     def signal(d: float) -> float:
         return sum(float(reweight.reweight(ev, d, d_ref_gev_inv=D_REF).sum()) * 0.5 * pot[b]
-                   for b, ev in samples.items())
+                   for b, ev in generated.items())
 
     values = np.array([signal(d) for d in GRID])
     above = values > 3.0

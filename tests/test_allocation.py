@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from t2khnl import allocation, generate, limit, ntuple, scan
+from t2khnl.errors import InputError
 
 pytest.importorskip("siren")
 
@@ -59,3 +60,71 @@ def test_nothing_to_allocate_without_edges_or_strata(runs, tmp_path):
     assert allocation.neyman_shares(first_dir, nothing, "corrected") is None
     open_only = {**first, "edges": {"d_low": None, "d_high": 1e-3}, "d_high_open": True}
     assert allocation.neyman_shares(first_dir, open_only, "corrected") is None
+
+
+def test_top_up_fills_the_shortfall():
+    shares = {"fhc": [[0.5, 0.25], [0.25, 0.0]]}
+    made = {"fhc": [[100, 100], [0, 100]]}
+    # wanted at 400 in all: 200, 100, 100, 0 -> short by 100, 0, 100, 0
+    assert allocation.top_up(shares, made, 400) == {"fhc": [[0.5, 0.0], [0.5, 0.0]]}
+    assert allocation.top_up(shares, {"fhc": [[400, 400], [400, 400]]}, 400) == shares
+
+
+@pytest.fixture(scope="module")
+def pooled(runs, tmp_path_factory):
+    """The first run's mass with 2000 more events per beam pooled in, where Neyman wants."""
+    shares = runs[2]
+    samples = {}
+    out = tmp_path_factory.mktemp("pooled")
+    limit.run("nd280", MASS_GEV, n_events=3000, seed=3, output_dir=out, samples=samples)
+    before = {beam: sim for beam, sim in samples.items()}
+    wanted = allocation.top_up(shares, {b: s.metadata["strata"]["attempts"]
+                                        for b, s in samples.items()}, 5000)
+    summary = limit.run("nd280", MASS_GEV, n_events=2000, seed=4, output_dir=out,
+                        allocation=wanted, samples=samples)
+    return before, samples, out, summary
+
+
+def _per_stratum(shape, events, name):
+    """Sum of an event column per stratum (box, layer)."""
+    out = np.zeros(shape)
+    np.add.at(out, (np.asarray(events["fv_index"]), np.asarray(events["layer"])),
+              np.asarray(events[name]))
+    return out
+
+
+def test_pooled_weights_are_the_attempt_weighted_mean(pooled):
+    """Per stratum, the pooled sum of weights is (n S + n' S') / (n + n'): each sample's
+    estimate weighted by its attempts there."""
+    before, after, *_ = pooled
+    for beam, sim in after.items():
+        first = before[beam]
+        n1 = np.asarray(first.metadata["strata"]["attempts"], dtype=float)
+        n = np.asarray(sim.metadata["strata"]["attempts"], dtype=float)
+        assert sim.metadata["n_injected"] == 5000 and n.sum() == 5000
+        assert sim.metadata["attempt_seeds"] == [3, 4]
+        new = slice(len(first.events), None)
+        for name in ("weight", "upscatter_weight"):
+            s1 = _per_stratum(n.shape, first.events, name)
+            pooled_sum = _per_stratum(n.shape, sim.events, name)
+            s2_share = _per_stratum(n.shape, sim.events[new], name)
+            np.testing.assert_allclose(pooled_sum, s1 * n1 / n + s2_share, rtol=1e-12)
+        assert sim.metadata["expected_decays"] == pytest.approx(
+            float(np.sum(sim.events["weight"])) * sim.metadata["nominal_pot"])
+
+
+def test_pooled_run_analyses_both_attempts(pooled, runs):
+    _, after, out, summary = pooled
+    first_dir, first, *_ = runs
+    _, meta = ntuple.read(out / "selected_fhc.root")
+    assert meta["strata"]["attempts"] == after["fhc"].metadata["strata"]["attempts"]
+    before = scan.edge_errors(first_dir, first, "corrected")["d_low_err"] / first["d_low"]
+    now = scan.edge_errors(out, summary, "corrected")["d_low_err"] / summary["d_low"]
+    assert now < 0.8 * before
+    assert abs(summary["d_low"] / first["d_low"] - 1) < 3 * np.hypot(before, now)
+
+
+def test_only_like_simulations_pool(pooled):
+    before, after, *_ = pooled
+    with pytest.raises(InputError, match="differ in beam"):
+        generate.pool(before["fhc"], after["rhc"])
