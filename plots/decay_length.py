@@ -8,10 +8,10 @@ weighted median at d0 times (d0/d)² (:func:`median_decay_length`). The median r
 upscatters the simulation keeps, i.e. those whose HNL line crosses a fiducial box, from the
 injection volume in front of the boxes (up to 280 m of rock), weighted per POT.
 
-:func:`simulate_medians` runs that small dedicated simulation per mass and is the input to
-prefer. :func:`medians_from_scan` reuses a mass scan's ``selected_<beam>.root`` ntuples for a
-quick look, but those hold only *selected* events (decayed inside a fiducial box and passed
-the cuts): their decay lengths are biased towards what decays in the TPCs at the scan's d.
+:func:`simulate_medians` runs that small dedicated simulation per mass;
+:func:`medians_from_scan` reads the same median of a mass scan's own samples, which
+:func:`t2khnl.limit.run` records for every mass (``t2khnl reproduce`` draws Fig. 3 from the
+ND280 2019 scan).
 
 Analytic contours (:func:`analytic_decay_length_m`): L = βγ cτ, with cτ from
 :func:`t2khnl.model.ctau_m` in the preset's width convention and βγ = p_N/m_N at the median
@@ -39,6 +39,7 @@ import numpy.typing as npt
 from t2khnl import config, model
 from t2khnl.errors import InputError
 from t2khnl.plots.constraints import save, style
+from t2khnl.reweight import weighted_median
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -68,42 +69,6 @@ LEVELS_M: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
 """Default contour levels [m]."""
 _N_ENERGIES = 4000
 _LABEL_BOX = {"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1}
-_TIE_RTOL = 1e-12
-
-
-def weighted_median(values: npt.ArrayLike, weights: npt.ArrayLike) -> float:
-    """Weighted median: the smallest value whose cumulative weight reaches half the total.
-
-    When the cumulative weight equals half the total exactly, the mean of that value and
-    the next is returned, so integer weights give ``np.median(np.repeat(values, weights))``
-    and equal weights ``np.median(values)``. Zero weights are ignored.
-
-    Args:
-        values: the values.
-        weights: non-negative weights, same shape, with a positive sum.
-
-    Returns:
-        The median.
-
-    Raises:
-        InputError: shapes differ, a weight is negative or not finite, or all are zero.
-    """
-    v = np.asarray(values, dtype=float).ravel()
-    w = np.asarray(weights, dtype=float).ravel()
-    if v.shape != w.shape:
-        msg = f"values and weights differ in size: {v.size} and {w.size}"
-        raise InputError(msg)
-    if not np.all(np.isfinite(w) & (w >= 0)) or not w.sum() > 0:
-        msg = "weights must be finite, non-negative and not all zero"
-        raise InputError(msg)
-    order = np.argsort(v[w > 0], kind="stable")
-    v, w = v[w > 0][order], w[w > 0][order]
-    cumulative = np.cumsum(w)
-    half = 0.5 * cumulative[-1]
-    i = int(np.searchsorted(cumulative, half * (1 - _TIE_RTOL)))
-    if cumulative[i] <= half * (1 + _TIE_RTOL) and i + 1 < v.size:
-        return float(0.5 * (v[i] + v[i + 1]))
-    return float(v[i])
 
 
 def median_decay_length(
@@ -184,38 +149,38 @@ def simulate_medians(
 def medians_from_scan(
     scan_dir: str | os.PathLike[str], d_grid_gev_inv: npt.ArrayLike, *, beam: str = "fhc"
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Median decay lengths [m] from a mass scan's ``masses/m*/selected_<beam>.root``.
+    """Median decay lengths [m] from a mass scan: the medians of its simulated samples.
 
-    Biased by the selection (see the module docstring); prefer :func:`simulate_medians`.
+    :func:`t2khnl.limit.run` records in each mass's summary the weighted median decay
+    length at its reference coupling of the sample it simulated (all the upscatters it
+    keeps, before any cut: what :func:`simulate_medians` computes, on the scan's events).
 
     Args:
-        scan_dir: the scan's output folder.
+        scan_dir: the scan's output folder (``masses/m*.json``).
         d_grid_gev_inv: couplings [GeV^-1].
         beam: ``"fhc"`` or ``"rhc"``.
 
     Returns:
-        (masses [GeV], sorted; medians [m], shape (n_masses, n_d)); masses without selected
-        events are skipped.
+        (masses [GeV], sorted; medians [m], shape (n_masses, n_d)); masses without
+        simulated events (or skipped) are left out.
 
     Raises:
-        InputError: no ntuple with events found.
+        InputError: no mass of the scan recorded a median for ``beam``.
     """
-    from t2khnl import ntuple
+    import json
 
     found = []
-    for path in sorted(Path(scan_dir).glob(f"masses/m*/selected_{beam}.root")):
-        events, meta = ntuple.read(path)
-        if len(events) == 0:
-            logger.info("%s: no selected events, skipped", path)
+    for path in sorted(Path(scan_dir).glob("masses/m*.json")):
+        result = json.loads(path.read_text())
+        medians = (result.get("summary") or {}).get("median_decay_length_m") or {}
+        if medians.get(beam) is None:
+            logger.info("%s: no median decay length for %s, skipped", path, beam)
             continue
-        found.append(
-            (
-                float(meta["mass_gev"]),
-                median_decay_length(events, float(meta["d_gev_inv"]), d_grid_gev_inv),
-            )
-        )
+        d = np.asarray(d_grid_gev_inv, dtype=float)
+        found.append((float(result["mass_gev"]),
+                      medians[beam] * (medians["d_gev_inv"] / d) ** 2))
     if not found:
-        msg = f"no selected_{beam}.root with events under {Path(scan_dir) / 'masses'}"
+        msg = f"no mass under {Path(scan_dir) / 'masses'} recorded a {beam} median decay length"
         raise InputError(msg)
     found.sort(key=lambda item: item[0])
     return np.array([m for m, _ in found]), np.array([row for _, row in found])

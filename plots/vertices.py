@@ -257,10 +257,9 @@ def simulate_samples(
         "preset": preset,
         "data_dir": None if data_dir is None else str(data_dir),
     }
-    samples: dict[str, list[tuple[float, ak.Array]]] = {}
-    for det in detectors:
-        samples[det] = []
-        for mass in map(float, masses_gev):
+    samples: dict[str, list[tuple[float, ak.Array]]] = {det: [] for det in detectors}
+    for mass in map(float, masses_gev):  # the detectors of a mass share SIREN's objects
+        for det in detectors:
             events = simulate(det, beam, mass, d_gev_inv, **options).events
             logger.info("Fig. 2 sample %s, m_N = %g GeV: %d events", det, mass, len(events))
             samples[det].append((mass, events))

@@ -178,6 +178,17 @@ def cls_function(
     return expected
 
 
+def median_decay_length_m(events: ak.Array) -> float | None:
+    """Median lab decay length [m] at ``D_REF_GEV_INV`` of the upscatters a simulation
+    keeps (HNL lines through a fiducial box), weighted per POT (``upscatter_weight``); it
+    scales as d^-2 (Fig. 3, :func:`t2khnl.plots.decay_length.medians_from_scan`). None
+    without events."""
+    weights = ak.to_numpy(events["upscatter_weight"]) if len(events) else np.zeros(0)
+    if not weights.sum() > 0:
+        return None
+    return reweight.weighted_median(ak.to_numpy(events["decay_length_m"]), weights)
+
+
 def histograms(channels: list[Channel], weights: dict[str, np.ndarray]) -> dict[str, hist.Hist]:
     """E_ee and cos(theta_N) of the selected events, weighted to expected events."""
     out = {}
@@ -252,7 +263,7 @@ def run(
     background = backgrounds(detector, pot, statistics["t2k_backgrounds"])
     selection = select.load(cfg["selection"][detector])
 
-    channels, cutflows = [], {}
+    channels, cutflows, medians = [], {}, {}
     for beam in config.BEAMS:
         sim = generate.simulate(
             detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events, seed=seed,
@@ -263,6 +274,7 @@ def run(
             if beam in samples:
                 sim = generate.pool(samples[beam], sim)
             samples[beam] = sim
+        medians[beam] = median_decay_length_m(sim.events)
         chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
         meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
                 "efficiency": chosen.efficiency}
@@ -275,6 +287,7 @@ def run(
     signal = signal_function(channels, mass_gev, cfg)
     result = stats.limit_interval(signal, D_GRID_GEV_INV, cls_function(detector, cfg, background))
     summary = _summary(detector, mass_gev, cfg, pot, background, channels, signal, result)
+    summary["median_decay_length_m"] = {"d_gev_inv": D_REF_GEV_INV, **medians}
     br = float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"]))
     weights = {ch.name: ak.to_numpy(ch.events["weight"]) * br * ch.efficiency * ch.pot
                for ch in channels}

@@ -57,8 +57,9 @@ class Settings:
         walk_events: upscatters per beam and mass in the walk.
         vertex_masses: the three masses of Fig. 2 [GeV].
         vertex_events: upscatters per detector and mass for Fig. 2.
-        decay_masses: masses of Fig. 3 [GeV].
-        decay_events: upscatters per mass for Fig. 3.
+
+    Fig. 3 draws the medians of the ND280 2019 scan's samples
+    (:func:`t2khnl.plots.decay_length.medians_from_scan`), at its masses.
     """
 
     masses: str
@@ -68,18 +69,14 @@ class Settings:
     walk_events: int
     vertex_masses: tuple[float, ...]
     vertex_events: int
-    decay_masses: str
-    decay_events: int
 
 
 FULL = Settings(masses="0.01:2.0:48log", n_events=scan.DEFAULT_EVENTS,
                 precision=scan.DEFAULT_PRECISION, walk_masses="0.05:1.0:6log",
-                walk_events=10000, vertex_masses=(0.05, 0.2, 0.5), vertex_events=5000,
-                decay_masses="0.01:2.0:10log", decay_events=2000)
+                walk_events=10000, vertex_masses=(0.05, 0.2, 0.5), vertex_events=5000)
 QUICK = Settings(masses="0.1,0.5", n_events=2500, precision=None, walk_masses="0.1,0.6",
                  walk_events=2000,
-                 vertex_masses=(0.1, 0.5), vertex_events=300, decay_masses="0.1,0.5",
-                 decay_events=300)
+                 vertex_masses=(0.1, 0.5), vertex_events=300)
 #: Coupling of Fig. 2 [GeV^-1] (the paper's).
 FIG2_D_GEV_INV = 3.87e-7
 #: Couplings of Fig. 3 [GeV^-1].
@@ -99,9 +96,9 @@ def reproduce(
     """Run everything for the given presets and write the artefacts (module docstring).
 
     All the simulation work (the scans of every preset and detector, the walk, the
-    simulations of Figs. 2 and 3, the kaon validation) shares one pool of ``workers``
-    processes, longest pieces first; the figures, headline numbers and HEPData are made
-    from the results in this process.
+    simulations of Fig. 2, the kaon validation) shares one pool of ``workers``
+    processes, and so do the figures, headline numbers and HEPData of each preset made
+    from the results afterwards.
 
     Args:
         output_dir: the output folder (resumable: the scans continue where they stopped).
@@ -127,18 +124,21 @@ def reproduce(
                           precision=settings.precision, seed=seed)
              for preset in presets for detector, name in SCAN_NAMES.items()]
     with scan.local_pool(workers) if workers > 1 else _InProcess() as pool:
-        figures = {preset: _submit_figures(pool, preset, settings, seed=seed, data_dir=data_dir)
-                   for preset in presets}
+        samples = {preset: pool.submit(
+            vertices.simulate_samples, settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV,
+            n_events=settings.vertex_events, seed=seed, preset=preset, data_dir=data_dir)
+            for preset in presets}
         kaon = pool.submit(validation.curves, data_dir=data_dir)
         scan.scan_many(walk + scans, data_dir=data_dir, workers=workers,
                        executor=pool if workers > 1 else None, progress=progress)
-        results = {preset: reproduce_preset(folders[preset], preset, settings,
-                                            {k: f.result() for k, f in figures[preset].items()},
-                                            kaon.result(), data_dir=data_dir)
-                   for preset in presets}
-    if walk:
-        (out / "comparison.md").write_text(
-            comparison_markdown(compare.results(walk, data_dir=data_dir), results))
+        finals = {preset: pool.submit(reproduce_preset, folders[preset], preset,
+                                      samples[preset].result(), kaon.result(),
+                                      data_dir=data_dir)
+                  for preset in presets}
+        steps = pool.submit(compare.results, walk, data_dir=data_dir) if walk else None
+        results = {preset: final.result() for preset, final in finals.items()}
+    if steps is not None:
+        (out / "comparison.md").write_text(comparison_markdown(steps.result(), results))
         fig = constraints.plot(
             {label: path for preset in presets
              for label, path in _contour_files(out / preset, preset).items()},
@@ -159,20 +159,6 @@ class _InProcess(Executor):
         return future
 
 
-def _submit_figures(pool: Executor, preset: str, settings: Settings, *, seed: int,
-                    data_dir: str | None) -> dict[str, Future[Any]]:
-    """Submit the simulations of Figs. 2 and 3 of a preset."""
-    return {
-        "vertices": pool.submit(
-            vertices.simulate_samples, settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV,
-            n_events=settings.vertex_events, seed=seed, preset=preset, data_dir=data_dir),
-        "medians": pool.submit(
-            decay_length.simulate_medians, scan.parse_masses(settings.decay_masses),
-            FIG3_D_GRID_GEV_INV, n_events=settings.decay_events, seed=seed, preset=preset,
-            data_dir=data_dir),
-    }
-
-
 def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
     """Fig. 4 legend label -> contour file of each detector in a preset's folder."""
     return {f"{_LABELS[det]} ({preset})": folder / f"contour_{name}.csv"
@@ -180,7 +166,7 @@ def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
 
 
 def reproduce_preset(
-    folder: Path, preset: str, settings: Settings, simulated: dict[str, Any],
+    folder: Path, preset: str, vertex_samples: dict[str, list[tuple[float, Any]]],
     kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
 ) -> dict[str, Any]:
     """Figures, headline numbers, summary and HEPData of one preset from its finished scans
@@ -189,8 +175,7 @@ def reproduce_preset(
     Args:
         folder: the preset's output folder.
         preset: the preset.
-        settings: the reproduction's settings.
-        simulated: the simulations of Figs. 2 and 3 (:func:`_submit_figures`'s results).
+        vertex_samples: the samples of Fig. 2 (:func:`t2khnl.plots.vertices.simulate_samples`).
         kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
         data_dir: input-data folder.
 
@@ -204,14 +189,12 @@ def reproduce_preset(
         for suffix in (".csv", ".json"):  # the JSON twin holds the holes Fig. 4 leaves open
             shutil.copyfile(scans[detector] / f"contour{suffix}",
                             folder / f"contour_{name}{suffix}")
-    masses = scan.parse_masses(settings.decay_masses)
+    masses, medians = decay_length.medians_from_scan(scans["nd280"], FIG3_D_GRID_GEV_INV)
     figures = {
         "fig4_constraints": constraints.plot(_contour_files(folder, preset), data_dir=data_dir),
-        "fig2_vertices": vertices.plot(simulated["vertices"], d_gev_inv=FIG2_D_GEV_INV,
-                                       preset=preset),
-        "fig3_decay_length": decay_length.plot(masses, FIG3_D_GRID_GEV_INV,
-                                               simulated["medians"], preset=preset,
-                                               data_dir=data_dir),
+        "fig2_vertices": vertices.plot(vertex_samples, d_gev_inv=FIG2_D_GEV_INV, preset=preset),
+        "fig3_decay_length": decay_length.plot(masses, FIG3_D_GRID_GEV_INV, medians,
+                                               preset=preset, data_dir=data_dir),
         "figS1_kaon_validation": validation.plot(kaon_curves),
     }
     for stem, fig in figures.items():

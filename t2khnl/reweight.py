@@ -31,11 +31,9 @@ from numpy.typing import ArrayLike, NDArray
 from .decay import decay_probability
 from .errors import InputError
 
-__all__ = ["decay_probability", "kish_n_eff", "reweight"]
-
 logger = logging.getLogger(__name__)
 
-__all__ = ["REQUIRED_COLUMNS", "decay_probability", "kish_n_eff", "reweight"]
+__all__ = ["REQUIRED_COLUMNS", "decay_probability", "kish_n_eff", "reweight", "weighted_median"]
 
 #: Columns :func:`reweight` reads from the events.
 REQUIRED_COLUMNS = ("upscatter_weight", "t_in_m", "t_out_m", "decay_length_m")
@@ -143,3 +141,42 @@ def _fields(events: Any) -> tuple[str, ...] | None:
     if isinstance(fields, list | tuple):
         return tuple(fields)
     return None
+
+
+#: Relative tolerance of the tie at half the total weight in :func:`weighted_median`.
+_TIE_RTOL = 1e-12
+
+
+def weighted_median(values: ArrayLike, weights: ArrayLike) -> float:
+    """Weighted median: the smallest value whose cumulative weight reaches half the total.
+
+    When the cumulative weight equals half the total exactly, the mean of that value and
+    the next is returned, so integer weights give ``np.median(np.repeat(values, weights))``
+    and equal weights ``np.median(values)``. Zero weights are ignored.
+
+    Args:
+        values: the values.
+        weights: non-negative weights, same shape, with a positive sum.
+
+    Returns:
+        The median.
+
+    Raises:
+        InputError: shapes differ, a weight is negative or not finite, or all are zero.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    w = np.asarray(weights, dtype=float).ravel()
+    if v.shape != w.shape:
+        msg = f"values and weights differ in size: {v.size} and {w.size}"
+        raise InputError(msg)
+    if not np.all(np.isfinite(w) & (w >= 0)) or not w.sum() > 0:
+        msg = "weights must be finite, non-negative and not all zero"
+        raise InputError(msg)
+    order = np.argsort(v[w > 0], kind="stable")
+    v, w = v[w > 0][order], w[w > 0][order]
+    cumulative = np.cumsum(w)
+    half = 0.5 * cumulative[-1]
+    i = int(np.searchsorted(cumulative, half * (1 - _TIE_RTOL)))
+    if cumulative[i] <= half * (1 + _TIE_RTOL) and i + 1 < v.size:
+        return float(0.5 * (v[i] + v[i + 1]))
+    return float(v[i])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import awkward as ak
@@ -12,7 +13,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 pytest.importorskip("mplhep")
 
-from t2khnl import model, ntuple  # noqa: E402
+from t2khnl import model  # noqa: E402
 from t2khnl.errors import InputError  # noqa: E402
 from t2khnl.geometry import REGIONS  # noqa: E402
 from t2khnl.geometry import load as load_geometry  # noqa: E402
@@ -165,22 +166,18 @@ def test_median_decay_length_scales_as_inverse_d_squared():
 
 
 def test_medians_from_scan(tmp_path):
-    for mass, lengths in ((0.5, [1.0, 2.0, 30.0]), (0.1, [5.0, 6.0, 7.0])):
-        folder = tmp_path / "masses" / f"m{mass:010.6f}"
-        folder.mkdir(parents=True)
-        events = ak.Array(
-            {
-                "decay_length_m": lengths,
-                "upscatter_weight": [1.0, 1.0, 1.0],
-                "weight": [0.1, 0.1, 0.1],
-            }
-        )
-        meta = {"mass_gev": mass, "d_gev_inv": 1e-6, "n_events": 3}
-        ntuple.write(folder / "selected_fhc.root", events, meta)
+    """The scan's per-mass results carry the median at d_ref; it scales as d^-2."""
+    (tmp_path / "masses").mkdir()
+    for mass, median in ((0.5, 2.0), (0.1, 6.0), (0.3, None)):
+        result = {"mass_gev": mass, "summary": {
+            "median_decay_length_m": {"d_gev_inv": 1e-6, "fhc": median, "rhc": None}}}
+        (tmp_path / "masses" / f"m{mass:010.6f}.json").write_text(json.dumps(result))
+    (tmp_path / "masses" / "m002.000000.json").write_text(json.dumps(
+        {"mass_gev": 2.0, "status": "skipped", "summary": None}))
     masses, medians = decay_length.medians_from_scan(tmp_path, [1e-6, 2e-6])
     assert masses.tolist() == [0.1, 0.5]
     assert medians.tolist() == [[6.0, 1.5], [2.0, 0.5]]
-    with pytest.raises(InputError, match="selected_rhc"):
+    with pytest.raises(InputError, match="rhc median"):
         decay_length.medians_from_scan(tmp_path, [1e-6], beam="rhc")
 
 

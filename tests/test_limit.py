@@ -48,6 +48,14 @@ def test_limit_end_to_end(tmp_path):
                 "n_eff", "signal_at_d_low", "signal_at_d_high"):
         assert key in summary
     assert summary["cl"] == 0.95 and summary["pot_fhc"] == pytest.approx(1.234e21)
+    # the median decay length of the simulated sample (Fig. 3 from a scan): what the
+    # dedicated Fig. 3 simulation gives for the same sample
+    from t2khnl.plots import decay_length
+
+    median = summary["median_decay_length_m"]
+    assert median["d_gev_inv"] == limit.D_REF_GEV_INV
+    assert median["fhc"] == decay_length.simulate_medians(
+        [0.47], [limit.D_GRID_GEV_INV[0], limit.D_REF_GEV_INV], n_events=900, seed=1)[0, 1]
     events, meta = ntuple.read(out / "selected_fhc.root")
     assert meta["selection"] == "nd280_ee" and len(events) == meta["n_events"]
     workspace = json.loads((out / "workspace_nd280.json").read_text())
