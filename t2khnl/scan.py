@@ -770,18 +770,15 @@ def scan(
 
 @dataclass
 class _Prepared:
-    """A job's folder, configuration, tasks and finished results during :func:`scan_many`."""
+    """A job's folder, configuration, tasks, finished results, the masses it had still to
+    run when :func:`scan_many` started, and the masses that failed."""
 
     out: Path
     config: dict[str, Any]
     tasks: list[MassTask]
     results: dict[int, dict[str, Any]]
+    pending: list[MassTask]
     failed: list[float]
-
-    @property
-    def todo(self) -> list[MassTask]:
-        """The masses not finished yet."""
-        return [task for task in self.tasks if task.index not in self.results]
 
 
 def scan_many(
@@ -831,15 +828,13 @@ def scan_many(
         for job in prepared:
             stack.enter_context(_scan_log(job.out))
         groups: dict[tuple[float, tuple[str, ...]], _Group] = {}
-        ran = {}
         for job in prepared:
-            todo = ran[id(job)] = job.todo
             log.info("scan of %d masses in %s: %d finished, %d to run (%s)", len(job.tasks),
-                     job.out, len(job.results), len(todo),
+                     job.out, len(job.results), len(job.pending),
                      f"scheduler {scheduler}" if scheduler else f"{workers} worker(s)",
                      extra={"scan_dir": job.out})
             write_contour(job.out, job.config, job.results)
-            for task in todo:
+            for task in job.pending:
                 groups.setdefault(group_key(task), []).append(task)
         by_dir = {str(job.out.resolve()): job for job in prepared}
         _execute(list(groups.values()), by_dir, workers=workers, scheduler=scheduler,
@@ -847,7 +842,7 @@ def scan_many(
                  total=sum(len(job.tasks) for job in prepared))
         for job in prepared:
             grid = job.out / f"patchset_{job.config['detector']}.json"
-            if not job.todo and (ran[id(job)] or not grid.is_file()):
+            if len(job.results) == len(job.tasks) and (job.pending or not grid.is_file()):
                 write_grid_likelihood(job.out, job.config["detector"])  # ~2 s for 48 masses
             log.info("scan finished: %d of %d masses done, %d failed", len(job.results),
                      len(job.tasks), len(job.failed), extra={"scan_dir": job.out})
@@ -893,7 +888,9 @@ def _prepare(job: ScanJob, data_dir: str | None, force: bool) -> _Prepared:
                  runner=job.runner)
         for i, m in enumerate(mass_list)
     ]
-    return _Prepared(out, config_dict, tasks, _finished(out, tasks), [])
+    results = _finished(out, tasks)
+    pending = [task for task in tasks if task.index not in results]
+    return _Prepared(out, config_dict, tasks, results, pending, [])
 
 
 def _execute(groups: list[_Group], jobs: dict[str, _Prepared], *, workers: int,
