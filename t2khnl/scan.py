@@ -76,19 +76,16 @@ CONNECT_TIMEOUT_S = 20.0
 #: Step in ln d [dimensionless] of the finite-difference slope of ln S.
 SLOPE_STEP = 0.01
 #: Adaptive effort: the events per beam grow at most by this factor.
-MAX_EVENTS_FACTOR = 32
+MAX_EVENTS_FACTOR = 16
 #: Adaptive effort: the next attempt's events are the last ones times (error / target)^2
 #: (MC errors fall as 1/sqrt(N)), or (50 / n_eff) for an edge refused for want of
 #: effective events, times this margin (the error estimate is itself an MC estimate) ...
 EVENTS_MARGIN = 1.2
 #: ... and at least this factor.
 MIN_EVENTS_GROWTH = 1.5
-#: Default target relative MC error δd/d on the edges, and the first attempt's events per beam:
-#: a small first attempt tells where the events are needed, and the ones added are pooled
-#: with it. A corrected-preset pair of 48-mass scans took 527 CPU-s from 2,500 against 603
-#: from 5,000 (and 549 from 1,500: more masses then need a second and third attempt).
+#: Default target relative MC error δd/d on the edges, and the first attempt's events per beam.
 DEFAULT_PRECISION = 0.03
-DEFAULT_EVENTS = 2500
+DEFAULT_EVENTS = 5000
 #: Per-mass seeds stay below this: the generator seeds SIREN with (seed·100 + box)·100 + layer,
 #: which SIREN_random takes as a 32-bit unsigned integer.
 MAX_MASS_SEED = 429_000
@@ -293,7 +290,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     mass the flux cannot produce) gives a ``"skipped"`` result with the reason; with
     ``task.precision`` more events are added until every edge's MC error is below
     ``precision * d`` and no edge is refused for want of effective events: as many as the
-    MC errors call for (:func:`_events_growth`, up to 32x the first attempt's in all),
+    MC errors call for (:func:`_events_growth`, up to 16x the first attempt's in all),
     with new seeds, in the injection strata that the events so far say need them
     (:func:`t2khnl.allocation.neyman_shares`, :func:`t2khnl.allocation.top_up`), pooled
     with the earlier attempts' events (:func:`t2khnl.generate.pool`).
@@ -741,7 +738,7 @@ def scan(
         scheduler: address of a Dask scheduler (``tcp://host:8786``); overrides ``workers``.
         force: discard the results of another configuration in ``output_dir``.
         precision: target relative MC error δd/d on the edges (default 0.03): a mass is
-            given more events (up to 32x ``n_events`` in all) until it is met. None: one run
+            rerun with more events (up to 16x ``n_events``) until it is met. None: one run
             per mass with ``n_events``.
         runner: the per-mass analysis (default :func:`t2khnl.limit.run`); must be
             picklable by reference for workers and importable on Dask workers.

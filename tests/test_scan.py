@@ -316,7 +316,7 @@ def test_precision_default_and_one_attempt(tmp_path, monkeypatch):
     attempts = (tmp_path / "one" / "attempts.jsonl").read_text().splitlines()
     assert [json.loads(a)["n_events"] for a in attempts] == [50]
     assert records[0]["n_events"] == 50
-    # The CLI targets 0.03 from DEFAULT_EVENTS events unless told otherwise; 0 means one attempt.
+    # The CLI targets 0.03 from 5000 events unless told otherwise; 0 means one attempt.
     received = {}
     monkeypatch.setattr(scan, "scan", lambda *args, **kwargs: received.update(kwargs) or [])
     base = ["scan", "--masses", "0.1", "--output", str(tmp_path / "cli")]
