@@ -26,8 +26,6 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +121,7 @@ def reproduce(
                           preset=preset, n_events=settings.n_events,
                           precision=settings.precision, seed=seed)
              for preset in presets for detector, name in SCAN_NAMES.items()]
-    with scan.local_pool(workers) if workers > 1 else _InProcess() as pool:
+    with scan.local_pool(workers) if workers > 1 else scan.InProcess() as pool:
         samples = {preset: pool.submit(
             vertices.simulate_samples, settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV,
             n_events=settings.vertex_events, seed=seed, preset=preset, data_dir=data_dir)
@@ -145,18 +143,6 @@ def reproduce(
             data_dir=data_dir)
         constraints.save(fig, out / "fig4_constraints")
     return results
-
-
-class _InProcess(Executor):
-    """The executor of a one-worker reproduction: runs each submission at once, here."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as err:  # raised by Future.result, as a pool would
-            future.set_exception(err)
-        return future
 
 
 def _contour_files(folder: Path, preset: str) -> dict[str, Path]:

@@ -600,15 +600,23 @@ _Group = list[MassTask]
 _Finished = Iterator[tuple[_Group, Any]]
 
 
+class InProcess(Executor):
+    """An executor that runs each submission at once, in this process (one worker)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # raised by Future.result, as a pool would
+            future.set_exception(err)
+        return future
+
+
 def _serial(groups: list[_Group]) -> _Finished:
     """Run the groups in this process, one by one, yielding each as a finished future."""
+    executor = InProcess()
     for group in groups:
-        future: Future[list[dict[str, Any] | TaskFailure]] = Future()
-        try:
-            future.set_result(run_group(group))
-        except Exception as err:  # reported by the caller, like the pools' failures
-            future.set_exception(err)
-        yield group, future
+        yield group, executor.submit(run_group, group)
 
 
 def _on_executor(groups: list[_Group], executor: Executor) -> _Finished:
@@ -976,6 +984,6 @@ class _ConsoleQuiet(logging.Filter):
         return not (record.name == __name__ and record.levelno < logging.WARNING)
 
 
-__all__ = ["MassTask", "ScanJob", "TaskFailure", "edge_errors", "group_key", "local_pool",
-           "mass_label", "mass_seed", "mass_seeds", "parse_masses", "run_group", "run_mass",
-           "scan", "scan_many", "write_contour"]
+__all__ = ["InProcess", "MassTask", "ScanJob", "TaskFailure", "edge_errors", "group_key",
+           "local_pool", "mass_label", "mass_seed", "mass_seeds", "parse_masses", "run_group",
+           "run_mass", "scan", "scan_many", "write_contour"]
