@@ -824,11 +824,11 @@ def scan_many(
     if not (isinstance(workers, int) and workers >= 1):
         msg = f"--workers must be at least 1, got {workers!r}"
         raise InputError(msg)
-    prepared = [_prepare(job, data_dir, force) for job in jobs]
-    folders = [job.out.resolve() for job in prepared]
-    if len(set(folders)) != len(folders):
+    folders = [str(Path(job.output_dir).resolve()) for job in jobs]
+    if len(set(folders)) != len(folders):  # before any folder is bound to a configuration
         msg = "scan_many needs one output folder per job"
         raise InputError(msg)
+    prepared = [_prepare(job, data_dir, force) for job in jobs]
     with contextlib.ExitStack() as stack:
         for job in prepared:
             stack.enter_context(_scan_log(job.out))
@@ -841,9 +841,9 @@ def scan_many(
             write_contour(job.out, job.config, job.results)
             for task in job.pending:
                 groups.setdefault(group_key(task), []).append(task)
-        by_dir = {str(job.out.resolve()): job for job in prepared}
-        _execute(list(groups.values()), by_dir, workers=workers, scheduler=scheduler,
-                 executor=executor, connect_timeout_s=connect_timeout_s, progress=progress,
+        _execute(list(groups.values()), dict(zip(folders, prepared, strict=True)),
+                 workers=workers, scheduler=scheduler, executor=executor,
+                 connect_timeout_s=connect_timeout_s, progress=progress,
                  total=sum(len(job.tasks) for job in prepared))
         for job in prepared:
             grid = job.out / f"patchset_{job.config['detector']}.json"
@@ -881,6 +881,7 @@ def _prepare(job: ScanJob, data_dir: str | None, force: bool) -> _Prepared:
         raise InputError(msg)
     out = Path(job.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    folder = str(out.resolve())
     config_dict = scan_config(job.detector, mass_list, preset=job.preset, n_events=job.n_events,
                               seed=job.seed, pot_total=job.pot_total, precision=job.precision)
     _bind_folder(out, config_dict, force)
@@ -889,7 +890,7 @@ def _prepare(job: ScanJob, data_dir: str | None, force: bool) -> _Prepared:
     tasks = [
         MassTask(index=i, mass_gev=m, seed=seeds[i], detector=job.detector,
                  preset=job.preset, n_events=job.n_events, pot_total=job.pot_total,
-                 data_dir=data_dir, output_dir=str(out.resolve()), precision=job.precision,
+                 data_dir=data_dir, output_dir=folder, precision=job.precision,
                  runner=job.runner)
         for i, m in enumerate(mass_list)
     ]

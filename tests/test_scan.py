@@ -7,6 +7,7 @@ mass); one end-to-end ``t2khnl scan`` runs the real analysis on two masses.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import math
@@ -369,3 +370,9 @@ def test_scan_many_groups_detectors_and_matches_single_scans(tmp_path, monkeypat
     assert "broken on purpose" in (tmp_path / "broken" / "upgrade" / "scan.log").read_text()
     with pytest.raises(InputError, match="one output folder per job"):
         scan.scan_many([jobs[0], jobs[0]], progress=False)
+    # refused before either binds the folder (the second would meet the first's scan.json)
+    fresh = tmp_path / "fresh"
+    with pytest.raises(InputError, match="one output folder per job"):
+        scan.scan_many([dataclasses.replace(job, output_dir=fresh) for job in jobs],
+                       progress=False)
+    assert not fresh.exists()
