@@ -39,7 +39,7 @@ import numpy.typing as npt
 from t2khnl import config, model
 from t2khnl.errors import InputError
 from t2khnl.plots.constraints import save, style
-from t2khnl.reweight import weighted_median
+from t2khnl.reweight import median_decay_length_m, weighted_median
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,14 +85,17 @@ def median_decay_length(
     Returns:
         The weighted median of ``decay_length_m`` times (d_ref/d)², shape of the grid.
     """
+    return _at_couplings(median_decay_length_m(events), d_ref_gev_inv, d_grid_gev_inv)
+
+
+def _at_couplings(median_m: float, d_ref_gev_inv: float,
+                  d_grid_gev_inv: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A median decay length [m] at d_ref [GeV^-1] at each coupling of a grid: L ∝ d^-2."""
     d = np.asarray(d_grid_gev_inv, dtype=float)
     if not (d_ref_gev_inv > 0 and np.all(d > 0)):
         msg = "couplings must be positive"
         raise InputError(msg)
-    median = weighted_median(
-        ak.to_numpy(events["decay_length_m"]), ak.to_numpy(events["upscatter_weight"])
-    )
-    return median * (d_ref_gev_inv / d) ** 2
+    return median_m * (d_ref_gev_inv / d) ** 2
 
 
 def simulate_medians(
@@ -176,9 +179,8 @@ def medians_from_scan(
         if medians.get(beam) is None:
             logger.info("%s: no median decay length for %s, skipped", path, beam)
             continue
-        d = np.asarray(d_grid_gev_inv, dtype=float)
         found.append((float(result["mass_gev"]),
-                      medians[beam] * (medians["d_gev_inv"] / d) ** 2))
+                      _at_couplings(medians[beam], medians["d_gev_inv"], d_grid_gev_inv)))
     if not found:
         msg = f"no mass under {Path(scan_dir) / 'masses'} recorded a {beam} median decay length"
         raise InputError(msg)

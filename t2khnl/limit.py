@@ -183,10 +183,9 @@ def median_decay_length_m(events: ak.Array) -> float | None:
     keeps (HNL lines through a fiducial box), weighted per POT (``upscatter_weight``); it
     scales as d^-2 (Fig. 3, :func:`t2khnl.plots.decay_length.medians_from_scan`). None
     without events."""
-    weights = ak.to_numpy(events["upscatter_weight"]) if len(events) else np.zeros(0)
-    if not weights.sum() > 0:
+    if not (len(events) and np.sum(ak.to_numpy(events["upscatter_weight"])) > 0):
         return None
-    return reweight.weighted_median(ak.to_numpy(events["decay_length_m"]), weights)
+    return reweight.median_decay_length_m(events)
 
 
 def histograms(channels: list[Channel], weights: dict[str, np.ndarray]) -> dict[str, hist.Hist]:

@@ -33,7 +33,8 @@ from .errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REQUIRED_COLUMNS", "decay_probability", "kish_n_eff", "reweight", "weighted_median"]
+__all__ = ["REQUIRED_COLUMNS", "decay_probability", "kish_n_eff", "median_decay_length_m",
+           "reweight", "weighted_median"]
 
 #: Columns :func:`reweight` reads from the events.
 REQUIRED_COLUMNS = ("upscatter_weight", "t_in_m", "t_out_m", "decay_length_m")
@@ -180,3 +181,13 @@ def weighted_median(values: ArrayLike, weights: ArrayLike) -> float:
     if cumulative[i] <= half * (1 + _TIE_RTOL) and i + 1 < v.size:
         return float(0.5 * (v[i] + v[i + 1]))
     return float(v[i])
+
+
+def median_decay_length_m(events: Any) -> float:
+    """Weighted median of a sample's lab decay lengths [m] (``decay_length_m``, at the
+    sample's coupling), weighted per POT by ``upscatter_weight``; it scales as d^-2.
+
+    Raises:
+        InputError: a missing column, or no event with a positive weight.
+    """
+    return weighted_median(_column(events, "decay_length_m"), _column(events, "upscatter_weight"))
