@@ -15,9 +15,10 @@ couplings of the grid.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,6 +26,88 @@ from . import config, limit, ntuple
 
 #: Smallest share of a stratum, as a fraction of an equal share.
 FLOOR = 0.2
+#: The next attempt is sized for each edge's MC variance to fall by its need (see
+#: :func:`next_attempt`) times this margin (the variances are themselves MC estimates) ...
+EVENTS_MARGIN = 1.3
+#: ... and adds at least this fraction of the events made so far.
+MIN_EVENTS_GROWTH = 1.2
+#: Totals tried by :func:`next_attempt` between the smallest growth and the cap.
+_SIZES = 64
+
+
+class Attempt(NamedTuple):
+    """A mass's next attempt.
+
+    Attributes:
+        n_total: attempts per beam the sample is to reach (the new sample's own size when
+            it replaces the last one instead of being pooled with it).
+        shares: per beam, the shares of the new events per stratum (box, layer); None:
+            equal shares (the events carry no strata).
+    """
+
+    n_total: int
+    shares: dict[str, list[list[float]]] | None
+
+
+class _Moments(NamedTuple):
+    """What a finished attempt says of each stratum (box, layer), per beam.
+
+    Attributes:
+        attempts: injection attempts made in each stratum.
+        variance: per quoted edge name, the stratum's contribution Σ w_i² [events²] to the
+            MC variance of the signal at that edge (w_i: the events' yields there).
+    """
+
+    attempts: dict[str, np.ndarray]
+    variance: dict[str, dict[str, np.ndarray]]
+
+
+def _moments(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
+             preset: str) -> _Moments | None:
+    """Per-stratum attempts and variance contributions at the edges of a finished attempt,
+    or None when nothing is excluded inside the grid or the ntuples carry no strata."""
+    edges = {name: d for name, d in (summary.get("edges") or {}).items()
+             if d is not None and not summary.get(f"{name}_open")}
+    if not edges:
+        return None
+    cfg = config.load(preset)
+    channels = limit.load_channels(mass_dir, summary)
+    attempts = {}
+    for ch in channels:
+        _, meta = ntuple.read(Path(mass_dir) / f"selected_{ch.name}.root")
+        if "strata" not in meta or "layer" not in ch.events.fields:
+            return None
+        attempts[ch.name] = np.asarray(meta["strata"]["attempts"], dtype=float)
+    variance: dict[str, dict[str, np.ndarray]] = {}
+    for name, d in edges.items():
+        yields = {ch.name: limit.event_yields([ch], d, cfg) for ch in channels}
+        if not sum(float(y.sum()) for y in yields.values()) > 0:
+            continue
+        variance[name] = {}
+        for ch in channels:
+            per_stratum = np.zeros_like(attempts[ch.name])
+            np.add.at(per_stratum, (np.asarray(ch.events["fv_index"]),
+                                    np.asarray(ch.events["layer"])), yields[ch.name] ** 2)
+            variance[name][ch.name] = per_stratum
+    return _Moments(attempts, variance)
+
+
+def _shares(moments: _Moments) -> dict[str, list[list[float]]] | None:
+    """Neyman shares per beam: for each edge, n_h proportional to sqrt(n_h Σ w²) (the
+    per-attempt RMS yield of stratum h); the largest share over the edges, floored."""
+    need = {beam: np.zeros_like(made) for beam, made in moments.attempts.items()}
+    for per_beam in moments.variance.values():
+        spread = {beam: np.sqrt(moments.attempts[beam] * v) for beam, v in per_beam.items()}
+        total = sum(float(s.sum()) for s in spread.values())
+        for beam, s in spread.items():
+            need[beam] = np.maximum(need[beam], s / total)
+    shares = {}
+    for beam, values in need.items():
+        if not values.sum() > 0:
+            return None
+        values = np.maximum(values / values.sum(), FLOOR / values.size)
+        shares[beam] = (values / values.sum()).tolist()
+    return shares
 
 
 def neyman_shares(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
@@ -42,37 +125,63 @@ def neyman_shares(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
         ``{beam: shares}`` with shares of shape (boxes, layers) summing to 1, or None when
         nothing is excluded inside the grid or the ntuples carry no strata.
     """
-    edges = [d for name, d in (summary.get("edges") or {}).items()
-             if d is not None and not summary.get(f"{name}_open")]
-    if not edges:
-        return None
-    cfg = config.load(preset)
-    channels = limit.load_channels(mass_dir, summary)
-    attempts = {}
-    for ch in channels:
-        _, meta = ntuple.read(Path(mass_dir) / f"selected_{ch.name}.root")
-        if "strata" not in meta or "layer" not in ch.events.fields:
-            return None
-        attempts[ch.name] = np.asarray(meta["strata"]["attempts"], dtype=float)
-    need = {ch.name: np.zeros_like(attempts[ch.name]) for ch in channels}
-    for d in edges:
-        yields = {ch.name: limit.event_yields([ch], d, cfg) for ch in channels}
-        total = sum(float(y.sum()) for y in yields.values())
-        if not total > 0:
-            continue
-        for ch in channels:
-            second = np.zeros_like(attempts[ch.name])
-            np.add.at(second, (np.asarray(ch.events["fv_index"]), np.asarray(ch.events["layer"])),
-                      yields[ch.name] ** 2)
-            spread = np.sqrt(attempts[ch.name] * second) / total
-            need[ch.name] = np.maximum(need[ch.name], spread / max(spread.sum(), 1e-300))
-    shares = {}
-    for name, values in need.items():
-        if not values.sum() > 0:
-            return None
-        values = np.maximum(values / values.sum(), FLOOR / values.size)
-        shares[name] = (values / values.sum()).tolist()
-    return shares
+    moments = _moments(mass_dir, summary, preset)
+    return None if moments is None else _shares(moments)
+
+
+def next_attempt(mass_dir: str | os.PathLike[str], summary: dict[str, Any], preset: str, *,
+                 needs: dict[str, float], n_made: int, n_cap: int,
+                 pooled: bool) -> Attempt:
+    """Size and allocate a mass's next attempt so that every edge meets its need.
+
+    With attempts n_h made in stratum h, an edge's MC variance is V = Σ_h m_h / n_h with
+    m_h = n_h Σ_{i in h} w_i² (the per-attempt second moment). The new events go where
+    Neyman says (:func:`top_up` of :func:`neyman_shares`); for a total of N attempts per
+    beam that gives n'_h(N), and the smallest N (from :data:`MIN_EVENTS_GROWTH` times the
+    events made up to ``n_cap``) with Σ_h m_h / n'_h(N) <= V / (need × EVENTS_MARGIN) at
+    every edge is taken. Without strata (a stand-in runner) the variance falls as 1/N:
+    N = n_made × need × margin.
+
+    Args:
+        mass_dir: folder of the finished attempt (see :func:`neyman_shares`).
+        summary: its summary.
+        preset: the preset of the run.
+        needs: per edge name (``"d_low"``, ``"d_high"``), the factor (> 1) by which its MC
+            variance must fall.
+        n_made: attempts per beam in the analysed sample.
+        n_cap: most attempts per beam.
+        pooled: the new events are pooled with the analysed sample's (else they replace it).
+
+    Returns:
+        The :class:`Attempt`.
+    """
+    lowest = min(n_cap, math.ceil(n_made * MIN_EVENTS_GROWTH))
+    moments = _moments(mass_dir, summary, preset)
+    shares = None if moments is None else _shares(moments)
+    if moments is None or shares is None or not set(needs) <= set(moments.variance):
+        growth = EVENTS_MARGIN * max(needs.values())
+        return Attempt(max(lowest, min(n_cap, math.ceil(n_made * growth))), shares)
+    made = {b: a if pooled else np.zeros_like(a) for b, a in moments.attempts.items()}
+
+    def allocated(n_total: int) -> dict[str, list[list[float]]]:
+        return top_up(shares, {b: a.tolist() for b, a in made.items()}, n_total)
+
+    def enough(n_total: int) -> bool:
+        wanted = allocated(n_total)
+        after = {b: made[b] + (n_total - made[b].sum()) * np.asarray(wanted[b]) for b in made}
+        return all(_predicted(moments, name, after) * need * EVENTS_MARGIN
+                   <= sum(float(v.sum()) for v in moments.variance[name].values())
+                   for name, need in needs.items())
+
+    sizes = np.unique(np.geomspace(lowest, max(lowest, n_cap), _SIZES).round().astype(int))
+    n_total = next((int(n) for n in sizes if enough(int(n))), n_cap)
+    return Attempt(n_total, allocated(n_total))
+
+
+def _predicted(moments: _Moments, edge: str, attempts: dict[str, np.ndarray]) -> float:
+    """MC variance [events²] at an edge with ``attempts`` per stratum instead of those made."""
+    return sum(float(np.sum(moments.attempts[b] * v / np.maximum(attempts[b], 1.0)))
+               for b, v in moments.variance[edge].items())
 
 
 def top_up(shares: dict[str, list[list[float]]], attempts: dict[str, list[list[int]]],

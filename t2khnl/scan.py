@@ -77,12 +77,6 @@ CONNECT_TIMEOUT_S = 20.0
 SLOPE_STEP = 0.01
 #: Adaptive effort: the events per beam grow at most by this factor.
 MAX_EVENTS_FACTOR = 16
-#: Adaptive effort: the next attempt's events are the last ones times (error / target)^2
-#: (MC errors fall as 1/sqrt(N)), or (50 / n_eff) for an edge refused for want of
-#: effective events, times this margin (the error estimate is itself an MC estimate) ...
-EVENTS_MARGIN = 1.2
-#: ... and at least this factor.
-MIN_EVENTS_GROWTH = 1.5
 #: Default target relative MC error δd/d on the edges, and the first attempt's events per beam.
 DEFAULT_PRECISION = 0.03
 DEFAULT_EVENTS = 5000
@@ -289,10 +283,10 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
     mass the flux cannot produce) gives a ``"skipped"`` result with the reason; with
     ``task.precision`` more events are added until every edge's MC error is below
-    ``precision * d`` and no edge is refused for want of effective events: as many as the
-    MC errors call for (:func:`_events_growth`, up to 16x the first attempt's in all),
-    with new seeds, in the injection strata that the events so far say need them
-    (:func:`t2khnl.allocation.neyman_shares`, :func:`t2khnl.allocation.top_up`), pooled
+    ``precision * d`` and no edge is refused for want of effective events
+    (:func:`_variance_needs`): with new seeds, in the injection strata that the events so
+    far say need them, as many as those strata's MC variances predict
+    (:func:`t2khnl.allocation.next_attempt`, up to 16x the first attempt's in all), pooled
     with the earlier attempts' events (:func:`t2khnl.generate.pool`).
 
     Args:
@@ -343,19 +337,13 @@ def run_mass(task: MassTask) -> dict[str, Any]:
             total = total + n_new if samples else n_new
             errors = edge_errors(mass_dir, summary, task.preset)
             result.update(n_events=total, **_edges(summary), **errors, summary=summary)
-            growth = _events_growth(summary, errors, task.precision)
-            if growth is None or total >= cap:
+            needs = _variance_needs(summary, errors, task.precision)
+            if not needs or total >= cap:
                 break
-            following = min(cap, math.ceil(total * growth))
-            allocation = allocation_module.neyman_shares(mass_dir, summary, task.preset)
-            if samples:
-                if allocation is not None:
-                    allocation = allocation_module.top_up(
-                        allocation, {beam: sim.metadata["strata"]["attempts"]
-                                     for beam, sim in samples.items()}, following)
-                n_new = following - total
-            else:
-                n_new = following
+            following, allocation = allocation_module.next_attempt(
+                mass_dir, summary, task.preset, needs=needs, n_made=total, n_cap=cap,
+                pooled=bool(samples))
+            n_new = following - total if samples else following
             attempt += 1
             log.info("m_N = %g GeV: edges short of the precision target %.3g, %d -> %d events "
                      "per beam", task.mass_gev, task.precision, total, following)
@@ -373,14 +361,13 @@ def _attempt_seed(seed: int, attempt: int, samples: dict[str, Any]) -> int:
     return seed if attempt == 0 or not samples else mass_seed(seed, attempt)
 
 
-def _events_growth(summary: dict[str, Any], errors: dict[str, float | None],
-                   precision: float | None) -> float | None:
-    """Factor by which the events must grow for every edge to meet ``precision`` (δd/d), or
-    None when they all do (or no target is set).
+def _variance_needs(summary: dict[str, Any], errors: dict[str, float | None],
+                    precision: float | None) -> dict[str, float]:
+    """Per edge short of ``precision`` (δd/d), the factor by which its MC variance must fall;
+    empty when every edge meets it (or no target is set).
 
-    A quoted edge needs (error / target)^2 more events, one refused for n_eff < 50 needs
-    50 / n_eff more; the factor is the largest need times :data:`EVENTS_MARGIN`, at least
-    :data:`MIN_EVENTS_GROWTH`. An open edge (the end of the coupling grid, excluded) is not
+    A quoted edge needs (error / target)^2, one refused for n_eff < 50 needs 50 / n_eff
+    (n_eff = S² / Σw²). An open edge (the end of the coupling grid, excluded) is not
     chased: its value is the grid's, not an estimate, and at low masses the prompt decays
     that exclude d = 1e-3 GeV^-1 by orders of magnitude rest on a few dozen effective events
     whatever the sample size (a contour draws a lower edge without an upper one up to the
@@ -388,20 +375,18 @@ def _events_growth(summary: dict[str, Any], errors: dict[str, float | None],
     """
     from .limit import MIN_N_EFF
 
+    needs: dict[str, float] = {}
     if precision is None:
-        return None
-    needs = []
+        return needs
     for edge in ("d_low", "d_high"):
         error = errors.get(f"{edge}_err")
         if error is not None and error > precision * summary[edge]:
-            needs.append((error / (precision * summary[edge])) ** 2)
+            needs[edge] = (error / (precision * summary[edge])) ** 2
         n_eff = (summary.get("n_eff") or {}).get(edge)
         refused = (summary.get("refused") or {}).get(edge)
         if refused and n_eff is not None and not summary.get(f"{edge}_open"):
-            needs.append(MIN_N_EFF / max(n_eff, 1.0))
-    if not needs:
-        return None
-    return max(MIN_EVENTS_GROWTH, EVENTS_MARGIN * max(needs))
+            needs[edge] = max(needs.get(edge, 0.0), MIN_N_EFF / max(n_eff, 1.0))
+    return needs
 
 
 def _edges(summary: dict[str, Any]) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from t2khnl import allocation, generate, limit, ntuple, scan
+from t2khnl import allocation, config, generate, limit, ntuple, scan
 from t2khnl.errors import InputError
 
 pytest.importorskip("siren")
@@ -60,6 +62,39 @@ def test_nothing_to_allocate_without_edges_or_strata(runs, tmp_path):
     assert allocation.neyman_shares(first_dir, nothing, "corrected") is None
     open_only = {**first, "edges": {"d_low": None, "d_high": 1e-3}, "d_high_open": True}
     assert allocation.neyman_shares(first_dir, open_only, "corrected") is None
+
+
+def test_next_attempt_is_sized_for_the_need(runs, tmp_path):
+    """The planned attempt, pooled with the first, cuts the d_low variance by the need."""
+    first_dir, first, *_ = runs
+    need = 4.0
+    plan = allocation.next_attempt(first_dir, first, "corrected", needs={"d_low": need},
+                                   n_made=3000, n_cap=48000, pooled=True)
+    # at this mass Neyman beats equal shares: fewer events than need x margin x 3000
+    assert 3000 * allocation.MIN_EVENTS_GROWTH <= plan.n_total < 3000 * need
+    assert all(np.sum(v) == pytest.approx(1.0) for v in plan.shares.values())
+    samples = {}
+    limit.run("nd280", MASS_GEV, n_events=3000, seed=3, output_dir=tmp_path, samples=samples)
+    summary = limit.run("nd280", MASS_GEV, n_events=plan.n_total - 3000, seed=5,
+                        output_dir=tmp_path, allocation=plan.shares, samples=samples)
+    # the MC variance of the signal at the first attempt's d_low fell by need x margin, as
+    # planned, within the MC scatter of the estimate
+    cfg, d_low = config.load("corrected"), first["edges"]["d_low"]
+    before = limit.event_yields(limit.load_channels(first_dir, first), d_low, cfg)
+    after = limit.event_yields(limit.load_channels(tmp_path, summary), d_low, cfg)
+    fall = np.sum(before**2) / np.sum(after**2)
+    assert fall == pytest.approx(need * allocation.EVENTS_MARGIN, rel=0.25)
+
+
+def test_next_attempt_without_strata_scales_as_one_over_n(runs):
+    first_dir, first, *_ = runs
+    no_edges = {**first, "edges": {"d_low": None, "d_high": None}}
+    plan = allocation.next_attempt(first_dir, no_edges, "corrected", needs={"d_low": 4.0},
+                                   n_made=3000, n_cap=48000, pooled=True)
+    assert plan == (math.ceil(3000 * 4.0 * allocation.EVENTS_MARGIN), None)
+    capped = allocation.next_attempt(first_dir, no_edges, "corrected", needs={"d_low": 40.0},
+                                     n_made=3000, n_cap=48000, pooled=True)
+    assert capped.n_total == 48000
 
 
 def test_top_up_fills_the_shortfall():

@@ -23,7 +23,7 @@ import pyhf
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import limit, scan
+from t2khnl import allocation, limit, scan
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 
@@ -266,11 +266,12 @@ def test_precision_raises_events_until_met(tmp_path):
         assert events[0] == 50 and len(events) >= 2
         assert all(row["worst"] > precision for row in rows[:-1])
         assert rows[-1]["worst"] <= precision
-        # each attempt asks for what the last one's error calls for (MC error ~ 1/sqrt(N))
+        # the stand-in's events carry no strata: each attempt asks for what the last one's
+        # error calls for (MC error ~ 1/sqrt(N))
         for last, following in itertools.pairwise(rows):
-            need = scan.EVENTS_MARGIN * (last["worst"] / precision) ** 2
+            need = allocation.EVENTS_MARGIN * (last["worst"] / precision) ** 2
             assert following["n_events"] == min(50 * scan.MAX_EVENTS_FACTOR, math.ceil(
-                last["n_events"] * max(scan.MIN_EVENTS_GROWTH, need)))
+                last["n_events"] * max(allocation.MIN_EVENTS_GROWTH, need)))
         per_mass, record = _recorded_events(out, mass)
         assert per_mass["n_events"] == record["n_events"] == events[-1]
         for edge in ("d_low", "d_high"):
@@ -293,15 +294,17 @@ def test_refused_edges_call_for_effective_events():
     summary = {"d_low": 1e-6, "d_high": None, "n_eff": {"d_low": 10.0, "d_high": None},
                "refused": {"d_low": "n_eff = 10 < 50", "d_high": None}}
     errors = {"d_low_err": None, "d_high_err": None}
-    growth = scan._events_growth(summary, errors, 0.03)
-    assert growth == pytest.approx(scan.EVENTS_MARGIN * 5.0)
-    assert scan._events_growth(summary, errors, None) is None
+    assert scan._variance_needs(summary, errors, 0.03) == {"d_low": pytest.approx(5.0)}
+    assert scan._variance_needs(summary, errors, None) == {}
     met = {**summary, "refused": {"d_low": None, "d_high": None}}
-    assert scan._events_growth(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) is None
+    assert scan._variance_needs(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
+    # an error twice the target needs a variance 4x smaller
+    short = scan._variance_needs(met, {"d_low_err": 6e-8, "d_high_err": None}, 0.03)
+    assert short == {"d_low": pytest.approx(4.0)}
     # the grid end (an open edge) refused for n_eff is not chased: more events do not move it
     grid_end = {**met, "d_high_open": True, "n_eff": {"d_low": 1e4, "d_high": 48.6},
                 "refused": {"d_low": None, "d_high": "n_eff = 48.6 < 50"}}
-    assert scan._events_growth(grid_end, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) is None
+    assert scan._variance_needs(grid_end, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
 
 
 def test_precision_default_and_one_attempt(tmp_path, monkeypatch):
