@@ -167,15 +167,10 @@ def cls_function(
             background=background, observed=dict.fromkeys(background, 0.0),
             flux_xsec=statistics["flux_xsec"], calctype=statistics["calctype"],
         )
-
-    def expected(signal: dict[str, float]) -> float:
-        calctype = "asymptotics_clsb" if statistics["calctype"] == "asymptotics_clsb" else (
-            "asymptotics")
-        return stats.scaled_cls(signal, background=background,
-                                flux_xsec=statistics["flux_xsec"], calctype=calctype,
-                                expected=True)
-
-    return expected
+    calctype = "asymptotics_clsb" if statistics["calctype"] == "asymptotics_clsb" else (
+        "asymptotics")
+    return stats.make_cls_fn(background=background, flux_xsec=statistics["flux_xsec"],
+                             calctype=calctype, expected=True)
 
 
 def median_decay_length_m(events: ak.Array) -> float | None:

@@ -504,36 +504,56 @@ def make_cls_fn(
     flux_xsec: float | None = None,
     calctype: CalcType = "exact",
     test_stat: TestStat = "qtilde",
+    expected: bool = False,
 ) -> Callable[[Counts], float]:
     """A signal → CLs function for :func:`limit_interval`.
 
     Args:
         background: expected background events per channel (default 0).
-        observed: observed events per channel (default 0).
+        observed: observed events per channel (default 0; ignored with ``expected``).
         flux_xsec: relative signal normalisation uncertainty (default none, as the paper).
         calctype: see :func:`cls`.
         test_stat: pyhf test statistic.
+        expected: the median expected CLs on background-only Asimov data instead of the
+            observed one (:func:`scaled_cls`).
 
     Returns:
-        a function of the expected signal events per channel returning CLs at mu = 1. With
-        ``calctype="exact"``, no systematics and nothing observed it is exp(-Σ s) directly
-        (the value :func:`cls` gives, without building a pyhf model each call).
+        a function of the expected signal events per channel returning CLs at mu = 1.
+        Without systematics two cases have closed forms, used directly (the values
+        :func:`cls` gives, tested, without building a pyhf model each call): with
+        ``calctype="exact"`` and nothing observed, CLs = exp(-Σ s); with ``expected`` and
+        the asymptotic formulae, the Asimov data are n = b, μ̂ = 0, q̃ = Z² with Z Cowan's
+        (:func:`cowan_exclusion_significance`), CLb = 1/2 and CLs+b = Φ̄(Z), so
+        CLs = 2 Φ̄(Z).
     """
-
-    closed_form = (
-        calctype == "exact"
-        and not flux_xsec
-        and (observed is None or all(float(n) == 0.0 for n in observed.values()))
-    )
+    closed_form = _closed_form(background=background, observed=observed, flux_xsec=flux_xsec,
+                               calctype=calctype, expected=expected)
 
     def cls_of_signal(signal: Counts) -> float:
-        if closed_form:  # what cls() returns here (tested), without building the model
+        if closed_form is not None:
             _channel_names(signal, background, observed)
-            return math.exp(-sum(_count(signal, ch, "signal") for ch in signal))
+            return closed_form(signal)
         return scaled_cls(signal, background=background, observed=observed,
-                          flux_xsec=flux_xsec, calctype=calctype, test_stat=test_stat)
+                          flux_xsec=flux_xsec, calctype=calctype, test_stat=test_stat,
+                          expected=expected)
 
     return cls_of_signal
+
+
+def _closed_form(*, background: Counts | None, observed: Counts | None,
+                 flux_xsec: float | None, calctype: CalcType,
+                 expected: bool) -> Callable[[Counts], float] | None:
+    """CLs of a signal in closed form, where there is one (see :func:`make_cls_fn`)."""
+    if flux_xsec:
+        return None
+    if not expected and calctype == "exact" and (
+            observed is None or all(float(n) == 0.0 for n in observed.values())):
+        return lambda signal: math.exp(-sum(_count(signal, ch, "signal") for ch in signal))
+    factors = {"asymptotics": 2.0, "asymptotics_clsb": 1.0}
+    if expected and calctype in factors:
+        return lambda signal: factors[calctype] * float(stats.norm.sf(
+            cowan_exclusion_significance(signal, background or dict.fromkeys(signal, 0.0))))
+    return None
 
 
 def scaled_cls(

@@ -260,3 +260,32 @@ def test_scaled_cls_equals_cls_of_the_validated_workspace(flux_xsec, calctype, e
     got = stats.scaled_cls(signal, background=background, flux_xsec=flux_xsec,
                            calctype=calctype, expected=expected)
     assert got == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("calctype", ["asymptotics", "asymptotics_clsb"])
+@pytest.mark.parametrize("background", [{"fhc": 0.0, "rhc": 0.0}, {"fhc": 3.61, "rhc": 0.096}])
+@pytest.mark.parametrize("total", [0.05, 1.921, 7.0, 40.0])
+def test_expected_asymptotic_cls_is_the_asimov_closed_form(calctype, background, total):
+    """make_cls_fn(expected=True) without systematics returns 2 Φ̄(Z) (CLs+b: Φ̄(Z)), Z
+    Cowan's Asimov significance, without pyhf; pyhf's hypotest on the validated
+    workspace's background-only Asimov data agrees, whatever the split between channels."""
+    closed = stats.make_cls_fn(background=background, calctype=calctype, expected=True)
+    for share in (1.0, 0.7, 0.2):
+        signal = {"fhc": share * total, "rhc": (1 - share) * total}
+        ws = stats.build_workspace({ch: s / total for ch, s in signal.items()},
+                                   background=background, flux_xsec=None)
+        model = stats._widen_poi(ws.model(modifier_settings=stats.MODIFIER_SETTINGS),
+                                 10 * total)
+        want = stats.cls(model, data=stats._asimov_background(model), mu=total,
+                         calctype=calctype)
+        assert closed(signal) == pytest.approx(want, rel=1e-9)
+        if not any(background.values()):  # b = 0: Z² = 2 Σs
+            tail = float(sps.norm.sf(math.sqrt(2 * total)))
+            assert closed(signal) == pytest.approx(
+                tail * (2 if calctype == "asymptotics" else 1), rel=1e-12)
+    # with a normsys the answer is pyhf's
+    with_syst = stats.make_cls_fn(background=background, calctype=calctype, expected=True,
+                                  flux_xsec=0.05)
+    assert with_syst({"fhc": total, "rhc": 0.0}) == stats.scaled_cls(
+        {"fhc": total, "rhc": 0.0}, background=background, calctype=calctype, expected=True,
+        flux_xsec=0.05)
