@@ -510,15 +510,16 @@ def cached_tables(
     channels: Iterable[str] = CHANNELS,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> dict[tuple[int, str], CrossSectionTable]:
-    """:func:`build_tables` on its default grids, cached on disk (one ``.npz`` file per key).
+    """:func:`build_tables` on its default grids, cached on disk (one ``.npz`` file per key
+    and channel).
 
-    The file (:func:`tables_cache_path`) is named by a hash of the mass, the sorted targets,
-    the channels, the grid settings, this module's source and the versions of t2khnl,
-    DarkNews and numpy, and written atomically. A file that cannot be read back (truncated,
-    zip CRC-32 mismatch, another key inside) is rebuilt with a warning; a cache folder that
-    cannot be written is skipped with a warning. The p-el tables of nuclei (Z times the
-    proton's) are not stored but rebuilt from the proton's; a file takes ~20 MB for the 25
-    ND280 nuclei.
+    Each channel's file (:func:`tables_cache_path`) is named by a hash of the mass, the
+    sorted targets, the channel, the grid settings, this module's source and the versions of
+    t2khnl, DarkNews and numpy, and written atomically: presets with other channels share
+    the coherent tables. A file that cannot be read back (truncated, zip CRC-32 mismatch,
+    another key inside) is rebuilt with a warning; a cache folder that cannot be written is
+    skipped with a warning. The p-el tables of nuclei (Z times the proton's) are not stored
+    but rebuilt from the proton's; a file takes ~20 MB for the 25 ND280 nuclei.
 
     Args:
         mass_gev: HNL mass [GeV].
@@ -535,7 +536,21 @@ def cached_tables(
     """
     chans = tuple(channels)
     targets = sorted({int(p) for p in targets_pdg})
-    key = _cache_key(mass_gev, targets, chans)
+    if not chans or any(c not in CHANNELS for c in chans):
+        return build_tables(mass_gev, targets, channels=chans)  # raises the InputError
+    tables = {}
+    for channel in dict.fromkeys(chans):
+        tables.update(_cached_channel(mass_gev, targets, channel, cache_dir))
+    # build_tables's order: the free proton, then each target's channels
+    order = [(PROTON_PDG, "p-el"), *((t, c) for t in targets for c in CHANNELS)]
+    return {key: tables[key] for key in order if key in tables}
+
+
+def _cached_channel(mass_gev: float, targets: list[int], channel: str,
+                    cache_dir: str | os.PathLike[str] | None,
+                    ) -> dict[tuple[int, str], CrossSectionTable]:
+    """One channel's tables, from its cache file or built and saved."""
+    key = _cache_key(mass_gev, targets, (channel,))
     path = _cache_file(mass_gev, key, cache_dir)
     try:
         tables = _load_tables(path, key)
@@ -549,9 +564,10 @@ def cached_tables(
             err,
         )
     else:
-        logger.debug("cross sections at m_N = %g GeV read from %s", mass_gev, path)
+        logger.debug("%s cross sections at m_N = %g GeV read from %s", channel, mass_gev,
+                      path)
         return tables
-    tables = build_tables(mass_gev, targets, channels=chans)
+    tables = build_tables(mass_gev, targets, channels=(channel,))
     try:
         _save_tables(path, key, tables)
     except OSError as err:
@@ -563,12 +579,12 @@ def tables_cache_path(
     mass_gev: float,
     targets_pdg: Sequence[int],
     *,
-    channels: Iterable[str] = CHANNELS,
+    channel: str = "coherent",
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """The file :func:`cached_tables` uses for these arguments (it may not exist yet)."""
-    chans = tuple(channels)
-    return _cache_file(mass_gev, _cache_key(mass_gev, targets_pdg, chans), cache_dir)
+    """The file in which :func:`cached_tables` keeps one channel's tables for these
+    arguments (it may not exist yet)."""
+    return _cache_file(mass_gev, _cache_key(mass_gev, targets_pdg, (channel,)), cache_dir)
 
 
 def _cache_key(mass_gev: float, targets_pdg: Iterable[int], channels: tuple[str, ...]) -> str:
@@ -676,8 +692,32 @@ def _scientific_text(*columns: NDArray[np.float64]) -> bytes:
     instead of per-value string formatting, which cost ~3 s per ND280 mass point. Values
     must be finite and positive (the tables are floored at 1e-300).
     """
-    data = np.column_stack(columns)
-    values = data.ravel()
+    rows = np.concatenate([_scientific_chars(np.asarray(c, dtype=float)) for c in columns],
+                          axis=1)
+    rows[:, -1] = ord("\n")
+    return rows.tobytes()
+
+
+def _grid_text(energies: NDArray[np.float64], zs: NDArray[np.float64],
+               values: NDArray[np.float64]) -> bytes:
+    """:func:`_scientific_text` of the columns (E, z, f) of a grid, rows in (E, z) order:
+    each node value is formatted once, not once per row it appears in."""
+    chars = np.empty((energies.size, zs.size, 3 * _CHARS), dtype=np.uint8)
+    chars[:, :, :_CHARS] = _scientific_chars(energies)[:, None, :]
+    chars[:, :, _CHARS:2 * _CHARS] = _scientific_chars(zs)[None, :, :]
+    chars[:, :, 2 * _CHARS:] = _scientific_chars(values.ravel()).reshape(
+        energies.size, zs.size, _CHARS)
+    chars[:, :, -1] = ord("\n")
+    return chars.tobytes()
+
+
+#: Characters of one value in SIREN's text tables, the separator included.
+_CHARS = 17
+
+
+def _scientific_chars(values: NDArray[np.float64]) -> NDArray[np.uint8]:
+    """Each value as the characters ``d.ddddddddde+XXX `` (see :func:`_scientific_text`),
+    shape (n, 17)."""
     if not (np.all(np.isfinite(values)) and np.all(values > 0)):
         msg = "only finite positive values can be written to SIREN's tables"
         raise ValueError(msg)
@@ -689,7 +729,7 @@ def _scientific_text(*columns: NDArray[np.float64]) -> bytes:
     high = digits >= 10**10  # the mantissa rounded up to 10
     exponent[high] += 1
     digits[high] //= 10
-    chars = np.empty((values.size, 17), dtype=np.uint8)
+    chars = np.empty((values.size, _CHARS), dtype=np.uint8)
     chars[:, 0] = digits // 10**9
     chars[:, 2:11] = (digits[:, None] // 10 ** np.arange(8, -1, -1)) % 10
     magnitude = np.abs(exponent)
@@ -699,9 +739,7 @@ def _scientific_text(*columns: NDArray[np.float64]) -> bytes:
     chars[:, 11] = ord("e")
     chars[:, 12] = np.where(exponent < 0, ord("-"), ord("+"))
     chars[:, 16] = ord(" ")
-    rows = chars.reshape(data.shape[0], -1)
-    rows[:, -1] = ord("\n")
-    return rows.tobytes()
+    return chars
 
 
 def _siren_diff_values(table: CrossSectionTable, times_y: bool) -> NDArray[np.float64]:
@@ -778,23 +816,21 @@ def write_siren_table_files(
     energies, zs = base.diff_energies_gev[ie], base.z[iz]
     dif = _siren_diff_values(base, times_y)[np.ix_(ie, iz)] + sum(
         _siren_diff_values_at(t, energies, zs, times_y) for t in tables if t is not base)
-    ee, zz_ = np.meshgrid(energies, zs, indexing="ij")
     return _write_pair(base.target_pdg, base.mass_gev, directory,
-                       (e_lin, np.maximum(tot, _FLOOR)),
-                       (ee.ravel(), zz_.ravel(), np.maximum(dif, _FLOOR).ravel()))
+                       (e_lin, np.maximum(tot, _FLOOR)), (energies, zs, np.maximum(dif, _FLOOR)))
 
 
 def _write_pair(target_pdg: int, mass_gev: float, directory: str | os.PathLike[str],
                 total: tuple[NDArray[np.float64], ...],
                 differential: tuple[NDArray[np.float64], ...]) -> tuple[Path, Path]:
-    """Write the total (E, sigma) and differential (E, z, f) columns of a target at an HNL
-    mass [GeV] under the file names SIREN parses."""
+    """Write the total (E, sigma) columns and the differential grid (E nodes, z nodes,
+    f of shape (E, z)) of a target at an HNL mass [GeV] under the file names SIREN parses."""
     zz, aa = _zpad(target_pdg)
     tag = f"Z_{zz}_A_{aa}_mHNL_{mass_gev:.15g}_unpol.dat"
     folder = Path(directory)
     tot_path, diff_path = folder / f"xsec_{tag}", folder / f"dxsec_{tag}"
     tot_path.write_bytes(_scientific_text(*total))
-    diff_path.write_bytes(_scientific_text(*differential))
+    diff_path.write_bytes(_grid_text(*differential))
     return tot_path, diff_path
 
 
@@ -812,9 +848,8 @@ def _write_inert_hydrogen(tables: Iterable[CrossSectionTable], directory: str | 
     e_diff = np.linspace(min(t.diff_energies_gev[0] for t in tables),
                          max(t.diff_energies_gev[-1] for t in tables), 3)
     z = np.linspace(min(t.z[0] for t in tables), 1.0, 3)
-    ee, zz = np.meshgrid(e_diff, z, indexing="ij")
     return _write_pair(PROTON_PDG, tables[0].mass_gev, directory, (e_tot, np.full(3, _FLOOR)),
-                       (ee.ravel(), zz.ravel(), np.full(ee.size, _FLOOR)))
+                       (e_diff, z, np.full((3, 3), _FLOOR)))
 
 
 def siren_cross_sections(

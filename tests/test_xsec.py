@@ -303,6 +303,17 @@ def test_scientific_text_round_trips(values):
         xsec._scientific_text(np.array([1.0, 0.0]))
 
 
+def test_grid_text_is_the_rows_of_the_grid():
+    """The differential tables format each E and z node once; the text is the same as
+    writing every (E, z, f) row."""
+    rng = np.random.default_rng(2)
+    energies, zs = np.geomspace(0.1, 30.0, 7), np.geomspace(1e-9, 1.0, 5)
+    values = rng.lognormal(-80.0, 20.0, (7, 5))
+    ee, zz = np.meshgrid(energies, zs, indexing="ij")
+    assert xsec._grid_text(energies, zs, values) == xsec._scientific_text(
+        ee.ravel(), zz.ravel(), values.ravel())
+
+
 def test_fast_form_factor_equals_darknews():
     from DarkNews.nuclear_tools import NuclearTarget
 
@@ -355,11 +366,11 @@ def assert_same_tables(ours, ref):
 
 @pytest.fixture
 def builds(monkeypatch):
-    """Spy on xsec.build_tables: the list of its calls' positional arguments."""
+    """Spy on xsec.build_tables: the list of its calls' (mass, channels)."""
     calls, build = [], xsec.build_tables
 
     def spy(*args, **kwargs):
-        calls.append(args)
+        calls.append((args[0], tuple(kwargs.get("channels", xsec.CHANNELS))))
         return build(*args, **kwargs)
 
     monkeypatch.setattr(xsec, "build_tables", spy)
@@ -370,32 +381,43 @@ def test_table_cache_hit_returns_identical_tables(tmp_path, builds):
     fresh = xsec.build_tables(0.47, [C12, O16])
     builds.clear()
     first = xsec.cached_tables(0.47, [O16, C12, C12], cache_dir=tmp_path)
-    assert (
-        len(builds) == 1 and xsec.tables_cache_path(0.47, [C12, O16], cache_dir=tmp_path).is_file()
-    )
-    # Same key (targets and channels in another order): read back, no build.
+    # one build and one file per channel
+    assert len(builds) == 2 and all(
+        xsec.tables_cache_path(0.47, [C12, O16], channel=c, cache_dir=tmp_path).is_file()
+        for c in xsec.CHANNELS)
+    # Same keys (targets and channels in another order): read back, no build.
     second = xsec.cached_tables(0.47, [C12, O16], channels=("p-el", "coherent"), cache_dir=tmp_path)
-    assert len(builds) == 1
+    assert len(builds) == 2
     assert_same_tables(first, fresh)
     assert_same_tables(second, fresh)
-    # One file, no temporary left behind.
-    assert [p.suffix for p in tmp_path.iterdir()] == [".npz"]
+    assert list(first) == list(second) == list(fresh)  # build_tables's order
+    # One file per channel, no temporary left behind.
+    assert [p.suffix for p in tmp_path.iterdir()] == [".npz", ".npz"]
+
+
+def test_channels_share_their_cache_files(tmp_path, builds):
+    """The coherent tables a coherent-only preset cached serve a coherent + p-el one."""
+    coherent = xsec.cached_tables(0.47, [C12, O16], channels=("coherent",), cache_dir=tmp_path)
+    both = xsec.cached_tables(0.47, [C12, O16], cache_dir=tmp_path)
+    assert builds == [(0.47, ("coherent",)), (0.47, ("p-el",))]  # p-el built, coherent read
+    assert_same_tables({k: v for k, v in both.items() if k[1] == "coherent"}, coherent)
+    assert_same_tables(both, xsec.build_tables(0.47, [C12, O16]))
 
 
 def test_table_cache_key(tmp_path, monkeypatch):
     import DarkNews
 
-    def path(mass=0.47, targets=(C12, O16), channels=xsec.CHANNELS):
-        return xsec.tables_cache_path(mass, targets, channels=channels, cache_dir=tmp_path)
+    def path(mass=0.47, targets=(C12, O16), channel="coherent"):
+        return xsec.tables_cache_path(mass, targets, channel=channel, cache_dir=tmp_path)
 
     reference = path()
-    assert path(targets=(O16, C12, O16), channels=("p-el", "coherent")) == reference
+    assert path(targets=(O16, C12, O16)) == reference
     others = [
         path(mass=0.4700001),
         path(mass=0.3),
         path(targets=(C12,)),
         path(targets=(C12, O16, PB208)),
-        path(channels=("coherent",)),
+        path(channel="p-el"),
     ]
     monkeypatch.setattr(xsec, "__version__", "99.0")
     others.append(path())
@@ -414,7 +436,7 @@ def test_corrupt_table_cache_is_rebuilt(tmp_path, builds, caplog, damage):
     args = (0.47, [C12])
     kwargs = {"channels": ("coherent",), "cache_dir": tmp_path}
     fresh = xsec.cached_tables(*args, **kwargs)
-    path = xsec.tables_cache_path(*args, **kwargs)
+    path = xsec.tables_cache_path(*args, channel="coherent", cache_dir=tmp_path)
     raw = bytearray(path.read_bytes())
     if damage == "flip a byte":  # inside the arrays: the zip's CRC-32 catches it
         raw[len(raw) // 2] ^= 0xFF
@@ -424,7 +446,8 @@ def test_corrupt_table_cache_is_rebuilt(tmp_path, builds, caplog, damage):
         raw = bytearray(b"not a cache file\n")
     else:  # a sound file of another mass under this name
         xsec.cached_tables(0.3, [C12], **kwargs)
-        raw = bytearray(xsec.tables_cache_path(0.3, [C12], **kwargs).read_bytes())
+        raw = bytearray(xsec.tables_cache_path(0.3, [C12], channel="coherent",
+                                               cache_dir=tmp_path).read_bytes())
     path.write_bytes(bytes(raw))
     builds.clear()
     with caplog.at_level(logging.WARNING, logger="t2khnl.xsec"):
