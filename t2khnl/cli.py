@@ -163,7 +163,7 @@ def limit(
               help="Dask scheduler address (tcp://host:8786); replaces --workers.")
 @click.option("--precision", type=float, default=DEFAULT_PRECISION, show_default=True,
               help="Target relative MC error on the edges: a mass is rerun with the events "
-              "its MC errors call for (up to 16x --events); 0: one run with --events.")
+              "its MC errors call for (up to 32x --events); 0: one run with --events.")
 @click.option("--force", is_flag=True,
               help="Discard the results of another configuration in the output folder.")
 @_DATA_DIR

@@ -69,7 +69,11 @@ class Settings:
     vertex_events: int
 
 
-FULL = Settings(masses="0.01:2.0:48log", n_events=scan.DEFAULT_EVENTS,
+#: The full reproduction starts each mass with 2,500 upscatters per beam, half the scan
+#: default: many masses then need one attempt more, which the strata's variances size and
+#: place (:func:`t2khnl.allocation.next_attempt`), at less cost than the 2,500 equal-share
+#: events it saves (measured: 8% less CPU on 11 masses, every edge within 3%).
+FULL = Settings(masses="0.01:2.0:48log", n_events=2500,
                 precision=scan.DEFAULT_PRECISION, walk_masses="0.05:1.0:6log",
                 walk_events=10000, vertex_masses=(0.05, 0.2, 0.5), vertex_events=5000)
 QUICK = Settings(masses="0.1,0.5", n_events=2500, precision=None, walk_masses="0.1,0.6",

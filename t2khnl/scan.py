@@ -76,7 +76,7 @@ CONNECT_TIMEOUT_S = 20.0
 #: Step in ln d [dimensionless] of the finite-difference slope of ln S.
 SLOPE_STEP = 0.01
 #: Adaptive effort: the events per beam grow at most by this factor.
-MAX_EVENTS_FACTOR = 16
+MAX_EVENTS_FACTOR = 32
 #: Default target relative MC error δd/d on the edges, and the first attempt's events per beam.
 DEFAULT_PRECISION = 0.03
 DEFAULT_EVENTS = 5000
@@ -286,7 +286,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     ``precision * d`` and no edge is refused for want of effective events
     (:func:`_variance_needs`): with new seeds, in the injection strata that the events so
     far say need them, as many as those strata's MC variances predict
-    (:func:`t2khnl.allocation.next_attempt`, up to 16x the first attempt's in all), pooled
+    (:func:`t2khnl.allocation.next_attempt`, up to 32x the first attempt's in all), pooled
     with the earlier attempts' events (:func:`t2khnl.generate.pool`).
 
     Args:
@@ -731,7 +731,7 @@ def scan(
         scheduler: address of a Dask scheduler (``tcp://host:8786``); overrides ``workers``.
         force: discard the results of another configuration in ``output_dir``.
         precision: target relative MC error δd/d on the edges (default 0.03): a mass is
-            rerun with more events (up to 16x ``n_events``) until it is met. None: one run
+            rerun with more events (up to 32x ``n_events``) until it is met. None: one run
             per mass with ``n_events``.
         runner: the per-mass analysis (default :func:`t2khnl.limit.run`); must be
             picklable by reference for workers and importable on Dask workers.
