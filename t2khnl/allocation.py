@@ -94,7 +94,9 @@ def _moments(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
 
 def _shares(moments: _Moments) -> dict[str, list[list[float]]] | None:
     """Neyman shares per beam: for each edge, n_h proportional to sqrt(n_h Σ w²) (the
-    per-attempt RMS yield of stratum h); the largest share over the edges, floored."""
+    per-attempt RMS yield of stratum h), as a fraction of the edge's sum over both beams (a
+    beam gets its events where it matters, for the edge it matters for); per stratum the
+    largest fraction over the edges, floored, normalised per beam."""
     need = {beam: np.zeros_like(made) for beam, made in moments.attempts.items()}
     for per_beam in moments.variance.values():
         spread = {beam: np.sqrt(moments.attempts[beam] * v) for beam, v in per_beam.items()}
