@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import config, limit, ntuple
+from . import config, limit
 
 #: Smallest share of a stratum, as a fraction of an equal share.
 FLOOR = 0.2
@@ -72,12 +71,9 @@ def _moments(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
         return None
     cfg = config.load(preset)
     channels = limit.load_channels(mass_dir, summary)
-    attempts = {}
-    for ch in channels:
-        _, meta = ntuple.read(Path(mass_dir) / f"selected_{ch.name}.root")
-        if "strata" not in meta or "layer" not in ch.events.fields:
-            return None
-        attempts[ch.name] = np.asarray(meta["strata"]["attempts"], dtype=float)
+    if any(ch.strata_attempts is None or "layer" not in ch.events.fields for ch in channels):
+        return None
+    attempts = {ch.name: ch.strata_attempts for ch in channels}
     variance: dict[str, dict[str, np.ndarray]] = {}
     for name, d in edges.items():
         yields = {ch.name: limit.event_yields([ch], d, cfg) for ch in channels}

@@ -55,6 +55,8 @@ class Channel(NamedTuple):
         background: expected background events.
         columns: the events' columns :func:`t2khnl.reweight.reweight` reads, as numpy
             arrays (converted once: the analysis reweights to ~200 couplings).
+        strata_attempts: injection attempts per stratum (box, layer) of the simulation
+            behind the events (``metadata["strata"]``); None when it records none.
     """
 
     name: str
@@ -63,13 +65,17 @@ class Channel(NamedTuple):
     efficiency: float
     background: float
     columns: dict[str, np.ndarray]
+    strata_attempts: np.ndarray | None
 
 
-def _channel(name: str, pot: float, events: ak.Array, efficiency: float,
-            background: float) -> Channel:
-    """A :class:`Channel`: exposure [POT], selected events, efficiency, background [events]."""
+def _channel(name: str, pot: float, events: ak.Array, meta: dict[str, Any],
+             background: float) -> Channel:
+    """A :class:`Channel` of selected events and their ntuple metadata (``efficiency``,
+    ``strata``): exposure [POT], background [events]."""
     columns = {key: ak.to_numpy(events[key]) for key in reweight.REQUIRED_COLUMNS}
-    return Channel(name, pot, events, efficiency, background, columns)
+    strata = meta.get("strata")
+    attempts = None if strata is None else np.asarray(strata["attempts"], dtype=float)
+    return Channel(name, pot, events, float(meta["efficiency"]), background, columns, attempts)
 
 
 def exposures(detector: str, cfg: dict[str, Any], pot_total: float | None) -> dict[str, float]:
@@ -114,9 +120,8 @@ def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> 
     channels = []
     for beam in config.BEAMS:
         events, meta = ntuple.read(Path(mass_dir) / f"selected_{beam}.root")
-        channels.append(_channel(beam, float(summary[f"pot_{beam}"]), events,
-                                float(meta["efficiency"]),
-                                float(summary.get("background", {}).get(beam, 0.0))))
+        channels.append(_channel(beam, float(summary[f"pot_{beam}"]), events, meta,
+                                 float(summary.get("background", {}).get(beam, 0.0))))
     return channels
 
 
@@ -275,8 +280,7 @@ def run(
         ntuple.write(out / f"selected_{beam}.root", chosen.events, meta)
         cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=pot[beam])
         (out / f"cutflow_{beam}.md").write_text(cutflows[beam] + "\n")
-        channels.append(_channel(beam, pot[beam], chosen.events, chosen.efficiency,
-                                background[beam]))
+        channels.append(_channel(beam, pot[beam], chosen.events, meta, background[beam]))
 
     signal = signal_function(channels, mass_gev, cfg)
     result = stats.limit_interval(signal, D_GRID_GEV_INV, cls_function(detector, cfg, background))
