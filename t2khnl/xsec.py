@@ -452,11 +452,7 @@ def build_tables(
     Raises:
         InputError: unknown channel, non-positive mass, or a PDG code DarkNews lacks.
     """
-    chans = tuple(channels)
-    bad = [c for c in chans if c not in CHANNELS]
-    if bad or not chans:
-        msg = f"channels must be a non-empty subset of {CHANNELS}, got {chans}"
-        raise InputError(msg)
+    chans = _checked_channels(channels)
     if not mass_gev > 0:
         msg = f"HNL mass must be positive, got {mass_gev} GeV"
         raise InputError(msg)
@@ -476,6 +472,15 @@ def build_tables(
             tables[(pdg, "p-el")] = _protons_of(proton, pdg)
         logger.debug("tabulated %s (%d) at m_N = %g GeV", name, pdg, mass_gev)
     return tables
+
+
+def _checked_channels(channels: Iterable[str]) -> tuple[str, ...]:
+    """The channels as a tuple; InputError unless a non-empty subset of :data:`CHANNELS`."""
+    chans = tuple(channels)
+    if not chans or any(c not in CHANNELS for c in chans):
+        msg = f"channels must be a non-empty subset of {CHANNELS}, got {chans}"
+        raise InputError(msg)
+    return chans
 
 
 def _protons_of(proton: CrossSectionTable, pdg: int) -> CrossSectionTable:
@@ -534,12 +539,9 @@ def cached_tables(
     Raises:
         InputError: as :func:`build_tables`.
     """
-    chans = tuple(channels)
     targets = sorted({int(p) for p in targets_pdg})
-    if not chans or any(c not in CHANNELS for c in chans):
-        return build_tables(mass_gev, targets, channels=chans)  # raises the InputError
     tables = {}
-    for channel in dict.fromkeys(chans):
+    for channel in dict.fromkeys(_checked_channels(channels)):
         tables.update(_cached_channel(mass_gev, targets, channel, cache_dir))
     # build_tables's order: the free proton, then each target's channels
     order = [(PROTON_PDG, "p-el"), *((t, c) for t in targets for c in CHANNELS)]
