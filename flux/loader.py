@@ -28,7 +28,6 @@ import numpy.typing as npt
 import yaml
 
 from t2khnl._siren import load as load_siren
-from t2khnl.data import data_dir as _data_dir
 from t2khnl.errors import DataFileError, InputError
 
 if TYPE_CHECKING:
@@ -37,10 +36,12 @@ if TYPE_CHECKING:
 __all__ = [
     "BEAMS",
     "CM2_PER_M2",
+    "DATA_DIR_ENV",
     "FILE_POT",
     "FILE_REFERENCE_WIDTH_GEV",
     "RAW_TO_SI",
     "Flux",
+    "data_folder",
     "load_beam_flux",
     "manifest",
     "manifest_entry",
@@ -82,6 +83,36 @@ BEAMS: dict[str, _BeamSpec] = {
 # --------------------------------------------------------------------------------------
 # Manifest and integrity
 # --------------------------------------------------------------------------------------
+DATA_DIR_ENV = "T2KHNL_DATA_DIR"
+"""Environment variable naming a data folder that replaces the packaged one."""
+
+
+def data_folder(path: str | os.PathLike[str] | None = None) -> Path:
+    """Return the input-data folder.
+
+    Args:
+        path: a folder of the user's own inputs (``--data-dir``), laid out as the packaged
+            one (``flux/``, ``efficiency/``, ... as the manifest's paths say); defaults to
+            ``$T2KHNL_DATA_DIR``, then to the data shipped with the package
+            (``t2khnl/flux/data``).
+
+    Raises:
+        DataFileError: the folder does not exist.
+    """
+    given = path or os.environ.get(DATA_DIR_ENV)
+    if not given:
+        return Path(str(resources.files(__package__).joinpath("data")))
+    candidate = Path(given).expanduser()
+    if not candidate.is_dir():
+        origin = "--data-dir" if path else f"${DATA_DIR_ENV}"
+        msg = (
+            f"input data folder {candidate} ({origin}) does not exist: give a folder laid out "
+            "as flux/manifest.yaml says, or unset it to use the data shipped with t2khnl"
+        )
+        raise DataFileError(msg)
+    return candidate
+
+
 @lru_cache(maxsize=1)
 def manifest() -> dict[str, Any]:
     """Return the parsed ``flux/manifest.yaml`` shipped with the package.
@@ -142,8 +173,8 @@ def verify(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
     Args:
         name: path relative to the data folder (``"flux/T2K_PLUS_250kA.dat"``) or the bare
             file name when unambiguous.
-        data_dir: the data folder; defaults to ``--data-dir`` / ``$T2KHNL_DATA_DIR`` /
-            ``../shared/data`` (see :func:`t2khnl.data.data_dir`).
+        data_dir: the data folder; defaults to ``$T2KHNL_DATA_DIR``, then to the data
+            shipped with the package (see :func:`data_folder`).
 
     Returns:
         The absolute path of the verified file.
@@ -155,9 +186,9 @@ def verify(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
             the file's sha256 differs from the manifest (corrupt or modified).
     """
     entry = manifest_entry(name)
-    folder = _data_dir(data_dir)
+    folder = data_folder(data_dir)
     path = (folder / entry["path"]).resolve()
-    source = " ".join(str(entry.get("source", "see PROVENANCE.md")).split())
+    source = " ".join(str(entry.get("source", "see flux/manifest.yaml")).split())
     if not path.is_file():
         msg = (
             f"input data file {entry['path']} not found in data folder {folder} "

@@ -37,8 +37,8 @@ _SEED = click.option("--seed", type=int, default=1, show_default=True, help="Ran
 _PRESET = click.option("--preset", default="corrected", show_default=True,
                        help="corrected (default) or published (the paper's configuration).")
 _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                         help="Input data folder (default: $T2KHNL_DATA_DIR, then "
-                         "../shared/data).")
+                         help="A folder of your own input files, laid out as the packaged "
+                         "data (default: $T2KHNL_DATA_DIR, else the data shipped with t2khnl).")
 
 
 @click.group(cls=_Group)

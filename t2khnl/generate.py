@@ -192,7 +192,7 @@ def simulate(
         n_events: upscatters to inject, shared equally between the fiducial boxes.
         seed: random seed; the same seed gives the same events.
         preset: ``"corrected"`` (default) or ``"published"``.
-        data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, then ../shared/data).
+        data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, else the packaged data).
         d_min_gev_inv: smallest coupling [GeV^-1] the sample will be reweighted to; it
             sets how far upstream upscatters are injected (default: ``d_gev_inv``).
         allocation: shares of ``n_events`` per injection stratum, shape (fiducial boxes,

@@ -726,7 +726,7 @@ def scan(
         n_events: upscatters injected per beam at each mass's first attempt.
         pot_total: total exposure [POT] (default: the preset's).
         seed: scan seed (>= 0); each mass gets its own (:func:`mass_seeds`).
-        data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, then ``../shared/data``).
+        data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, else the packaged data).
         workers: local worker processes; 1 runs the masses in this process.
         scheduler: address of a Dask scheduler (``tcp://host:8786``); overrides ``workers``.
         force: discard the results of another configuration in ``output_dir``.

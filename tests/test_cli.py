@@ -21,7 +21,7 @@ from click.testing import CliRunner
 import t2khnl
 import t2khnl.geometry
 from t2khnl import cli, generate, ntuple, xsec
-from t2khnl.data import data_dir
+from t2khnl.flux import data_folder
 
 FLUX_FHC = "flux/T2K_PLUS_250kA.dat"
 FLUX_RHC = "flux/T2K_MINUS_250kA.dat"
@@ -45,7 +45,7 @@ def _copy_data(folder: Path, names: list[str]) -> Path:
     """A data folder holding only ``names`` (copied from the real one)."""
     for name in names:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(data_dir() / name, folder / name)
+        shutil.copyfile(data_folder() / name, folder / name)
     return folder
 
 
@@ -175,7 +175,7 @@ SUMMARY = re.compile(
 
 def test_end_to_end(tmp_path):
     out = tmp_path / "nd280_fhc.root"
-    env = {**os.environ, "T2KHNL_DATA_DIR": str(data_dir())}
+    env = {key: value for key, value in os.environ.items() if key != "T2KHNL_DATA_DIR"}
     proc = subprocess.run(
         [*_console_script(), "simulate", "--detector", "nd280", "--beam", "fhc", "--mass",
          "0.47", "--coupling", "1.25e-6", "--events", "600", "--seed", "7", "--output",

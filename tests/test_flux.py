@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from t2khnl import flux as F
-from t2khnl.data import data_dir
 from t2khnl.errors import DataFileError, InputError
 
 # Importing siren imports DarkNews, which leaves files open (ResourceWarning at collection).
@@ -28,7 +27,7 @@ MINUS = "flux/T2K_MINUS_250kA.dat"
 
 @pytest.fixture(scope="module")
 def data() -> Path:
-    return data_dir()
+    return F.data_folder()
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +45,34 @@ def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
 
 
 # --- manifest and sha256 ---------------------------------------------------------------
+def test_default_data_folder_is_the_installed_package_data(monkeypatch) -> None:
+    """With $T2KHNL_DATA_DIR unset, the data folder is inside the installed t2khnl.flux and
+    holds every manifest file with its sha256 (nothing beside the checkout is read)."""
+    monkeypatch.delenv(F.DATA_DIR_ENV, raising=False)
+    folder = F.data_folder()
+    assert folder == Path(F.__file__).resolve().parent / "data"
+    for entry in F.manifest()["files"]:
+        assert F.sha256_of(folder / entry["path"]) == entry["sha256"], entry["path"]
+        assert F.verify(entry["path"]) == (folder / entry["path"]).resolve()
+
+
+def test_environment_variable_overrides_the_packaged_data(monkeypatch, tmp_path: Path) -> None:
+    (tmp_path / "flux").mkdir()
+    shutil.copyfile(F.data_folder() / PLUS, tmp_path / PLUS)
+    monkeypatch.setenv(F.DATA_DIR_ENV, str(tmp_path))
+    assert F.data_folder() == tmp_path
+    assert F.verify(PLUS) == (tmp_path / PLUS).resolve()
+    monkeypatch.setenv(F.DATA_DIR_ENV, str(tmp_path / "absent"))
+    with pytest.raises(DataFileError, match=r"absent.*T2KHNL_DATA_DIR.*does not exist"):
+        F.data_folder()
+
+
 def test_manifest_lists_and_verifies_every_data_file(data: Path) -> None:
-    on_disk = {
-        p.relative_to(data).as_posix()
-        for p in data.rglob("*")
-        if p.is_file() and p.name != "PROVENANCE.md"
-    }
+    on_disk = {p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()}
     entries = F.manifest()["files"]
     assert {e["path"] for e in entries} == on_disk
     for entry in entries:
-        assert entry["units"] and entry["columns"] and entry["source"]
+        assert entry["units"] and entry["columns"] and entry["source"] and entry["origin"]
         assert F.verify(entry["path"], data) == (data / entry["path"]).resolve()
 
 

@@ -15,10 +15,10 @@ import yaml
 
 from t2khnl import select
 from t2khnl.errors import DataFileError, InputError
+from t2khnl.flux import data_folder
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT.parent / "shared" / "data"
-TABLE = DATA_DIR / "efficiency" / "t2k2019_ee_nu_efficiency.txt"
+TABLE = data_folder() / "efficiency" / "t2k2019_ee_nu_efficiency.txt"
 M_E = 0.51099895e-3  # GeV
 
 BOXES = [
