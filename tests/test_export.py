@@ -526,3 +526,28 @@ def test_ee_fraction_follows_the_width_convention():
         model.width_nu_ee_gev(0.3, 1e-6) / model.total_width_gev(0.3, 1e-6), rel=1e-12)
     assert sample.ee_fraction(0.3, "darknews") == pytest.approx(ratio, rel=1e-12)
     assert math.isclose(sample.ee_fraction(0.3, "siren"), sample.ee_fraction(0.3, "darknews"))
+
+
+def test_records_of_hydrogen_and_antineutrino_events():
+    """Codes SIREN's ND280 samples rarely or never hold: a nu_mu-bar making an N-bar, which
+    decays to nu_mu-bar; a hydrogen target recoiling as a proton (2212); and the offset."""
+    from t2khnl.export import records
+
+    mass, target_mass, e_nu = 0.2, 0.93878, 2.0
+    pz = 1.9  # an HNL going forward, recoil from four-momentum conservation
+    hnl = {"hnl_e": math.hypot(pz, mass), "hnl_px": 0.0, "hnl_py": 0.0, "hnl_pz": pz}
+    half = {f"{p}_{c}": v for p in ("dnu", "ep", "em") for c, v in
+            zip(("e", "px", "py", "pz"), (hnl["hnl_e"] / 3, 0.0, 0.0, pz / 3), strict=True)}
+    event = {"weight": 1e-20, "decay_probability": 0.5, "e_nu": e_nu, "nu_pdg": -14,
+             "nu_dx": 0.0, "nu_dy": 0.0, "nu_dz": 1.0, "target_pdg": 1000010010,
+             "target_mass_gev": target_mass, "hnl_pdg": -5914, "vtx_x": 0.0, "vtx_y": 0.0,
+             "vtx_z": -1.0, "dec_x": 0.0, "dec_y": 0.0, "dec_z": 0.5, **hnl, **half}
+    events = ak.Array({key: np.array([value]) for key, value in event.items()})
+    rec = records.build(events, mass, np.array([0]), offset_m=(1.0, 2.0, 3.0))
+    assert rec.pdg[0].tolist() == [-14, 1000010010, -5914, 2212, -14, -11, 11]
+    recoil = rec.p4_gev[0, 3]
+    assert recoil.tolist() == pytest.approx([0.0, 0.0, e_nu - pz, e_nu + target_mass
+                                             - hnl["hnl_e"]], rel=1e-15)
+    assert rec.vertex_m[0].tolist() == [[1.0, 2.0, 2.0], [1.0, 2.0, 3.5]]
+    beta = pz / hnl["hnl_e"]
+    assert rec.vertex_t_s[0].tolist() == pytest.approx([0.0, 1.5 / (beta * C)], rel=1e-15)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from . import records
 from .sample import ExportSample, header
 
@@ -42,23 +44,26 @@ def write(path: Path, sample: ExportSample) -> None:
         sample: the events.
     """
     rec = sample.records
+    n, k = rec.pdg.shape
     x4 = rec.production_x4()
-    position_cm = x4[:, :, :3] * _CM_PER_M
-    time_ns = x4[:, :, 3] * _NS_PER_S
-    family = [(m1 + 1, m2 + 1, d1 + 1, d2 + 1) for (m1, m2), (d1, d2) in
-              zip(records.MOTHERS, records.DAUGHTERS, strict=True)]
+    family = np.array([(m1 + 1, m2 + 1, d1 + 1, d2 + 1) for (m1, m2), (d1, d2) in
+                       zip(records.MOTHERS, records.DAUGHTERS, strict=True)])
+    integers = np.concatenate([np.broadcast_to(PARTICLE_STATUS, (n, k))[:, :, None],
+                               rec.pdg[:, :, None], np.broadcast_to(family, (n, k, 4))], axis=2)
+    reals = np.concatenate([rec.p4_gev, rec.mass_gev[:, :, None], x4[:, :, :3] * _CM_PER_M,
+                            x4[:, :, 3:] * _NS_PER_S], axis=2)
+    # one %-format per line over Python lists: ~3x faster than formatting number by number
+    line = "%d %d %d %d %d %d " + " ".join(["%.17g"] * reals.shape[2]) + "\n"
+    rows = [tuple(i) + tuple(r) for i, r in zip(integers.reshape(-1, 6).tolist(),
+                                                 reals.reshape(-1, reals.shape[2]).tolist(),
+                                                 strict=True)]
     with open(path, "w", encoding="ascii") as out:
         out.write("# t2khnl HNL events, HEPEVT text (edep-sim flavour 'marley'): per particle "
                   "ISTHEP IDHEP JMOHEP1 JMOHEP2 JDAHEP1 JDAHEP2 PX PY PZ E M [GeV] X Y Z "
                   "[cm] T [ns]\n")
         for key, value in header(sample).items():
             out.write(f"# {key}: {json.dumps(value)}\n")
-        for i in range(rec.entry.size):
+        for i in range(n):
             out.write(f"# event {i}: weight {sample.weight[i]:.17g}, ntuple entry "
-                      f"{rec.entry[i]}\n{i} {len(PARTICLE_STATUS)}\n")
-            for k, status in enumerate(PARTICLE_STATUS):
-                numbers = (*rec.p4_gev[i, k], rec.mass_gev[i, k], *position_cm[i, k],
-                           time_ns[i, k])
-                out.write(f"{status} {rec.pdg[i, k]} {' '.join(map(str, family[k]))} "
-                          f"{' '.join(f'{v:.17g}' for v in numbers)}\n")
-
+                      f"{rec.entry[i]}\n{i} {k}\n")
+            out.writelines(line % row for row in rows[i * k:(i + 1) * k])
