@@ -218,6 +218,40 @@ def reproduce(preset: str | None, quick: bool, workers: int, seed: int, data_dir
     click.echo(f"written to {output}")
 
 
+@main.command()
+@click.option("--input", "input_path", required=True,
+              help="An ntuple written by `t2khnl simulate`.")
+@click.option("--format", "fmt", required=True,
+              help="nuhepmc (HepMC3 ASCII), rootracker (GENIE gRooTracker, needs ROOT) or "
+              "hepevt (text, edep-sim 'marley' flavour).")
+@click.option("--output", required=True, help="Output file.")
+@click.option("--unweighted", "n_unweighted", type=int, default=None,
+              help="Draw this many events with probability proportional to their weight "
+              "(default: every event with its own weight).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the unweighted draw.")
+@click.option("--pot", type=float, default=None,
+              help="Exposure [POT] the weights and the expected count refer to (default: "
+              "the ntuple's nominal exposure).")
+@click.option("--offset-m", "offset", default="0,0,0", show_default=True,
+              help="x,y,z [m] added to every position (SIREN's ND280 frame: origin at the "
+              "magnet centre, z along the beam, y up).")
+def export(input_path: str, fmt: str, output: str, n_unweighted: int | None, seed: int,
+           pot: float | None, offset: str) -> None:
+    """Write an ntuple's events for a detector simulation (NuHepMC, rooTracker, HEPEVT)."""
+    from . import export as export_step
+
+    result = export_step.export(input_path, fmt, output, unweighted=n_unweighted, seed=seed,
+                                pot=pot, offset_m=offset)
+    norm = result.normalisation
+    click.echo(
+        f"{result.n_events} {'unweighted' if n_unweighted else 'weighted'} events written to "
+        f"{result.path.name} ({result.format}); expected N -> nu e+ e- decays in the fiducial "
+        f"volumes for {norm.pot:.4g} POT: {norm.expected_ee_decays:.4g} ± "
+        f"{norm.mc_error_ee:.2g} (MC) = sum of the event weights"
+    )
+
+
 def _format_limit(summary: dict) -> str:
     """Human-readable limit summary."""
     def edge(name: str) -> str:

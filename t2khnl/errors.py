@@ -11,3 +11,7 @@ class InputError(T2KHNLError, ValueError):
 
 class DataFileError(T2KHNLError, OSError):
     """An input data file is missing, unreadable or does not match its manifest."""
+
+
+class MissingDependencyError(T2KHNLError, ImportError):
+    """An optional dependency a command needs is not installed (the message says how)."""

@@ -495,23 +495,29 @@ def _decays_in_box(
                                    survival=survival, window_lengths=window_lengths)
     _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, prob)
     keep = prob[:, 0] > 0
-    e_plus, e_minus, _ = model.sample_pair(rng, sample.hnl_p4_gev[keep], mass_gev)
+    e_plus, e_minus, nu_out = model.sample_pair(rng, sample.hnl_p4_gev[keep], mass_gev)
+    n_kept = int(keep.sum())
     columns: dict[str, Any] = {
         "weight": sample.weight_per_pot[keep] * prob[keep, 0],
         "upscatter_weight": sample.weight_per_pot[keep],
         "decay_probability": prob[keep, 0],
         "e_nu": sample.energy_gev[keep],
+        "nu_pdg": np.full(n_kept, setup.primary_pdg, dtype=np.int32),
         "target_pdg": sample.target_pdg[keep].astype(np.int32),
+        "target_mass_gev": sample.target_mass_gev[keep],
+        "hnl_pdg": sample.hnl_pdg[keep].astype(np.int32),
         "region_id": _codes(regions[keep]),
-        "fv_index": np.full(int(keep.sum()), index, dtype=np.int32),
+        "fv_index": np.full(n_kept, index, dtype=np.int32),
         "t_in_m": cross.t_in_m[keep, 0],
         "t_out_m": cross.t_out_m[keep, 0],
         "decay_length_m": length[keep],
     }
-    for name, values in (("vtx", origin[keep]), ("dec", vertex[keep])):
+    for prefix, values in (("vtx_", origin[keep]), ("dec_", vertex[keep]),
+                           ("nu_d", sample.nu_direction[keep])):
         for axis, column in zip("xyz", values.T, strict=True):
-            columns[f"{name}_{axis}"] = column
-    for name, p4 in (("hnl", sample.hnl_p4_gev[keep]), ("ep", e_plus), ("em", e_minus)):
+            columns[f"{prefix}{axis}"] = column
+    for name, p4 in (("hnl", sample.hnl_p4_gev[keep]), ("ep", e_plus), ("em", e_minus),
+                     ("dnu", nu_out)):
         for axis, column in zip(("e", "px", "py", "pz"), p4.T, strict=True):
             columns[f"{name}_{axis}"] = column
     return ak.Array(columns)

@@ -88,6 +88,11 @@ class UpscatterSample(NamedTuple):
             number of upscatters per POT there.
         sector: name of the detector-model volume containing the vertex, shape (n,).
         hnl_pdg: PDG code of the HNL (5914 for N, -5914 for N-bar), shape (n,).
+        nu_direction: unit vector of the incoming neutrino's momentum (SIREN detector
+            coordinates), shape (n, 3).
+        target_mass_gev: mass of the target nucleus SIREN's kinematics used [GeV] (its
+            atomic-mass table: A u for C12), shape (n,). With the target at rest,
+            nu + target = N + recoil holds exactly with this mass.
     """
 
     n_injected: int
@@ -99,6 +104,8 @@ class UpscatterSample(NamedTuple):
     weight_per_pot: NDArray[np.float64]
     sector: NDArray[np.str_]
     hnl_pdg: NDArray[np.int64]
+    nu_direction: NDArray[np.float64]
+    target_mass_gev: NDArray[np.float64]
 
 
 def _siren() -> Any:
@@ -419,13 +426,14 @@ def inject_upscatters(
         e_max,
     )
     hnl_types = {int(sdc.ParticleType.N4), int(sdc.ParticleType.N4Bar)}
-    energy_out = np.empty(n_events)
     vertex_out = np.empty((n_events, 3))
     target_out = np.empty(n_events, dtype=np.int64)
     hnl_out = np.empty((n_events, 4))
     recoil_out = np.empty((n_events, 4))
     p_int_out = np.empty(n_events)
     hnl_pdg_out = np.empty(n_events, dtype=np.int64)
+    nu_p4_out = np.empty((n_events, 4))
+    target_mass_out = np.empty(n_events)
     sectors: list[str] = []
     n_ok = 0
     # bound once: attribute lookups through pybind11 cost microseconds per event
@@ -445,7 +453,8 @@ def inject_upscatters(
         secondary_types = signature.secondary_types
         i_hnl = 0 if int(secondary_types[0]) in hnl_types else 1
         momenta = record.secondary_momenta
-        energy_out[n_ok] = record.primary_momentum[0]
+        nu_p4_out[n_ok] = record.primary_momentum
+        target_mass_out[n_ok] = record.target_mass
         vertex = record.interaction_vertex
         vertex_out[n_ok] = vertex
         target_out[n_ok] = int(signature.target_type)
@@ -459,7 +468,8 @@ def inject_upscatters(
 
     if progress is not None:
         progress(n_events - (n_events - 1) // _PROGRESS_EVERY * _PROGRESS_EVERY)
-    per_bin = _bin_weights(flux_gen, flux_in_range, energies, e_min, e_max, energy_out[:n_ok])
+    energy_out = nu_p4_out[:n_ok, 0]
+    per_bin = _bin_weights(flux_gen, flux_in_range, energies, e_min, e_max, energy_out)
     weight = math.pi * float(radius_m) ** 2 * per_bin * p_int_out[:n_ok] / n_events
     n_bad = int(np.count_nonzero(~np.isfinite(weight)))
     if n_bad:
@@ -473,7 +483,7 @@ def inject_upscatters(
     )
     return UpscatterSample(
         n_injected=int(n_events),
-        energy_gev=energy_out[:n_ok].copy(),
+        energy_gev=energy_out.copy(),
         vertex_m=vertex_out[:n_ok].copy(),
         target_pdg=target_out[:n_ok].copy(),
         hnl_p4_gev=hnl_out[:n_ok].copy(),
@@ -481,4 +491,7 @@ def inject_upscatters(
         weight_per_pot=weight,
         sector=np.array(sectors if with_sector else [""] * n_ok, dtype=np.str_),
         hnl_pdg=hnl_pdg_out[:n_ok].copy(),
+        nu_direction=nu_p4_out[:n_ok, 1:] / np.linalg.norm(nu_p4_out[:n_ok, 1:], axis=1,
+                                                         keepdims=True),
+        target_mass_gev=target_mass_out[:n_ok].copy(),
     )

@@ -35,7 +35,7 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path).expanduser().resolve()
     if target.is_dir():
-        msg = f"output path {target} is a folder, expected a .root file name"
+        msg = f"output path {target} is a folder, expected a file name"
         raise InputError(msg)
     folder = target.parent
     if not folder.is_dir():

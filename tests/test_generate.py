@@ -128,6 +128,25 @@ def test_decays_in_box_close_with_analytic_integral(toy, ratio):
     assert len(weight) > 0.5 * 30_000
     dec_z = np.asarray(events["dec_z"])
     assert np.all(np.abs(dec_z - BOX.centre[2]) <= 0.25 + 1e-9)
+    _check_record_branches(events)
+
+
+def _check_record_branches(events):
+    """The branches an event record needs (t2khnl.export): PDG codes, neutrino direction,
+    target mass and the decay neutrino, which closes the decay's four-momentum."""
+    assert np.all(np.asarray(events["nu_pdg"]) == 14)
+    assert np.all(np.asarray(events["hnl_pdg"]) == 5914)
+    direction = np.column_stack([np.asarray(events[f"nu_d{a}"]) for a in "xyz"])
+    assert np.array_equal(direction, np.tile([0.0, 0.0, 1.0], (len(direction), 1)))
+    assert np.asarray(events["target_mass_gev"]) == pytest.approx(12 * 0.93149410242, rel=1e-6)
+
+    def p4(prefix):
+        return np.column_stack([np.asarray(events[f"{prefix}_{c}"]) for c in ("e", "px", "py",
+                                                                              "pz")])
+
+    total = p4("dnu") + p4("ep") + p4("em")
+    assert np.abs(total - p4("hnl")).max() < 1e-12 * np.asarray(events["hnl_e"]).max()
+    assert np.abs(p4("dnu")[:, 0] - np.linalg.norm(p4("dnu")[:, 1:], axis=1)).max() < 1e-12
 
 
 def test_any_allocation_over_strata_is_unbiased(toy):

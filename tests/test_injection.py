@@ -237,6 +237,16 @@ def test_targets_and_kinematics(sample: UpscatterSample) -> None:
     beam = np.column_stack([zeros, zeros, sample.energy_gev])
     assert np.allclose(p4[:, 1:] + recoil[:, 1:], beam, atol=1e-6)
     assert np.all(sample.energy_gev > M4_GEV)
+    # the neutrino comes along +z, and the target mass SIREN records closes the energy
+    # balance with an on-shell recoil (what the event export relies on)
+    assert np.array_equal(sample.nu_direction, np.tile([0.0, 0.0, 1.0], (len(p4), 1)))
+    mass_of = {C12: 12 * 0.93149410242, O16: 15.99491461957 * 0.93149410242}  # A u [GeV]
+    expected_mass = np.array([mass_of[t] for t in sample.target_pdg])
+    assert sample.target_mass_gev == pytest.approx(expected_mass, rel=1e-6)
+    energy = sample.energy_gev + sample.target_mass_gev - p4[:, 0]
+    assert recoil[:, 0] == pytest.approx(energy, rel=1e-12)
+    recoil_mass = np.sqrt(recoil[:, 0] ** 2 - np.sum(recoil[:, 1:] ** 2, axis=1))
+    assert recoil_mass == pytest.approx(sample.target_mass_gev, rel=1e-9)
 
 
 def test_failed_attempts_masked(sample: UpscatterSample) -> None:

@@ -1,0 +1,134 @@
+"""GENIE-format rooTracker trees (``gRooTracker``), as edep-sim's rooTracker reader takes them.
+
+Branches and types are those of GENIE's gRooTracker that edep-sim connects
+(ClarkMcGrew/edep-sim src/kinem/EDepSimRooTrackerKinematicsGenerator.{hh,cc}): ``EvtNum``
+(int), ``EvtFlags`` (TBits*), ``EvtCode`` (TObjString*), ``EvtXSec``, ``EvtDXSec``,
+``EvtWght``, ``EvtProb`` (double), ``EvtVtx[4]`` (double: x, y, z [m], t [s]), ``StdHepN``
+(int), ``StdHepPdg``, ``StdHepStatus`` (int[StdHepN]), ``StdHepX4``, ``StdHepP4``
+(double[StdHepN][4]: px, py, pz, E [GeV]), ``StdHepPolz`` (double[StdHepN][3]),
+``StdHepFd``, ``StdHepLd``, ``StdHepFm``, ``StdHepLm`` (int[StdHepN], -1: none) and the
+``NuParent*`` beam-parent branches, zero-filled (we have no parent history).
+
+edep-sim tracks every status-1 particle from ``EvtVtx`` (its .cc, lines 237-242 and 355-363),
+so ``EvtVtx`` is the HNL decay point. Statuses follow GENIE (its GHepStatus, as edep-sim's
+header lists them): 0 for the incoming neutrino and the target, 3 for the HNL (decayed), 1
+for nu e+ e-, and 15 (GENIE's final-state nuclear remnant) for the recoil: it comes from
+the upscatter vertex, metres upstream for rock events, and edep-sim would track a status-1
+recoil from the decay point. ``StdHepX4`` holds each particle's production point in the
+detector frame (x, y, z [m], t [s]; GENIE stores positions inside the nucleus in fm there,
+which edep-sim does not read). ``EvtXSec`` and ``EvtDXSec`` are 0 (not available),
+``EvtWght`` is the event's weight and ``EvtProb`` its decay probability in its fiducial box.
+
+uproot cannot write TBits or TObjString branches, so this format uses ROOT's Python bindings
+(``pip install 't2khnl[rootracker]'``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataFileError, MissingDependencyError
+from . import records
+from .sample import ExportSample, header
+
+TREE = "gRooTracker"
+#: Name of the TObjString holding the run description (JSON).
+HEADER = "header"
+#: GENIE status of each record particle (:data:`t2khnl.export.records.PARTICLES`).
+PARTICLE_STATUS = (0, 0, 3, 15, 1, 1, 1)
+
+
+def require() -> Any:
+    """Import ROOT's Python bindings (without the PyPI build's alpha-stage warning).
+
+    Raises:
+        MissingDependencyError: ROOT is not installed.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            import ROOT
+    except ImportError as err:
+        msg = ("the rootracker format needs ROOT's Python bindings: pip install "
+               "'t2khnl[rootracker]' (PyPI package root), or a ROOT built with PyROOT")
+        raise MissingDependencyError(msg) from err
+    return ROOT
+
+
+def _code(nu_pdg: int, target_pdg: int, hnl_pdg: int) -> str:
+    """The ``EvtCode`` string, in GENIE's key:value; style."""
+    return (f"nu:{nu_pdg};tgt:{target_pdg};proc:EM[dipole],HNLUpscatter;N:{hnl_pdg};"
+            "dec:nu,e+,e-;")
+
+
+def write(path: Path, sample: ExportSample) -> None:
+    """Write ``sample`` as a ``gRooTracker`` tree (plus a ``header`` TObjString) to ``path``.
+
+    Args:
+        path: the output file (written as is: the caller makes it atomic).
+        sample: the events.
+
+    Raises:
+        DataFileError: ROOT cannot create the file.
+    """
+    root = require()
+    rec = sample.records
+    n_particles = len(records.PARTICLES)
+    file = root.TFile.Open(str(path), "RECREATE")
+    if not file or file.IsZombie():
+        msg = f"ROOT could not create {path}"
+        raise DataFileError(msg)
+    tree = root.TTree(TREE, "t2khnl dipole-portal HNL events (GENIE rooTracker layout)")
+    ints = {name: np.zeros(1, dtype=np.int32) for name in
+            ("EvtNum", "StdHepN", "NuParentPdg", "NuParentDecMode", "NuParentProNVtx")}
+    doubles = {name: np.zeros(1) for name in ("EvtXSec", "EvtDXSec", "EvtWght", "EvtProb")}
+    vectors = {name: np.zeros(4) for name in ("EvtVtx", "NuParentDecP4", "NuParentDecX4",
+                                              "NuParentProP4", "NuParentProX4")}
+    particle_ints = {name: np.zeros(n_particles, dtype=np.int32) for name in
+                     ("StdHepPdg", "StdHepStatus", "StdHepFd", "StdHepLd", "StdHepFm",
+                      "StdHepLm")}
+    particle_rows = {"StdHepX4": np.zeros((n_particles, 4)),
+                     "StdHepP4": np.zeros((n_particles, 4)),
+                     "StdHepPolz": np.zeros((n_particles, 3))}
+    flags, code = root.TBits(), root.TObjString("")
+    tree.Branch("EvtNum", ints["EvtNum"], "EvtNum/I")
+    tree.Branch("EvtFlags", flags, 32000, 1)
+    tree.Branch("EvtCode", code, 32000, 1)
+    for name, value in doubles.items():
+        tree.Branch(name, value, f"{name}/D")
+    tree.Branch("EvtVtx", vectors["EvtVtx"], "EvtVtx[4]/D")
+    tree.Branch("StdHepN", ints["StdHepN"], "StdHepN/I")
+    for name, column in particle_ints.items():
+        tree.Branch(name, column, f"{name}[StdHepN]/I")
+    for name, rows in particle_rows.items():
+        tree.Branch(name, rows, f"{name}[StdHepN][{rows.shape[1]}]/D")
+    for name in ("NuParentPdg", "NuParentDecMode"):
+        tree.Branch(name, ints[name], f"{name}/I")
+    for name in ("NuParentDecP4", "NuParentDecX4", "NuParentProP4", "NuParentProX4"):
+        tree.Branch(name, vectors[name], f"{name}[4]/D")
+    tree.Branch("NuParentProNVtx", ints["NuParentProNVtx"], "NuParentProNVtx/I")
+
+    ints["StdHepN"][0] = n_particles
+    particle_ints["StdHepStatus"][:] = PARTICLE_STATUS
+    particle_ints["StdHepFm"][:], particle_ints["StdHepLm"][:] = np.array(records.MOTHERS).T
+    particle_ints["StdHepFd"][:], particle_ints["StdHepLd"][:] = np.array(records.DAUGHTERS).T
+    x4 = rec.production_x4()
+    for i in range(rec.entry.size):
+        ints["EvtNum"][0] = i
+        code.SetString(_code(*(int(rec.pdg[i, k]) for k in (0, 1, 2))))
+        doubles["EvtWght"][0] = sample.weight[i]
+        doubles["EvtProb"][0] = sample.decay_probability[i]
+        vectors["EvtVtx"][:3] = rec.vertex_m[i, 1]
+        vectors["EvtVtx"][3] = rec.vertex_t_s[i, 1]
+        particle_ints["StdHepPdg"][:] = rec.pdg[i]
+        particle_rows["StdHepP4"][:] = rec.p4_gev[i]
+        particle_rows["StdHepX4"][:] = x4[i]
+        tree.Fill()
+    tree.Write()
+    root.TObjString(json.dumps(header(sample), sort_keys=False)).Write(HEADER)
+    file.Close()
