@@ -11,3 +11,7 @@ class InputError(T2KHNLError, ValueError):
 
 class DataFileError(T2KHNLError, OSError):
     """An input data file is missing, unreadable or does not match its manifest."""
+
+
+class ClusterError(InputError):
+    """The Dask cluster given cannot run t2khnl's tasks (e.g. a worker with several threads)."""
