@@ -70,24 +70,30 @@ def test_mass_specs_and_bad_ranges():
     assert all(0 <= (s * 100 + 99) * 100 + 99 < 2**32 for s in seeds)
 
 
-def test_resume_after_kill(tmp_path):
-    out = tmp_path / "scan"
+def _scan_in_a_process(out: Path, until: Path) -> subprocess.Popen:
+    """A fake scan of MASSES (1.5 s a mass) into ``out`` in another process, returned once
+    ``until`` exists (stderr piped)."""
     code = (f"import _fake_limit\nfrom t2khnl import scan\n"
             f"scan.scan('nd280', {MASSES!r}, output_dir={str(out)!r}, n_events=300, "
             f"precision=None, runner=_fake_limit.run, progress=False)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
         "PYTHONPATH", "")]), "FAKE_LIMIT_SLEEP": "1.5"}
-    first = out / "masses" / "m000.100000.json"
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not first.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "scan never finished a mass"
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=out.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not until.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the scan never reached {until}")
+        time.sleep(0.05)
+    return proc
+
+
+def test_resume_after_kill(tmp_path):
+    out = tmp_path / "scan"
+    proc = _scan_in_a_process(out, out / "masses" / "m000.100000.json")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
     done = sorted(p.name for p in (out / "masses").glob("m*.json"))
     assert "m000.100000.json" in done and len(done) < 4
     mtimes = {name: (out / "masses" / name).stat().st_mtime_ns for name in done}
@@ -174,19 +180,9 @@ def test_ctrl_c_mid_mass_then_resume(tmp_path):
     """Ctrl-C while a mass runs leaves masses/m<mass>/ holding an empty run.log and no
     m<mass>.json (nor any half-written file); rerunning the command redoes that mass."""
     out = tmp_path / "scan"
-    code = (f"import _fake_limit\nfrom t2khnl import scan\n"
-            f"scan.scan('nd280', {MASSES!r}, output_dir={str(out)!r}, n_events=300, "
-            f"precision=None, runner=_fake_limit.run, progress=False)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
-        "PYTHONPATH", "")]), "FAKE_LIMIT_SLEEP": "1.5"}
     second = out / "masses" / "m000.300000"
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _scan_in_a_process(out, second / "run.log")  # the second mass has begun
     try:
-        deadline = time.monotonic() + 60
-        while not (second / "run.log").exists():  # the second mass has begun
-            assert proc.poll() is None and time.monotonic() < deadline, "never reached"
-            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
     finally:
