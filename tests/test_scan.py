@@ -72,8 +72,10 @@ def test_mass_specs_and_bad_ranges():
 
 def _scan_in_a_process(out: Path, until: Path) -> subprocess.Popen:
     """A fake scan of MASSES (1.5 s a mass) into ``out`` in another process, returned once
-    ``until`` exists (stderr piped)."""
-    code = (f"import _fake_limit\nfrom t2khnl import scan\n"
+    ``until`` exists (stderr piped). Ctrl-C (SIGINT) raises KeyboardInterrupt in it, as in
+    a terminal, even when this process was started with SIGINT ignored (a background job)."""
+    code = (f"import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            f"import _fake_limit\nfrom t2khnl import scan\n"
             f"scan.scan('nd280', {MASSES!r}, output_dir={str(out)!r}, n_events=300, "
             f"precision=None, runner=_fake_limit.run, progress=False)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
