@@ -180,7 +180,7 @@ def bench_tables(args: argparse.Namespace, geometry: Any, flux_emax_gev: float,
     from t2khnl.generate import _targets
 
     targets = _targets(geometry)
-    names = [xsec._darknews_name(p) for p in targets]
+    names = [xsec.nucleus_name(p) for p in targets]
     out: dict[str, Any] = {"nuclei": names, "n_nuclei": len(names)}
     print(f"(a) cross-section tables, {len(names)} ND280 nuclei, m_N = {args.mass} GeV",
           flush=True)
@@ -310,7 +310,7 @@ def bench_generation(args: argparse.Namespace, geometries: dict[str, Any], flux:
     dn_names = sorted({name for name, channel in dn_objects if channel == "coherent"})
     reduced_pdgs = [p for p in sorted({p for g in geometries.values()
                                        for p in _targets_of(g)})
-                    if xsec._darknews_name(p) in dn_names]
+                    if xsec.nucleus_name(p) in dn_names]
     reduced = xsec.siren_cross_sections(
         xsec.build_tables(args.mass, reduced_pdgs, channels=("coherent",)), args.d)
     dn_procs = [dn_objects[(n, "coherent")] for n in dn_names]

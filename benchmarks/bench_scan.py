@@ -158,7 +158,7 @@ def bench_darknews(args: argparse.Namespace, masses: list[float], work: Path) ->
     from t2khnl.generate import _targets
     from t2khnl.geometry import load as load_geometry
 
-    names = [xsec._darknews_name(p) for p in _targets(load_geometry("nd280", "corrected"))]
+    names = [xsec.nucleus_name(p) for p in _targets(load_geometry("nd280", "corrected"))]
     dn_names = [n for n in args.dn_nuclei.split(",") if n]
     unknown = sorted(set(dn_names) - set(names))
     if unknown:

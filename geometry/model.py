@@ -33,6 +33,7 @@ import yaml
 
 from t2khnl._siren import load as load_siren
 from t2khnl.errors import DataFileError, InputError
+from t2khnl.files import apply_folder_mode
 
 __all__ = [
     "DEFAULT_VARIANT",
@@ -760,7 +761,7 @@ def _materialise(
         mat_lines.extend(m.render() if isinstance(m, _Material) else [m])
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp = apply_folder_mode(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     (tmp / "densities.dat").write_text("\n".join(dens_lines) + "\n", encoding="utf-8")
     (tmp / "materials.dat").write_text("\n".join(mat_lines) + "\n", encoding="utf-8")
     (tmp / "recipe.json").write_text(

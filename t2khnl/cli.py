@@ -14,13 +14,16 @@ import click
 # tqdm's optional ``import envwrap`` when tqdm is first imported after siren.
 from tqdm import tqdm
 
-from . import __version__
-from .errors import T2KHNLError
-from .scan import DEFAULT_EVENTS, DEFAULT_PRECISION
+from . import __version__, config
+from .couplings import D_POINTS_PER_DECADE, D_RANGE_GEV_INV, parse_d_range
+from .errors import InputError, T2KHNLError
+from .scan import DEFAULT_EVENTS, DEFAULT_PRECISION, MAX_EVENTS_FACTOR
 
 
 class _Group(click.Group):
-    """A click group that turns t2khnl errors into one-line messages and exit code 2."""
+    """A click group that reports bad input in one line (``t2khnl: error: ...``) with exit
+    code 2: t2khnl's own errors and click's usage errors (unknown option, a value that is
+    not one of the choices, ...) alike."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -28,14 +31,63 @@ class _Group(click.Group):
         except T2KHNLError as err:
             click.echo(f"t2khnl: error: {err}", err=True)
             sys.exit(2)
+        except click.UsageError as err:
+            where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+            message = " ".join(err.format_message().split())
+            click.echo(f"t2khnl: error: {message} (see '{where} --help')", err=True)
+            sys.exit(err.exit_code)
+
+
+class _Preset(click.Choice):
+    """A packaged preset's name, or the path of a preset YAML file."""
+
+    def __init__(self) -> None:
+        super().__init__(config.PRESETS)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(config.PRESETS) + "|FILE.yaml]"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> object:
+        if isinstance(value, str) and config.is_preset_file(value):
+            if not Path(value).is_file():
+                self.fail(f"preset file {value!r} does not exist", param, ctx)
+            return value
+        return super().convert(value, param, ctx)
+
+
+class _DRange(click.ParamType):
+    """A coupling range ``lo:hi`` [GeV^-1] (:func:`t2khnl.limit.parse_d_range`)."""
+
+    name = "LO:HI"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> object:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_d_range(str(value))
+        except InputError as err:
+            self.fail(str(err), param, ctx)
 
 
 # Options shared by the commands.
-_DETECTOR = click.option("--detector", default="nd280", show_default=True,
-                         help="nd280 (2019) or upgrade.")
+_DETECTOR = click.option("--detector", type=click.Choice(config.DETECTORS), default="nd280",
+                         show_default=True, help="nd280 (2019 data) or upgrade (T2K-II).")
 _SEED = click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-_PRESET = click.option("--preset", default="corrected", show_default=True,
-                       help="corrected (default) or published (the paper's configuration).")
+_PRESET = click.option("--preset", type=_Preset(), default="corrected", show_default=True,
+                       help="corrected, published (the paper's configuration), or a preset "
+                       "YAML file (t2khnl/schemas/preset.json).")
+_D_RANGE = click.option(
+    "--d-range", type=_DRange(), default=None,
+    help=f"Range of the scanned couplings d_muN, lo:hi [GeV^-1], {D_POINTS_PER_DECADE} points "
+    "a decade "
+    f"(default {D_RANGE_GEV_INV[0]:g}:{D_RANGE_GEV_INV[1]:g}).")
+_SCHEDULER_FILE = click.option(
+    "--scheduler-file", type=click.Path(dir_okay=False), default=None,
+    help="Dask scheduler file (dask scheduler --scheduler-file, dask-mpi, dask-jobqueue); "
+    "replaces --workers. Workers need one thread each and the output folder on a shared "
+    "filesystem.")
 _DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                          help="A folder of your own input files, laid out as the packaged "
                          "data (default: $T2KHNL_DATA_DIR, else the data shipped with t2khnl).")
@@ -54,7 +106,8 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @_DETECTOR
-@click.option("--beam", default="fhc", show_default=True, help="fhc (nu_mu) or rhc (nu_mu-bar).")
+@click.option("--beam", type=click.Choice(config.BEAMS), default="fhc", show_default=True,
+              help="fhc (nu_mu) or rhc (nu_mu-bar).")
 @click.option("--mass", "mass_gev", type=float, default=0.47, show_default=True,
               help="HNL mass m_N [GeV].")
 @click.option("--coupling", "d_gev_inv", type=float, default=1.25e-6, show_default=True,
@@ -122,13 +175,14 @@ def simulate(
               help="Use the T2K 2019 backgrounds 0.563 (FHC), 0.015 (RHC) (default: preset).")
 @click.option("--flux-xsec", type=float, default=None,
               help="Relative flux x cross-section normsys on the signal, e.g. 0.05 (0: none).")
+@_D_RANGE
 @_DATA_DIR
 @click.option("--output", type=click.Path(file_okay=False), required=True,
               help="Output folder.")
 def limit(
     detector: str, mass_gev: float, n_events: int, pot_total: float | None, seed: int,
     preset: str, t2k_backgrounds: bool | None, flux_xsec: float | None,
-    data_dir: str | None, output: str,
+    d_range: tuple[float, float] | None, data_dir: str | None, output: str,
 ) -> None:
     """Excluded d_muN interval at 95% CL at one mass, with ntuples, histograms, workspace."""
     from . import limit as limit_step
@@ -138,7 +192,7 @@ def limit(
         summary = limit_step.run(
             detector, mass_gev, preset=preset, n_events=n_events, pot_total=pot_total,
             seed=seed, data_dir=data_dir, output_dir=output, t2k_backgrounds=t2k_backgrounds,
-            flux_xsec=flux_xsec, progress=bar.update,
+            flux_xsec=flux_xsec, progress=bar.update, d_range=d_range,
         )
     for beam in ("fhc", "rhc"):
         cutflow = (Path(output) / f"cutflow_{beam}.md").read_text()
@@ -161,9 +215,12 @@ def limit(
               help="Local worker processes (1: run the masses in this process).")
 @click.option("--scheduler", default=None,
               help="Dask scheduler address (tcp://host:8786); replaces --workers.")
+@_SCHEDULER_FILE
 @click.option("--precision", type=float, default=DEFAULT_PRECISION, show_default=True,
               help="Target relative MC error on the edges: a mass is rerun with the events "
-              "its MC errors call for (up to 32x --events); 0: one run with --events.")
+              f"its MC errors call for (up to {MAX_EVENTS_FACTOR}x --events in all); 0: one "
+              "run with --events.")
+@_D_RANGE
 @click.option("--force", is_flag=True,
               help="Discard the results of another configuration in the output folder.")
 @_DATA_DIR
@@ -171,7 +228,8 @@ def limit(
               help="Scan folder (resumable: rerun the same command to continue).")
 def scan(
     detector: str, masses: str, n_events: int, pot_total: float | None, seed: int,
-    preset: str, workers: int, scheduler: str | None, precision: float | None, force: bool,
+    preset: str, workers: int, scheduler: str | None, scheduler_file: str | None,
+    precision: float | None, d_range: tuple[float, float] | None, force: bool,
     data_dir: str | None, output: str,
 ) -> None:
     """Excluded d_muN intervals over many masses: contour.csv / contour.json, resumable."""
@@ -180,7 +238,8 @@ def scan(
     records = scan_step.scan(
         detector, masses, output_dir=output, preset=preset, n_events=n_events,
         pot_total=pot_total, seed=seed, data_dir=data_dir, workers=workers,
-        scheduler=scheduler, force=force, precision=precision or None,
+        scheduler=scheduler, scheduler_file=scheduler_file, force=force,
+        precision=precision or None, d_range=d_range,
     )
     done = sum(rec["status"] == "done" for rec in records)
     skipped = [rec for rec in records if rec["status"] == "skipped"]
@@ -188,29 +247,31 @@ def scan(
                f"{Path(output) / 'contour.csv'}")
     for rec in skipped:
         click.echo(f"  skipped m_N = {rec['mass_gev']:g} GeV: {rec['reason']}")
+    for line in scan_step.open_edges(records).lines(d_range):
+        click.echo(f"  {line}")
 
 
 @main.command()
-@click.option("--preset", default=None,
-              help="corrected or published (default: both, side by side, with the walk "
-              "between them).")
+@click.option("--preset", type=click.Choice(config.PRESETS), default=None,
+              help="One preset only (default: both, side by side, with the walk between "
+              "them).")
 @click.option("--quick", is_flag=True, help="A coarse demonstration (a few minutes).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Local worker processes for the scans.")
+@_SCHEDULER_FILE
 @_SEED
 @_DATA_DIR
 @click.option("--output", type=click.Path(file_okay=False), required=True,
               help="Output folder (resumable: rerun the same command to continue).")
-def reproduce(preset: str | None, quick: bool, workers: int, seed: int, data_dir: str | None,
-              output: str) -> None:
+def reproduce(preset: str | None, quick: bool, workers: int, scheduler_file: str | None,
+              seed: int, data_dir: str | None, output: str) -> None:
     """The paper's figures, contours, headline numbers and HEPData record."""
-    from . import config
     from . import reproduce as reproduce_step
 
-    presets = config.PRESETS if preset is None else (config.check_choice(
-        "preset", preset, config.PRESETS),)
+    presets = config.PRESETS if preset is None else (preset,)
     results = reproduce_step.reproduce(output, presets=presets, quick=quick, workers=workers,
-                                       seed=seed, data_dir=data_dir)
+                                       seed=seed, data_dir=data_dir,
+                                       scheduler_file=scheduler_file, announce=click.echo)
     for name, numbers in results.items():
         click.echo(f"{name}:")
         for quantity, ours, paper in reproduce_step.headline_rows(numbers):
@@ -258,7 +319,13 @@ def _format_limit(summary: dict) -> str:
         value, refused = summary[name], summary["refused"][name]
         if refused:
             return f"not quoted ({refused})"
-        return "none" if value is None else f"{value:.3g} GeV^-1"
+        if value is None:
+            return "none"
+        if summary.get(f"{name}_open"):
+            end = "lowest" if name == "d_low" else "highest"
+            return (f"{value:.3g} GeV^-1 (the {end} scanned coupling: the exclusion goes on "
+                    "beyond it; widen the grid with --d-range)")
+        return f"{value:.3g} GeV^-1"
 
     lines = [
         f"{summary['detector']} m_N = {summary['mass_gev']} GeV ({summary['preset']}, "

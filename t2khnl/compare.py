@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from . import config, headlines, scan
+from . import config, files, headlines, scan
 from .errors import InputError
 
 #: Preset keys that describe a preset rather than configure it.
@@ -148,7 +148,7 @@ def jobs(
     walk = []
     for index, step in enumerate(steps()):
         preset_path = out / "presets" / f"step{index}.yaml"
-        scan.atomic_write(preset_path, yaml.safe_dump(step.preset, sort_keys=False))
+        files.write_text(preset_path, yaml.safe_dump(step.preset, sort_keys=False))
         walk.append(scan.ScanJob(detector, masses, out / "scans" / f"step{index}",
                                  preset=str(preset_path), n_events=n_events, seed=seed,
                                  precision=None))

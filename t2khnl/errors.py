@@ -15,3 +15,7 @@ class DataFileError(T2KHNLError, OSError):
 
 class MissingDependencyError(T2KHNLError, ImportError):
     """An optional dependency a command needs is not installed (the message says how)."""
+
+
+class ClusterError(InputError):
+    """The Dask cluster given cannot run t2khnl's tasks (e.g. a worker with several threads)."""

@@ -90,6 +90,73 @@ def check_model_point(mass_gev: float, d_gev_inv: float, n_events: int) -> None:
         raise InputError(msg)
 
 
+def check_inputs(detector: str, beam: str, mass_gev: float, d_gev_inv: float, *,
+                 n_events: int, seed: int, preset: str, data_dir: str | None,
+                 d_min_gev_inv: float | None = None) -> tuple[dict[str, Any], Flux, Any]:
+    """Check the arguments of :func:`simulate` (same meaning) before any simulation.
+
+    Writes nothing but the geometry cache (:func:`t2khnl.geometry.load`).
+
+    Returns:
+        The preset, the beam's flux and the detector geometry.
+
+    Raises:
+        InputError: as :func:`simulate`.
+        DataFileError: a missing or corrupt flux file.
+    """
+    config.check_choice("detector", detector, config.DETECTORS)
+    config.check_choice("beam", beam, config.BEAMS)
+    check_model_point(mass_gev, d_gev_inv, n_events)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        msg = f"seed must be a non-negative integer, got {seed!r}"
+        raise InputError(msg)
+    if d_min_gev_inv is not None:
+        check_model_point(mass_gev, d_min_gev_inv, n_events)
+    cfg = config.load(preset)
+    flux = load_beam_flux(beam, data_dir)
+    return cfg, flux, check_producible(detector, beam, mass_gev, cfg, flux)
+
+
+def check_producible(detector: str, beam: str, mass_gev: float, cfg: dict[str, Any],
+                     flux: Flux) -> Any:
+    """Reject an HNL mass that no neutrino of the flux can make in the detector.
+
+    The heaviest HNL the flux can make is :func:`t2khnl.xsec.heaviest_hnl_gev` at the
+    flux's highest energy on the heaviest scatterer of the detector model that the preset's
+    channels reach (a nucleus for ``coherent``, a proton for ``p-el``): above it no
+    target's threshold m + m^2/(2M) is below the end of the flux. Nothing is written.
+
+    Args:
+        detector: ``"nd280"`` or ``"upgrade"``.
+        beam: ``"fhc"`` or ``"rhc"``.
+        mass_gev: HNL mass [GeV].
+        cfg: the preset.
+        flux: the beam's flux.
+
+    Returns:
+        The detector geometry (:func:`t2khnl.geometry.load`, cached).
+
+    Raises:
+        InputError: the mass is at or above that limit; the message names it.
+    """
+    from .geometry import load as load_geometry
+
+    geometry = load_geometry(GEOMETRY_NAMES[detector], cfg["geometry_variant"])
+    heaviest = max(((xsec.heaviest_hnl_gev(flux.max_energy_gev,
+                                           xsec.scatterer_mass_gev(pdg, channel)), pdg, channel)
+                    for pdg in _targets(geometry) for channel in cfg["channels"]
+                    if channel == "p-el" or (pdg // 10) % 1000 > 1), default=None)
+    if heaviest is not None and mass_gev >= heaviest[0]:
+        largest, pdg, channel = heaviest
+        on = xsec.nucleus_name(pdg) if channel == "coherent" else "a proton"
+        msg = (f"HNL mass {mass_gev} GeV is too heavy for the {beam.upper()} flux, which ends "
+               f"at {flux.max_energy_gev:g} GeV: the largest mass it can produce in {detector} "
+               f"is {largest:.4g} GeV (threshold m + m^2/2M at {flux.max_energy_gev:g} GeV, "
+               f"{channel} on {on})")
+        raise InputError(msg)
+    return geometry
+
+
 def _targets(geometry: Any) -> list[int]:
     """PDG codes of every nucleus in the detector model."""
     nuclei = {t for name in geometry.material_names for t in geometry.material_targets(name)}
@@ -212,26 +279,9 @@ def simulate(
             too heavy for the flux.
         DataFileError: a missing or corrupt flux file.
     """
-    config.check_choice("detector", detector, config.DETECTORS)
-    config.check_choice("beam", beam, config.BEAMS)
-    check_model_point(mass_gev, d_gev_inv, n_events)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        msg = f"seed must be a non-negative integer, got {seed!r}"
-        raise InputError(msg)
-    if d_min_gev_inv is not None:
-        check_model_point(mass_gev, d_min_gev_inv, n_events)
-    cfg = config.load(preset)
-    flux = load_beam_flux(beam, data_dir)
-    if mass_gev >= flux.max_energy_gev:
-        msg = (
-            f"HNL mass {mass_gev} GeV is too heavy for the {beam.upper()} flux, which ends at "
-            f"{flux.max_energy_gev:g} GeV"
-        )
-        raise InputError(msg)
-
-    from .geometry import load as load_geometry
-
-    geometry = load_geometry(GEOMETRY_NAMES[detector], cfg["geometry_variant"])
+    cfg, flux, geometry = check_inputs(detector, beam, mass_gev, d_gev_inv, n_events=n_events,
+                                       seed=seed, preset=preset, data_dir=data_dir,
+                                       d_min_gev_inv=d_min_gev_inv)
     primary = 14 if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else -14
     key = (detector, beam, mass_gev, d_gev_inv, n_events, seed, data_dir, d_min_gev_inv,
            None if allocation is None else np.asarray(allocation, dtype=float).tobytes(),

@@ -11,7 +11,7 @@ One table per contour (one per detector). Its independent variable is the HNL ma
 [GeV], as in ``contour.csv``; its dependent variables are the lower and upper edges of the
 excluded interval of the dipole coupling d_muN [GeV^-1] with their MC (statistical) errors
 (label ``MC stat``), and two flags (1 or 0) saying whether an edge is the end of the
-scanned coupling grid (``t2khnl.limit.D_GRID_GEV_INV``, 1e-8 to 1e-3 GeV^-1) rather
+scanned coupling grid (``t2khnl.couplings.D_GRID_GEV_INV``, 1e-8 to 1e-3 GeV^-1) rather
 than a crossing of CLs = 0.05, i.e. the exclusion continues beyond the scanned range.
 Qualifiers: CL 95%, detector, exposure [POT], preset, statistics, coupling convention
 (d_muN = mu_tr/2, DarkNews's ``mu_tr_mu4`` = 2 d_muN).
@@ -284,7 +284,7 @@ def _open_flag(held: Any, value: float | None, end: int) -> bool:
         return False
     if held is not None:
         return bool(held)
-    from .limit import D_GRID_GEV_INV
+    from .couplings import D_GRID_GEV_INV
 
     return math.isclose(value, float(D_GRID_GEV_INV[end]), rel_tol=_GRID_END_RTOL)
 
@@ -701,7 +701,7 @@ def _table(detector: str, contour: Contour, cfg: dict[str, Any], digits: int) ->
     """The hepdata_lib Table of one contour."""
     from hepdata_lib import Table, Uncertainty, Variable
 
-    from .limit import D_GRID_GEV_INV
+    from .couplings import D_GRID_GEV_INV
 
     held = contour.metadata.get("detector")
     if held is not None and held != detector:

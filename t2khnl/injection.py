@@ -154,6 +154,10 @@ def _lowest_threshold_gev(siren: Any, detector_model: Any, processes: Sequence[A
     return min(thresholds)
 
 
+#: The sets of nuclei without cross sections already reported by _warn_missing_targets.
+_WARNED_MISSING: set[tuple[int, ...]] = set()
+
+
 def _warn_missing_targets(detector_model: Any, processes: Sequence[Any]) -> None:
     """Log the nuclei of the detector model that no process has a table for."""
     covered = {int(t) for process in processes for t in process.GetPossibleTargets()}
@@ -163,9 +167,10 @@ def _warn_missing_targets(detector_model: Any, processes: Sequence[Any]) -> None
     while materials.HasMaterial(index):
         present.update(int(t) for t in materials.GetMaterialTargets(index))
         index += 1
-    missing = sorted(t for t in present - covered if 1000000000 <= t < 1100000000)
-    if missing:
-        log.warning("no cross section for nuclei %s: they never interact", missing)
+    missing = tuple(sorted(t for t in present - covered if 1000000000 <= t < 1100000000))
+    if missing and missing not in _WARNED_MISSING:  # once per process, not per stratum
+        _WARNED_MISSING.add(missing)
+        log.warning("no cross section for nuclei %s: they never interact", list(missing))
 
 
 def _check_table_range(

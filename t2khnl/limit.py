@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 import awkward as ak
 import hist
 import numpy as np
-import uproot
 
-from . import config, generate, model, ntuple, reweight, select, stats
+from . import config, files, generate, model, ntuple, reweight, select, stats
+from .couplings import d_grid
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 #: Coupling [GeV^-1] the samples are generated at; any value serves every d (the decay
 #: probabilities are recomputed per event), it only sets the stored ``weight`` column.
 D_REF_GEV_INV = 1e-6
-#: The scanned couplings [GeV^-1].
-D_GRID_GEV_INV = np.geomspace(1e-8, 1e-3, 81)
 #: Fewest effective MC events behind a quoted edge.
 MIN_N_EFF = 50.0
 #: INSPIRE reference pyhf's patchset schema requires; a placeholder ("ins" + 7 digits) until
@@ -223,6 +221,7 @@ def run(
     allocation: dict[str, Any] | None = None,
     samples: dict[str, generate.Simulation] | None = None,
     progress: Callable[[int], object] | None = None,
+    d_range: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Simulate, select, reweight and scan d at one mass; write every artefact.
 
@@ -244,9 +243,18 @@ def run(
             events with (:func:`t2khnl.generate.pool`): the analysis then runs on both.
             Updated in place to the simulation analysed, so a rerun can pool with it.
         progress: progress callback of the injection.
+        d_range: the range [GeV^-1] of the scanned couplings (:func:`d_grid`; default
+            :data:`D_RANGE_GEV_INV`); the samples are injected far enough upstream for its
+            lower end.
+
+    Every argument is checked before anything is written (the output folder included).
 
     Returns:
         The summary (also written to ``summary.json``).
+
+    Raises:
+        InputError: a bad argument, or a mass either beam's flux cannot produce.
+        DataFileError: missing or corrupt input data.
     """
     config.check_choice("detector", detector, config.DETECTORS)
     cfg = config.load(preset)
@@ -254,19 +262,27 @@ def run(
     if t2k_backgrounds is not None:
         statistics["t2k_backgrounds"] = t2k_backgrounds
     if flux_xsec is not None:
+        if flux_xsec and not 0.0 < flux_xsec < 1.0:
+            msg = f"--flux-xsec must be a relative uncertainty in (0, 1), or 0, got {flux_xsec}"
+            raise InputError(msg)
         statistics["flux_xsec"] = flux_xsec or None
     cfg = {**cfg, "statistics": statistics}
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    grid = d_grid(d_range)
+    for beam in config.BEAMS:
+        generate.check_inputs(detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events,
+                              seed=seed, preset=preset, data_dir=data_dir,
+                              d_min_gev_inv=float(grid[0]))
     pot = exposures(detector, cfg, pot_total)
     background = backgrounds(detector, pot, statistics["t2k_backgrounds"])
     selection = select.load(cfg["selection"][detector])
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
 
     channels, cutflows, medians = [], {}, {}
     for beam in config.BEAMS:
         sim = generate.simulate(
             detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events, seed=seed,
-            preset=preset, data_dir=data_dir, d_min_gev_inv=float(D_GRID_GEV_INV[0]),
+            preset=preset, data_dir=data_dir, d_min_gev_inv=float(grid[0]),
             allocation=(allocation or {}).get(beam), progress=progress,
         )
         if samples is not None:
@@ -279,32 +295,30 @@ def run(
                 "efficiency": chosen.efficiency}
         ntuple.write(out / f"selected_{beam}.root", chosen.events, meta)
         cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=pot[beam])
-        (out / f"cutflow_{beam}.md").write_text(cutflows[beam] + "\n")
+        files.write_text(out / f"cutflow_{beam}.md", cutflows[beam] + "\n")
         channels.append(_channel(beam, pot[beam], chosen.events, meta, background[beam]))
 
     signal = signal_function(channels, mass_gev, cfg)
-    result = stats.limit_interval(signal, D_GRID_GEV_INV, cls_function(detector, cfg, background))
+    result = stats.limit_interval(signal, grid, cls_function(detector, cfg, background))
     summary = _summary(detector, mass_gev, cfg, pot, background, channels, signal, result)
     summary["median_decay_length_m"] = {"d_gev_inv": D_REF_GEV_INV, **medians}
     br = float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"]))
     weights = {ch.name: ak.to_numpy(ch.events["weight"]) * br * ch.efficiency * ch.pot
                for ch in channels}
-    with uproot.recreate(out / "histograms.root") as file:
-        for name, h in histograms(channels, weights).items():
-            file[name] = h
+    files.write_root(out / "histograms.root", histograms(channels, weights))
     d_ws = summary["d_low"] or D_REF_GEV_INV
     workspace = stats.build_workspace(signal(d_ws), background=background,
                                       observed=dict.fromkeys(background, 0.0),
                                       flux_xsec=statistics["flux_xsec"])
-    (out / f"workspace_{detector}.json").write_text(stats.workspace_json(workspace) + "\n")
+    files.write_text(out / f"workspace_{detector}.json", stats.workspace_json(workspace) + "\n")
     bkg_only, patchset = stats.build_patchset(
-        {(mass_gev, float(d)): signal(float(d)) for d in D_GRID_GEV_INV},
+        {(mass_gev, float(d)): signal(float(d)) for d in grid},
         hepdata=HEPDATA_PLACEHOLDER, background=background,
         observed=dict.fromkeys(background, 0.0), flux_xsec=statistics["flux_xsec"],
     )
-    (out / f"bkgonly_{detector}.json").write_text(stats.workspace_json(bkg_only) + "\n")
-    (out / f"patchset_{detector}.json").write_text(stats.patchset_json(patchset) + "\n")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    files.write_text(out / f"bkgonly_{detector}.json", stats.workspace_json(bkg_only) + "\n")
+    files.write_text(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
+    files.write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -355,8 +369,8 @@ def _summary(
         "signal_at_d_high": high["signal"],
         "refused": {"d_low": low["refused"], "d_high": high["refused"]},
         "n_selected": {ch.name: len(ch.events) for ch in channels},
-        "d_grid_gev_inv": [float(D_GRID_GEV_INV[0]), float(D_GRID_GEV_INV[-1]),
-                           len(D_GRID_GEV_INV)],
+        "d_grid_gev_inv": [float(result.d_grid[0]), float(result.d_grid[-1]),
+                           len(result.d_grid)],
         "mu_tr_low": None if low["d"] is None else float(model.mu_tr_from_d(low["d"])),
         "mu_tr_high": None if high["d"] is None else float(model.mu_tr_from_d(high["d"])),
         "units": {"d": "GeV^-1", "pot": "POT", "signal": "events"},

@@ -13,6 +13,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from . import files
 from .errors import DataFileError, InputError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 
 
 def write(path: str | os.PathLike[str], events: ak.Array, metadata: dict[str, Any]) -> Path:
-    """Write events and metadata to a ROOT file, atomically (temporary file, then rename).
+    """Write events and metadata to a ROOT file, atomically and byte-reproducibly
+    (:func:`t2khnl.files.write_root`): the same events and metadata give the same bytes.
 
     Args:
         path: output ``.root`` file.
@@ -64,18 +66,8 @@ def write(path: str | os.PathLike[str], events: ak.Array, metadata: dict[str, An
     """
     target = check_writable(path)
     branches = {name: ak.to_numpy(events[name]) for name in events.fields}
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with uproot.recreate(tmp) as file:
-            file[METADATA] = json.dumps(metadata, sort_keys=True)
-            if branches:
-                # A TTree, explicitly: since uproot 5.7, ``file[name] = data`` writes an RNTuple.
-                file.mktree(TREE, branches)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    files.write_root(target, {METADATA: json.dumps(metadata, sort_keys=True)},
+                     {TREE: branches} if branches else None)
     log.info("wrote %d events to %s", len(events), target)
     return target
 

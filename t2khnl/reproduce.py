@@ -21,18 +21,24 @@ presets' contours on one plane.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
 import os
-import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from concurrent.futures import as_completed as futures_as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import compare, config, headlines, scan
+from . import compare, config, files, headlines, scan
+from .errors import InputError
+from .flux import load_beam_flux
 from .plots import constraints, decay_length, validation, vertices
 
 log = logging.getLogger(__name__)
@@ -94,13 +100,16 @@ def reproduce(
     seed: int = 1,
     data_dir: str | None = None,
     progress: bool = True,
+    scheduler_file: str | os.PathLike[str] | None = None,
+    announce: Callable[[str], object] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run everything for the given presets and write the artefacts (module docstring).
 
     All the simulation work (the scans of every preset and detector, the walk, the
     simulations of Fig. 2, the kaon validation) shares one pool of ``workers``
-    processes, and so do the figures, headline numbers and HEPData of each preset made
-    from the results afterwards.
+    processes (or the Dask cluster of ``scheduler_file``), and so do the figures, headline
+    numbers and HEPData of each preset made from the results afterwards (:data:`STAGES`).
+    Every argument is checked, and the cluster reached, before anything is written.
 
     Args:
         output_dir: the output folder (resumable: the scans continue where they stopped).
@@ -110,43 +119,106 @@ def reproduce(
         seed: random seed.
         data_dir: input-data folder.
         progress: progress bars.
+        scheduler_file: a Dask scheduler file: run on that cluster instead of ``workers``
+            local processes (its workers must share the output folder's filesystem).
+        announce: called with one line as each preset's final stage starts and as each
+            of its parts (:data:`STAGES`) is written; default: the log (INFO).
 
     Returns:
         The headline numbers by preset.
+
+    Raises:
+        InputError: a bad argument or an unusable cluster.
+        DataFileError: missing or corrupt input data.
     """
+    say = announce or (lambda line: log.info("%s", line))
     for preset in presets:
         config.load(preset)
+    if not (isinstance(workers, int) and workers >= 1):
+        msg = f"--workers must be at least 1, got {workers!r}"
+        raise InputError(msg)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        msg = f"--seed must be a non-negative integer, got {seed!r}"
+        raise InputError(msg)
+    for beam in config.BEAMS:
+        load_beam_flux(beam, data_dir)
     settings = QUICK if quick else FULL
     out = Path(output_dir)
     folders = {preset: out / preset if len(presets) > 1 else out for preset in presets}
-    walk = compare.jobs(out / "walk", settings.walk_masses, n_events=settings.walk_events,
-                        seed=seed) if len(presets) > 1 else []
-    scans = [scan.ScanJob(detector, settings.masses, folders[preset] / "scans" / name,
-                          preset=preset, n_events=settings.n_events,
-                          precision=settings.precision, seed=seed)
-             for preset in presets for detector, name in SCAN_NAMES.items()]
-    with scan.local_pool(workers) if workers > 1 else scan.InProcess() as pool:
+    with contextlib.ExitStack() as stack:
+        if scheduler_file is not None:
+            client = scan.connect(None, scheduler_file=scheduler_file)
+            stack.callback(client.close)
+            pool: Executor = client.get_executor(pure=False)
+        else:
+            pool = stack.enter_context(scan.local_pool(workers) if workers > 1
+                                       else scan.InProcess())
+        walk = compare.jobs(out / "walk", settings.walk_masses, n_events=settings.walk_events,
+                            seed=seed) if len(presets) > 1 else []
+        scans = [scan.ScanJob(detector, settings.masses, folders[preset] / "scans" / name,
+                              preset=preset, n_events=settings.n_events,
+                              precision=settings.precision, seed=seed)
+                 for preset in presets for detector, name in SCAN_NAMES.items()]
         samples = {preset: pool.submit(
             vertices.simulate_samples, settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV,
             n_events=settings.vertex_events, seed=seed, preset=preset, data_dir=data_dir)
             for preset in presets}
         kaon = pool.submit(validation.curves, data_dir=data_dir)
         scan.scan_many(walk + scans, data_dir=data_dir, workers=workers,
-                       executor=pool if workers > 1 else None, progress=progress)
-        finals = {preset: pool.submit(reproduce_preset, folders[preset], preset,
-                                      samples[preset].result(), kaon.result(),
-                                      data_dir=data_dir)
-                  for preset in presets}
+                       executor=pool if workers > 1 or scheduler_file else None,
+                       progress=progress)
+        say(f"scans done; figures, headline numbers and HEPData of {', '.join(presets)}"
+            + (" and the walk's comparison" if walk else ""))
         steps = pool.submit(compare.results, walk, data_dir=data_dir) if walk else None
-        results = {preset: final.result() for preset, final in finals.items()}
-    if steps is not None:
-        (out / "comparison.md").write_text(comparison_markdown(steps.result(), results))
+        results = _final_stages(pool, folders, {p: samples[p].result() for p in presets},
+                                kaon.result(), data_dir=data_dir, say=say)
+        walked = steps.result() if steps is not None else None
+    if walked is not None:
+        start = time.perf_counter()
+        files.write_text(out / "comparison.md", comparison_markdown(walked, results))
         fig = constraints.plot(
             {label: path for preset in presets
              for label, path in _contour_files(out / preset, preset).items()},
             data_dir=data_dir)
         constraints.save(fig, out / "fig4_constraints")
+        say(f"both presets: comparison.md and fig4_constraints written "
+            f"({time.perf_counter() - start:.1f} s)")
     return results
+
+
+#: The parts of a preset's final stage, in the order :func:`reproduce` announces them.
+STAGES = ("figures", "headline numbers", "HEPData")
+
+
+def _final_stages(pool: Executor, folders: dict[str, Path],
+                  samples: dict[str, dict[str, list[tuple[float, Any]]]],
+                  kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
+                  say: Callable[[str], object]) -> dict[str, dict[str, Any]]:
+    """Each preset's figures and headline numbers side by side on the pool, then its
+    HEPData (which attaches Fig. 4); one line per part as it is written."""
+    started = time.perf_counter()
+    pending: dict[Future[Any], tuple[str, str]] = {}
+    for preset, folder in folders.items():
+        copy_contours(folder)
+        pending[pool.submit(write_figures, folder, preset, samples[preset], kaon_curves,
+                            data_dir=data_dir)] = (preset, "figures")
+        pending[pool.submit(write_numbers, folder, preset, kaon_curves.agreement,
+                            data_dir=data_dir)] = (preset, "headline numbers")
+    results: dict[str, dict[str, Any]] = {}
+    while pending:
+        done = next(futures_as_completed(pending))
+        preset, stage = pending.pop(done)
+        written = done.result()
+        if stage == "headline numbers":
+            results[preset] = written
+            what = "headlines.json, summary.md"
+        elif stage == "figures":
+            what = ", ".join(written)
+            pending[pool.submit(write_hepdata, folders[preset], preset)] = (preset, "HEPData")
+        else:
+            what = str(written)
+        say(f"{preset}: {stage} written ({what}) after {time.perf_counter() - started:.1f} s")
+    return {preset: results[preset] for preset in folders}
 
 
 def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
@@ -155,31 +227,40 @@ def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
             for det, name in SCAN_NAMES.items()}
 
 
-def reproduce_preset(
+def _scans(folder: Path) -> dict[str, Path]:
+    """The scan folder of each detector in a preset's folder."""
+    return {detector: folder / "scans" / name for detector, name in SCAN_NAMES.items()}
+
+
+def copy_contours(folder: Path) -> None:
+    """Copy the two scans' contours (and their JSON twins, which hold the holes Fig. 4
+    leaves open) into the preset's folder as ``contour_<scan>.{csv,json}``."""
+    scans = _scans(folder)
+    for detector, name in SCAN_NAMES.items():
+        for suffix in (".csv", ".json"):
+            text = (scans[detector] / f"contour{suffix}").read_text()
+            files.write_text(folder / f"contour_{name}{suffix}", text)
+
+
+def write_figures(
     folder: Path, preset: str, vertex_samples: dict[str, list[tuple[float, Any]]],
     kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
-) -> dict[str, Any]:
-    """Figures, headline numbers, summary and HEPData of one preset from its finished scans
-    (``folder/scans/``), into ``folder``.
+) -> list[str]:
+    """Figs. 2, 3, 4 and Suppl. Fig. 1 of one preset from its finished scans, into
+    ``folder`` (.pdf and .png).
 
     Args:
-        folder: the preset's output folder.
+        folder: the preset's output folder (``scans/`` and the copied contours).
         preset: the preset.
         vertex_samples: the samples of Fig. 2 (:func:`t2khnl.plots.vertices.simulate_samples`).
         kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
         data_dir: input-data folder.
 
     Returns:
-        The headline numbers.
+        The figures' stems.
     """
-    from . import hepdata
-
-    scans = {detector: folder / "scans" / name for detector, name in SCAN_NAMES.items()}
-    for detector, name in SCAN_NAMES.items():
-        for suffix in (".csv", ".json"):  # the JSON twin holds the holes Fig. 4 leaves open
-            shutil.copyfile(scans[detector] / f"contour{suffix}",
-                            folder / f"contour_{name}{suffix}")
-    masses, medians = decay_length.medians_from_scan(scans["nd280"], FIG3_D_GRID_GEV_INV)
+    masses, medians = decay_length.medians_from_scan(_scans(folder)["nd280"],
+                                                     FIG3_D_GRID_GEV_INV)
     figures = {
         "fig4_constraints": constraints.plot(_contour_files(folder, preset), data_dir=data_dir),
         "fig2_vertices": vertices.plot(vertex_samples, d_gev_inv=FIG2_D_GEV_INV, preset=preset),
@@ -189,8 +270,23 @@ def reproduce_preset(
     }
     for stem, fig in figures.items():
         constraints.save(fig, folder / stem)
+    return list(figures)
 
-    kaon = kaon_curves.agreement
+
+def write_numbers(folder: Path, preset: str, kaon: Any, *,
+                  data_dir: str | None) -> dict[str, Any]:
+    """The headline numbers of one preset (``headlines.json``) and ``summary.md``.
+
+    Args:
+        folder: the preset's output folder.
+        preset: the preset.
+        kaon: the kaon validation's agreement (``ValidationCurves.agreement``).
+        data_dir: input-data folder.
+
+    Returns:
+        The headline numbers.
+    """
+    scans = _scans(folder)
     numbers = headlines.headlines(scans, preset, data_dir=data_dir)
     numbers["kaon_validation"] = {
         "compared_with": "AFH ND280 2019 90% CL (validation/AFH_T2K.txt x sqrt(10.7)), at "
@@ -199,15 +295,24 @@ def reproduce_preset(
         "max_ratio": float(kaon.ratio.max()), "max_abs_log10": kaon.max_abs_log10,
         "masses_mev": [float(kaon.mass_mev.min()), float(kaon.mass_mev.max())],
     }
-    (folder / "headlines.json").write_text(json.dumps(numbers, indent=2) + "\n")
-    (folder / "summary.md").write_text(summary_markdown(numbers, scans))
+    files.write_text(folder / "headlines.json", json.dumps(numbers, indent=2) + "\n")
+    files.write_text(folder / "summary.md", summary_markdown(numbers, scans))
+    return numbers
+
+
+def write_hepdata(folder: Path, preset: str) -> Path:
+    """The HEPData submission of one preset, ``folder/hepdata/`` (after its figures: it
+    attaches Fig. 4). Returns the archive."""
+    from . import hepdata
+
+    scans = _scans(folder)
     # the scans' merged grid likelihoods (scan.write_grid_likelihood), not a second merge
     # of their per-mass patchsets
     likelihoods = {det: (path / f"bkgonly_{det}.json", path / f"patchset_{det}.json")
                    for det, path in scans.items()}
-    hepdata.write_submission(folder / "hepdata", scans, patchsets=likelihoods, preset=preset,
-                             figures=dict.fromkeys(scans, folder / "fig4_constraints.png"))
-    return numbers
+    return hepdata.write_submission(folder / "hepdata", scans, patchsets=likelihoods,
+                                    preset=preset,
+                                    figures=dict.fromkeys(scans, folder / "fig4_constraints.png"))
 
 
 def _window(value: list[float] | None) -> str:

@@ -49,7 +49,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -64,8 +63,8 @@ import numpy as np
 # tqdm before anything imports siren (see t2khnl.cli).
 from tqdm import tqdm
 
-from . import __version__
-from .errors import DataFileError, InputError
+from . import __version__, files
+from .errors import ClusterError, DataFileError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +210,8 @@ class MassTask:
         precision: target relative MC error on the edges (δd/d), or None for one attempt.
         runner: the per-mass analysis, :func:`t2khnl.limit.run` when None; any picklable
             callable with its signature.
+        d_range: the range of the scanned couplings [GeV^-1] (None: the default,
+            :data:`t2khnl.couplings.D_RANGE_GEV_INV`).
     """
 
     index: int
@@ -224,6 +225,7 @@ class MassTask:
     output_dir: str
     precision: float | None = None
     runner: _Runner | None = None
+    d_range: tuple[float, float] | None = None
 
     @property
     def label(self) -> str:
@@ -286,7 +288,8 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     ``precision * d`` and no edge is refused for want of effective events
     (:func:`_variance_needs`): with new seeds, in the injection strata that the events so
     far say need them, as many as those strata's MC variances predict
-    (:func:`t2khnl.allocation.next_attempt`, up to 32x the first attempt's in all), pooled
+    (:func:`t2khnl.allocation.next_attempt`, up to :data:`MAX_EVENTS_FACTOR` times the first
+    attempt's in all), pooled
     with the earlier attempts' events (:func:`t2khnl.generate.pool`).
 
     Args:
@@ -328,6 +331,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
                     pot_total=task.pot_total, seed=_attempt_seed(task.seed, attempt, samples),
                     data_dir=task.data_dir, output_dir=mass_dir, t2k_backgrounds=None,
                     flux_xsec=None, allocation=allocation, samples=samples, progress=None,
+                    d_range=task.d_range,
                 )
             except InputError as err:
                 log.warning("skipping m_N = %g GeV: %s", task.mass_gev, err)
@@ -351,7 +355,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
         package_log.removeHandler(handler)
         handler.close()
     result["elapsed_s"] = time.perf_counter() - start
-    atomic_write(masses_dir / f"{task.label}.json", json.dumps(result, indent=2) + "\n")
+    files.write_text(masses_dir / f"{task.label}.json", json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -397,29 +401,12 @@ def _edges(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def atomic_write(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename).
-
-    Args:
-        path: the file.
-        text: its content.
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def scan_config(detector: str, masses: list[float], *, preset: str, n_events: int, seed: int,
-                pot_total: float | None, precision: float | None) -> dict[str, Any]:
-    """The configuration a scan folder is bound to (``scan.json``)."""
+                pot_total: float | None, precision: float | None,
+                d_range: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The configuration a scan folder is bound to (``scan.json``); ``d_range_gev_inv``
+    appears only when the coupling range is not the default (folders of earlier versions
+    stay valid)."""
     from . import config
 
     config_dict: dict[str, Any] = {
@@ -428,6 +415,8 @@ def scan_config(detector: str, masses: list[float], *, preset: str, n_events: in
     }
     if precision is not None:
         config_dict["precision"] = precision
+    if d_range is not None:
+        config_dict["d_range_gev_inv"] = list(d_range)
     if config.is_preset_file(preset):
         # a preset file may change under the same name: bind the folder to its content
         config_dict["preset_sha256"] = hashlib.sha256(Path(preset).read_bytes()).hexdigest()
@@ -453,7 +442,7 @@ def _bind_folder(out: Path, wanted: dict[str, Any], force: bool) -> None:
             shutil.rmtree(out / "masses", ignore_errors=True)
             for name in ("contour.csv", "contour.json"):
                 (out / name).unlink(missing_ok=True)
-    atomic_write(path, json.dumps(wanted, indent=2) + "\n")
+    files.write_text(path, json.dumps(wanted, indent=2) + "\n")
 
 
 def _finished(out: Path, tasks: list[MassTask]) -> dict[int, dict[str, Any]]:
@@ -506,7 +495,7 @@ def write_contour(out: Path, config_dict: dict[str, Any],
     for rec in records:
         if rec["status"] == "done":
             writer.writerow([_csv_field(rec[k]) for k in CONTOUR_COLUMNS])
-    atomic_write(out / "contour.csv", buffer.getvalue())
+    files.write_text(out / "contour.csv", buffer.getvalue())
     document = {
         "metadata": {
             **config_dict, "columns": list(CONTOUR_COLUMNS),
@@ -516,7 +505,7 @@ def write_contour(out: Path, config_dict: dict[str, Any],
         },
         "records": records,
     }
-    atomic_write(out / "contour.json", json.dumps(document, indent=2) + "\n")
+    files.write_text(out / "contour.json", json.dumps(document, indent=2) + "\n")
     return records
 
 
@@ -531,8 +520,8 @@ def write_grid_likelihood(out: Path, detector: str) -> None:
     if not any((out / "masses").glob(f"m*/bkgonly_{detector}.json")):
         return
     bkg_only, patchset = merge_patchsets(scan_patchset_files(out, detector))
-    atomic_write(out / f"bkgonly_{detector}.json", stats.workspace_json(bkg_only) + "\n")
-    atomic_write(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
+    files.write_text(out / f"bkgonly_{detector}.json", stats.workspace_json(bkg_only) + "\n")
+    files.write_text(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
 
 
 class TaskFailure(NamedTuple):
@@ -629,29 +618,104 @@ def _process_pool(groups: list[_Group], workers: int) -> _Finished:
         yield from _on_executor(groups, pool)
 
 
-def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
-    """A ``dask.distributed`` client of the scheduler at ``address``.
+def connect(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S, *,
+            scheduler_file: str | os.PathLike[str] | None = None) -> Any:
+    """A ``dask.distributed`` client of a scheduler, checked to run t2khnl's tasks.
+
+    Each worker must run one thread (``dask worker --nthreads 1``, or several worker
+    processes of one thread each): t2khnl keeps SIREN objects, cross sections and samples
+    per process, which tasks in threads of one process would share and overwrite. Workers
+    present at connect time are checked here; one that joins later is checked by the
+    first task it runs (:func:`run_group_on_dask`).
 
     Args:
-        address: scheduler address, e.g. ``tcp://host:8786``.
-        timeout_s: how long to try to connect [s].
+        address: scheduler address, e.g. ``tcp://host:8786`` (or None with
+            ``scheduler_file``).
+        timeout_s: how long to wait for the scheduler file to appear and for the scheduler
+            to answer [s].
+        scheduler_file: the JSON file ``dask scheduler --scheduler-file`` writes; its
+            ``address`` is used.
 
     Returns:
         The connected ``distributed.Client``.
 
     Raises:
-        InputError: dask.distributed is not installed, or no scheduler answers in time.
+        InputError: dask.distributed is not installed, the scheduler file does not appear
+            or holds no address, or no scheduler answers in time.
+        ClusterError: a worker runs more than one thread.
     """
     try:
         from distributed import Client
     except ImportError as err:
         msg = "--scheduler needs dask.distributed: pip install 'dask[distributed]'"
         raise InputError(msg) from err
+    if scheduler_file is not None:
+        address = _scheduler_address(Path(scheduler_file), timeout_s)
     try:
-        return Client(address, timeout=f"{timeout_s}s")
+        client = Client(address, timeout=f"{timeout_s}s")
     except (OSError, TimeoutError, ValueError) as err:
         msg = f"cannot reach the Dask scheduler at {address} within {timeout_s:g} s: {err}"
         raise InputError(msg) from err
+    try:
+        check_single_threaded(client.nthreads())
+    except ClusterError:
+        client.close()
+        raise
+    return client
+
+
+def _scheduler_address(path: Path, timeout_s: float) -> str:
+    """The ``address`` of a Dask scheduler file, waiting up to ``timeout_s`` [s] for it (a
+    batch job may not have started the scheduler yet)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            address = json.loads(path.read_text()).get("address")
+        except FileNotFoundError:
+            address = None
+        except (OSError, ValueError, AttributeError) as err:
+            msg = f"cannot read the Dask scheduler file {path}: {err}"
+            raise InputError(msg) from err
+        else:
+            if not isinstance(address, str):
+                msg = f"{path} is not a Dask scheduler file: it has no 'address'"
+                raise InputError(msg)
+        if address:
+            return address
+        if time.monotonic() > deadline:
+            msg = (f"the Dask scheduler file {path} did not appear within {timeout_s:g} s "
+                   "(start the scheduler with dask scheduler --scheduler-file PATH)")
+            raise InputError(msg)
+        time.sleep(0.2)
+
+
+def check_single_threaded(nthreads: dict[str, int]) -> None:
+    """Refuse workers with more than one thread (``{worker address: threads}``).
+
+    Raises:
+        ClusterError: names the workers and how to start them.
+    """
+    crowded = {worker: n for worker, n in sorted(nthreads.items()) if n != 1}
+    if crowded:
+        listed = ", ".join(f"{worker} ({n} threads)" for worker, n in crowded.items())
+        msg = (f"Dask worker(s) {listed}: t2khnl needs one thread per worker process (its "
+               "caches are per process); start workers with dask worker --nthreads 1 "
+               "(several processes per node: --nworkers N --nthreads 1)")
+        raise ClusterError(msg)
+
+
+def run_group_on_dask(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
+    """:func:`run_group` in a Dask worker, after checking that the worker runs one thread
+    (workers that joined after :func:`connect` checked the others).
+
+    Raises:
+        ClusterError: the worker runs more than one thread.
+    """
+    from distributed import get_worker
+
+    worker = get_worker()
+    check_single_threaded({worker.address: worker.state.nthreads})
+    return run_group(tasks)
 
 
 def _dask(groups: list[_Group], client: Any) -> _Finished:
@@ -662,7 +726,7 @@ def _dask(groups: list[_Group], client: Any) -> _Finished:
         names = "|".join(f"{t.output_dir}/{t.label}/{t.seed}" for t in group)
         return f"t2khnl-scan-{group[0].label}-{hashlib.sha256(names.encode()).hexdigest()[:16]}"
 
-    futures = {client.submit(run_group, group, pure=False, key=key(group)): i
+    futures = {client.submit(run_group_on_dask, group, pure=False, key=key(group)): i
                for i, group in enumerate(groups)}
     try:
         for future in as_completed(list(futures)):
@@ -685,6 +749,7 @@ class ScanJob:
         seed: scan seed.
         precision: target relative MC error on the edges (None: one attempt per mass).
         runner: the per-mass analysis (None: :func:`t2khnl.limit.run`).
+        d_range: range of the scanned couplings [GeV^-1] (None: the default).
     """
 
     detector: str
@@ -696,6 +761,7 @@ class ScanJob:
     seed: int = 1
     precision: float | None = DEFAULT_PRECISION
     runner: _Runner | None = None
+    d_range: tuple[float, float] | None = None
 
 
 def scan(
@@ -715,6 +781,8 @@ def scan(
     runner: _Runner | None = None,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     progress: bool = True,
+    d_range: tuple[float, float] | None = None,
+    scheduler_file: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Scan masses: the excluded d interval at each, resumable, serial / pool / Dask.
 
@@ -731,12 +799,16 @@ def scan(
         scheduler: address of a Dask scheduler (``tcp://host:8786``); overrides ``workers``.
         force: discard the results of another configuration in ``output_dir``.
         precision: target relative MC error δd/d on the edges (default 0.03): a mass is
-            rerun with more events (up to 32x ``n_events``) until it is met. None: one run
-            per mass with ``n_events``.
+            rerun with more events (up to :data:`MAX_EVENTS_FACTOR` times ``n_events``)
+            until it is met. None: one run per mass with ``n_events``.
         runner: the per-mass analysis (default :func:`t2khnl.limit.run`); must be
             picklable by reference for workers and importable on Dask workers.
         connect_timeout_s: how long to wait for the Dask scheduler [s].
         progress: show a progress bar over masses (stderr).
+        d_range: range of the scanned couplings [GeV^-1] (default
+            :data:`t2khnl.couplings.D_RANGE_GEV_INV`).
+        scheduler_file: a Dask scheduler file (``dask scheduler --scheduler-file``, as
+            batch systems start Dask); overrides ``workers``, excludes ``scheduler``.
 
     Writes ``masses/m<mass>.json`` (and the limit step's folder) per mass, ``contour.csv``
     and ``contour.json`` after each, ``scan.log``, and once every mass is done the whole
@@ -752,9 +824,11 @@ def scan(
         DataFileError: input data missing or unreadable (the scan stops).
     """
     job = ScanJob(detector, masses, output_dir, preset=preset, n_events=n_events,
-                  pot_total=pot_total, seed=seed, precision=precision, runner=runner)
+                  pot_total=pot_total, seed=seed, precision=precision, runner=runner,
+                  d_range=d_range)
     (records,) = scan_many([job], data_dir=data_dir, workers=workers, scheduler=scheduler,
-                           force=force, connect_timeout_s=connect_timeout_s, progress=progress)
+                           scheduler_file=scheduler_file, force=force,
+                           connect_timeout_s=connect_timeout_s, progress=progress)
     return records
 
 
@@ -777,6 +851,7 @@ def scan_many(
     data_dir: str | None = None,
     workers: int = 1,
     scheduler: str | None = None,
+    scheduler_file: str | os.PathLike[str] | None = None,
     executor: Executor | None = None,
     force: bool = False,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
@@ -786,15 +861,17 @@ def scan_many(
 
     The masses of all jobs that share SIREN's cross-section objects (:func:`group_key`: the
     two detectors of a preset at one mass) run one after the other in one worker
-    (:func:`run_group`), which builds the objects once.
+    (:func:`run_group`), which builds the objects once. Every job is checked, and the Dask
+    scheduler reached, before any folder is written.
 
     Args:
         jobs: the scans.
         data_dir: input-data folder.
         workers: local worker processes; 1 runs the masses in this process.
         scheduler: address of a Dask scheduler; overrides ``workers``.
+        scheduler_file: a Dask scheduler file, instead of ``scheduler``.
         executor: a ``concurrent.futures`` executor to run on (e.g. :func:`local_pool`,
-            shared with other work); overrides ``workers`` and ``scheduler``.
+            shared with other work); overrides ``workers`` and the scheduler.
         force: discard the results of another configuration in a job's folder.
         connect_timeout_s: how long to wait for the Dask scheduler [s].
         progress: show a progress bar over all jobs' masses (stderr).
@@ -804,31 +881,40 @@ def scan_many(
 
     Raises:
         InputError: as :func:`scan`, for any job (failed masses are listed per folder).
+        ClusterError: the Dask cluster cannot run the masses (a worker with several threads).
         DataFileError: input data missing or unreadable (the scans stop).
     """
     if not (isinstance(workers, int) and workers >= 1):
         msg = f"--workers must be at least 1, got {workers!r}"
         raise InputError(msg)
+    if scheduler and scheduler_file:
+        msg = "give --scheduler or --scheduler-file, not both"
+        raise InputError(msg)
     folders = [str(Path(job.output_dir).resolve()) for job in jobs]
     if len(set(folders)) != len(folders):  # before any folder is bound to a configuration
         msg = "scan_many needs one output folder per job"
         raise InputError(msg)
-    prepared = [_prepare(job, data_dir, force) for job in jobs]
+    checked = [_check(job, data_dir) for job in jobs]
     with contextlib.ExitStack() as stack:
+        client = None
+        if executor is None and (scheduler or scheduler_file):
+            client = connect(scheduler, connect_timeout_s, scheduler_file=scheduler_file)
+            stack.callback(client.close)
+        prepared = [_bind(job, data_dir, force) for job in checked]
         for job in prepared:
             stack.enter_context(_scan_log(job.out))
+        where = (f"scheduler {scheduler or scheduler_file}" if client is not None
+                 else f"{workers} worker(s)")
         groups: dict[tuple[float, tuple[str, ...]], _Group] = {}
         for job in prepared:
             log.info("scan of %d masses in %s: %d finished, %d to run (%s)", len(job.tasks),
-                     job.out, len(job.results), len(job.pending),
-                     f"scheduler {scheduler}" if scheduler else f"{workers} worker(s)",
+                     job.out, len(job.results), len(job.pending), where,
                      extra={"scan_dir": job.out})
             write_contour(job.out, job.config, job.results)
             for task in job.pending:
                 groups.setdefault(group_key(task), []).append(task)
         _execute(list(groups.values()), dict(zip(folders, prepared, strict=True)),
-                 workers=workers, scheduler=scheduler, executor=executor,
-                 connect_timeout_s=connect_timeout_s, progress=progress,
+                 workers=workers, client=client, executor=executor, progress=progress,
                  total=sum(len(job.tasks) for job in prepared))
         for job in prepared:
             grid = job.out / f"patchset_{job.config['detector']}.json"
@@ -836,6 +922,9 @@ def scan_many(
                 write_grid_likelihood(job.out, job.config["detector"])  # ~2 s for 48 masses
             log.info("scan finished: %d of %d masses done, %d failed", len(job.results),
                      len(job.tasks), len(job.failed), extra={"scan_dir": job.out})
+            for line in open_edges(list(job.results.values())).lines(
+                    job.config.get("d_range_gev_inv")):
+                log.info("%s", line, extra={"scan_dir": job.out})
     failures = [f"{len(job.failed)} mass(es) failed ({', '.join(f'{m:g}' for m in job.failed)} "
                 f"GeV; see {job.out / 'scan.log'})" for job in prepared if job.failed]
     if failures:
@@ -844,9 +933,58 @@ def scan_many(
     return [write_contour(job.out, job.config, job.results) for job in prepared]
 
 
-def _prepare(job: ScanJob, data_dir: str | None, force: bool) -> _Prepared:
-    """Check a job, bind its folder (``scan.json``) and read the masses it has finished."""
+class OpenEdges(NamedTuple):
+    """Masses [GeV] whose exclusion reaches an end of the coupling grid.
+
+    Attributes:
+        low: masses excluded already at the lowest grid coupling.
+        high: masses excluded still at the highest grid coupling.
+    """
+
+    low: list[float]
+    high: list[float]
+
+    def lines(self, d_range: Sequence[float] | None = None) -> list[str]:
+        """One sentence per open end (none when no mass reaches one), for a scan's summary;
+        ``d_range`` [GeV^-1] is the scan's coupling range (None: the default)."""
+        from .couplings import D_RANGE_GEV_INV
+
+        grid = tuple(d_range or D_RANGE_GEV_INV)
+        out = []
+        for masses, end, value in ((self.low, "lowest", grid[0]),
+                                   (self.high, "highest", grid[1])):
+            if masses:
+                out.append(
+                    f"{len(masses)} mass(es) ({_mass_span(masses)} GeV) are excluded at the "
+                    f"{end} scanned coupling, {value:g} GeV^-1: the exclusion goes on beyond "
+                    f"it; widen the grid with --d-range")
+        return out
+
+
+def open_edges(records: Sequence[dict[str, Any]]) -> OpenEdges:
+    """The masses of finished per-mass results (or contour records) with an open edge."""
+    done = sorted((rec for rec in records if rec.get("status") == "done"),
+                  key=lambda rec: rec["mass_gev"])
+    return OpenEdges([rec["mass_gev"] for rec in done if rec.get("d_low_open")],
+                     [rec["mass_gev"] for rec in done if rec.get("d_high_open")])
+
+
+def _mass_span(masses: list[float]) -> str:
+    return f"{masses[0]:g}" if len(masses) == 1 else f"{masses[0]:g}-{masses[-1]:g}"
+
+
+class _Checked(NamedTuple):
+    """A job :func:`_check` accepted, with its masses [GeV] and configuration."""
+
+    job: ScanJob
+    masses: list[float]
+    config: dict[str, Any]
+
+
+def _check(job: ScanJob, data_dir: str | None) -> _Checked:
+    """Check a job's arguments and input data, writing nothing."""
     from . import config
+    from .flux import load_beam_flux
 
     config.check_choice("detector", job.detector, config.DETECTORS)
     config.load(job.preset)
@@ -864,29 +1002,41 @@ def _prepare(job: ScanJob, data_dir: str | None, force: bool) -> _Prepared:
     if job.precision is not None and not job.precision > 0:
         msg = f"--precision must be positive, got {job.precision}"
         raise InputError(msg)
+    if job.d_range is not None:
+        from .couplings import parse_d_range
+
+        parse_d_range(":".join(repr(float(d)) for d in job.d_range))
+    for beam in config.BEAMS:
+        load_beam_flux(beam, data_dir)
+    config_dict = scan_config(job.detector, mass_list, preset=job.preset, n_events=job.n_events,
+                              seed=job.seed, pot_total=job.pot_total, precision=job.precision,
+                              d_range=job.d_range)
+    return _Checked(job, mass_list, config_dict)
+
+
+def _bind(checked: _Checked, data_dir: str | None, force: bool) -> _Prepared:
+    """Bind a checked job's folder (``scan.json``) and read the masses it has finished."""
+    job = checked.job
     out = Path(job.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     folder = str(out.resolve())
-    config_dict = scan_config(job.detector, mass_list, preset=job.preset, n_events=job.n_events,
-                              seed=job.seed, pot_total=job.pot_total, precision=job.precision)
-    _bind_folder(out, config_dict, force)
+    _bind_folder(out, checked.config, force)
     (out / "masses").mkdir(exist_ok=True)
-    seeds = mass_seeds(job.seed, len(mass_list))
+    seeds = mass_seeds(job.seed, len(checked.masses))
     tasks = [
         MassTask(index=i, mass_gev=m, seed=seeds[i], detector=job.detector,
                  preset=job.preset, n_events=job.n_events, pot_total=job.pot_total,
                  data_dir=data_dir, output_dir=folder, precision=job.precision,
-                 runner=job.runner)
-        for i, m in enumerate(mass_list)
+                 runner=job.runner, d_range=job.d_range)
+        for i, m in enumerate(checked.masses)
     ]
     results = _finished(out, tasks)
     pending = [task for task in tasks if task.index not in results]
-    return _Prepared(out, config_dict, tasks, results, pending, [])
+    return _Prepared(out, checked.config, tasks, results, pending, [])
 
 
 def _execute(groups: list[_Group], jobs: dict[str, _Prepared], *, workers: int,
-             scheduler: str | None, executor: Executor | None, connect_timeout_s: float,
-             progress: bool, total: int) -> None:
+             client: Any, executor: Executor | None, progress: bool, total: int) -> None:
     """Run the groups, updating each job's results, failures and contour files as each of
     its masses finishes."""
     if not groups:
@@ -894,9 +1044,7 @@ def _execute(groups: list[_Group], jobs: dict[str, _Prepared], *, workers: int,
     with contextlib.ExitStack() as stack:
         if executor is not None:
             finished = _on_executor(groups, executor)
-        elif scheduler:
-            client = connect(scheduler, connect_timeout_s)
-            stack.callback(client.close)
+        elif client is not None:
             finished = _dask(groups, client)
         elif workers > 1:
             finished = _process_pool(groups, workers)
@@ -909,7 +1057,7 @@ def _execute(groups: list[_Group], jobs: dict[str, _Prepared], *, workers: int,
         for group, future in finished:
             try:
                 outcomes = future.result()
-            except DataFileError:
+            except (DataFileError, ClusterError):
                 raise
             except Exception as err:
                 outcomes = [TaskFailure(repr(err), "".join(
@@ -970,6 +1118,7 @@ class _ConsoleQuiet(logging.Filter):
         return not (record.name == __name__ and record.levelno < logging.WARNING)
 
 
-__all__ = ["InProcess", "MassTask", "ScanJob", "TaskFailure", "edge_errors", "group_key",
-           "local_pool", "mass_label", "mass_seed", "mass_seeds", "parse_masses", "run_group",
+__all__ = ["InProcess", "MassTask", "OpenEdges", "ScanJob", "TaskFailure", "check_single_threaded",
+           "connect", "edge_errors", "group_key", "local_pool", "mass_label", "mass_seed",
+           "mass_seeds", "open_edges", "parse_masses", "run_group", "run_group_on_dask",
            "run_mass", "scan", "scan_many", "write_contour"]

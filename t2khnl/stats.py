@@ -656,10 +656,11 @@ def limit_interval(
     if len(intervals) > 1:
         logger.warning("the excluded region in d has %d disjoint parts", len(intervals))
     low_open, high_open = bool(excluded[0]), bool(excluded[-1])
+    # reported by the caller (a scan once, not once per mass), from the result's flags
     if low_open:
-        logger.warning("excluded at the lowest grid coupling %g GeV^-1: extend the grid", grid[0])
+        logger.info("excluded at the lowest grid coupling %g GeV^-1", grid[0])
     if high_open:
-        logger.warning("excluded at the highest grid coupling %g GeV^-1: extend the grid", grid[-1])
+        logger.info("excluded at the highest grid coupling %g GeV^-1", grid[-1])
     d_low, d_high = intervals[0][0], intervals[-1][1]
     return LimitResult(
         d_low=d_low,

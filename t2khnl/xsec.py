@@ -44,6 +44,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 import zipfile
@@ -55,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import files
 from ._version import __version__
 from .errors import InputError
 
@@ -72,6 +74,10 @@ __all__ = [
     "CrossSectionTable",
     "build_tables",
     "cached_tables",
+    "heaviest_hnl_gev",
+    "is_open",
+    "nucleus_name",
+    "scatterer_mass_gev",
     "siren_cross_sections",
     "tables_cache_path",
     "threshold_energy",
@@ -177,6 +183,40 @@ def threshold_energy(mass_gev: float, target_mass_gev: float) -> float:
     return mass_gev + mass_gev**2 / (2.0 * target_mass_gev)
 
 
+def heaviest_hnl_gev(energy_gev: float, target_mass_gev: float) -> float:
+    """Heaviest HNL [GeV] a neutrino of ``energy_gev`` can make on a scatterer of mass
+    ``target_mass_gev`` [GeV] at rest: the root of :func:`threshold_energy` = E,
+    M (sqrt(1 + 2E/M) - 1)."""
+    ratio = 2.0 * energy_gev / target_mass_gev
+    # M (sqrt(1 + x) - 1) = M x / (sqrt(1 + x) + 1), without cancellation for M >> E
+    return target_mass_gev * ratio / (math.sqrt(1.0 + ratio) + 1.0)
+
+
+@cache
+def scatterer_mass_gev(pdg: int, channel: str) -> float:
+    """Mass [GeV] of what a neutrino upscatters on, DarkNews's value: the nucleus with PDG
+    code ``pdg`` (``"coherent"``) or a proton (``"p-el"``).
+
+    Raises:
+        InputError: unknown channel, or a PDG code DarkNews lacks.
+    """
+    from DarkNews import const
+    from DarkNews.nuclear_tools import NuclearTarget
+
+    _checked_channels((channel,))
+    name = nucleus_name(pdg)
+    _route_darknews_logs()
+    return float(const.m_proton if channel == "p-el" else NuclearTarget(name).mass)
+
+
+def is_open(mass_gev: float, pdg: int, channel: str, emax_gev: float) -> bool:
+    """Whether an HNL of ``mass_gev`` [GeV] can be made on target ``pdg`` through ``channel``
+    by neutrinos below ``emax_gev`` [GeV]. (Hydrogen has no coherent channel.)"""
+    if channel == "coherent" and (pdg // 10) % 1000 <= 1:
+        return False
+    return threshold_energy(mass_gev, scatterer_mass_gev(pdg, channel)) < emax_gev
+
+
 def _siren_y_bounds(
     energy: NDArray[np.float64], m: float, big_m: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -209,7 +249,7 @@ def _siren_y_bounds(
 
 
 @cache
-def _darknews_name(pdg: int) -> str:
+def nucleus_name(pdg: int) -> str:
     """DarkNews's name (e.g. ``"C12"``) of the nucleus with PDG code ``100ZZZAAA0``."""
     from DarkNews.nuclear_tools import elements_dic
 
@@ -301,7 +341,7 @@ def _processes(mass_gev: float, pdg: int, channel: str) -> list[Any]:
         m4=mass_gev, mu_tr_mu4=MU_TR_PER_D * 1.0, UD4=0.0, Umu4=0.0, epsilon=0.0, gD=0.0,
         HNLtype="dirac",
     )
-    target = NuclearTarget(_darknews_name(pdg))
+    target = NuclearTarget(nucleus_name(pdg))
     if target.is_nucleus:
         cached = _LastCallCache(_fast_form_factor(target.F1_EM))
         if target.F1_NC is target.F1_EM:
@@ -441,7 +481,9 @@ def build_tables(
         targets_pdg: nucleus PDG codes (``1000060120`` for C12; ``1000010010`` for hydrogen).
         channels: any of ``"coherent"``, ``"p-el"`` (default both). Hydrogen has only p-el;
             when ``"p-el"`` is requested the free-proton table (key ``(1000010010, "p-el")``)
-            is always included, since SIREN's C++ class takes p-el from it.
+            is always included, since SIREN's C++ class takes p-el from it. A target and
+            channel whose threshold (:func:`threshold_energy`) is at or above the top of
+            the energy grid gets no table (nothing below it can make the HNL).
         energies_gev: common energy grid [GeV]; default per target, 500 points from just
             below threshold to ``emax_gev``, dense near threshold.
         emax_gev: top of the default grid [GeV] (30: SIREN throws above the table).
@@ -457,15 +499,15 @@ def build_tables(
         msg = f"HNL mass must be positive, got {mass_gev} GeV"
         raise InputError(msg)
     energies = None if energies_gev is None else np.asarray(energies_gev, dtype=float)
+    top = emax_gev if energies is None else float(np.max(energies))
     tables: dict[tuple[int, str], CrossSectionTable] = {}
     proton: CrossSectionTable | None = None
-    if "p-el" in chans:
+    if "p-el" in chans and is_open(mass_gev, PROTON_PDG, "p-el", top):
         proton = _table_for(mass_gev, PROTON_PDG, "p-el", energies, emax_gev)
         tables[(PROTON_PDG, "p-el")] = proton
     for pdg in dict.fromkeys(int(p) for p in targets_pdg):
-        name = _darknews_name(pdg)
-        a_nucleons = (pdg // 10) % 1000
-        if "coherent" in chans and a_nucleons > 1:
+        name = nucleus_name(pdg)
+        if "coherent" in chans and is_open(mass_gev, pdg, "coherent", top):
             tables[(pdg, "coherent")] = _table_for(mass_gev, pdg, "coherent", energies,
                                                    emax_gev)
         if proton is not None and pdg != PROTON_PDG:
@@ -629,7 +671,7 @@ def _cache_file(mass_gev: float, key: str, cache_dir: str | os.PathLike[str] | N
 
 
 def _save_tables(path: Path, key: str, tables: dict[tuple[int, str], CrossSectionTable]) -> None:
-    """Write the tables atomically (temporary file in the same folder, then rename)."""
+    """Write the tables atomically, with the umask's mode (:func:`t2khnl.files.atomic_path`)."""
     index: list[dict[str, Any]] = []
     arrays: dict[str, NDArray[np.float64]] = {}
     for i, ((pdg, channel), table) in enumerate(tables.items()):
@@ -644,14 +686,8 @@ def _save_tables(path: Path, key: str, tables: dict[tuple[int, str], CrossSectio
             )
             arrays.update({f"{i}.{name}": getattr(table, name) for name in _ARRAY_FIELDS})
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, key=np.array(key), index=np.array(json.dumps(index)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with files.atomic_path(path) as tmp, open(tmp, "wb") as file:
+        np.savez(file, key=np.array(key), index=np.array(json.dumps(index)), **arrays)
 
 
 def _load_tables(path: Path, key: str) -> dict[tuple[int, str], CrossSectionTable]:

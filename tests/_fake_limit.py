@@ -30,7 +30,7 @@ REGIONS = ["rock", "p0d"]
 def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         pot_total: float | None, seed: int, data_dir: str | None, output_dir: Any,
         t2k_backgrounds: bool | None, flux_xsec: float | None, allocation: Any,
-        samples: Any, progress: Any) -> dict[str, Any]:
+        samples: Any, progress: Any, d_range: Any = None) -> dict[str, Any]:
     out = Path(output_dir)
     with open(out.parents[1] / "calls.txt", "a") as file:
         file.write(f"{mass_gev!r}\n")
@@ -61,16 +61,19 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         return sum(float(reweight.reweight(ev, d, d_ref_gev_inv=D_REF).sum()) * 0.5 * pot[b]
                    for b, ev in generated.items())
 
-    values = np.array([signal(d) for d in GRID])
+    grid = GRID if d_range is None else np.geomspace(*d_range, 81)
+    values = np.array([signal(d) for d in grid])
     above = values > 3.0
     d_low = d_high = None
     if above.any():
         first, last = np.flatnonzero(above)[[0, -1]]
-        d_low = _cross(first - 1, first, values) if first > 0 else float(GRID[0])
-        d_high = _cross(last, last + 1, values) if last < len(GRID) - 1 else float(GRID[-1])
+        d_low = _cross(grid, first - 1, first, values) if first > 0 else float(grid[0])
+        d_high = (_cross(grid, last, last + 1, values) if last < len(grid) - 1
+                  else float(grid[-1]))
     summary = {
         "mass_gev": mass_gev, "detector": detector, "preset": preset, "cl": 0.95,
-        "d_low": d_low, "d_high": d_high, "d_low_open": False, "d_high_open": False,
+        "d_low": d_low, "d_high": d_high, "d_low_open": bool(above[0]),
+        "d_high_open": bool(above[-1]),
         "pot_fhc": pot["fhc"], "pot_rhc": pot["rhc"],
         "n_eff": {"d_low": None, "d_high": None},
         "signal_at_d_low": None, "signal_at_d_high": None,
@@ -82,9 +85,9 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
     return summary
 
 
-def _cross(i: int, j: int, values: np.ndarray) -> float:
+def _cross(grid: np.ndarray, i: int, j: int, values: np.ndarray) -> float:
     """Log-log interpolation of the 3-event crossing between grid points i and j."""
-    x = np.log(GRID[[i, j]])
+    x = np.log(grid[[i, j]])
     y = np.log(np.maximum(values[[i, j]], 1e-300))
     t = (np.log(3.0) - y[0]) / (y[1] - y[0])
     return float(np.exp(x[0] + t * (x[1] - x[0])))

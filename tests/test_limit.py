@@ -9,7 +9,7 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
-from t2khnl import config, limit, ntuple, stats
+from t2khnl import config, couplings, limit, ntuple, stats
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 
@@ -55,7 +55,7 @@ def test_limit_end_to_end(tmp_path):
     median = summary["median_decay_length_m"]
     assert median["d_gev_inv"] == limit.D_REF_GEV_INV
     assert median["fhc"] == decay_length.simulate_medians(
-        [0.47], [limit.D_GRID_GEV_INV[0], limit.D_REF_GEV_INV], n_events=900, seed=1)[0, 1]
+        [0.47], [couplings.D_GRID_GEV_INV[0], limit.D_REF_GEV_INV], n_events=900, seed=1)[0, 1]
     events, meta = ntuple.read(out / "selected_fhc.root")
     assert meta["selection"] == "nd280_ee" and len(events) == meta["n_events"]
     workspace = json.loads((out / "workspace_nd280.json").read_text())
@@ -68,6 +68,6 @@ def test_limit_end_to_end(tmp_path):
 
     patchset = pyhf.PatchSet(json.loads((out / "patchset_nd280.json").read_text()))
     bkg_only = pyhf.Workspace(json.loads((out / "bkgonly_nd280.json").read_text()))
-    assert len(patchset.patches) == len(limit.D_GRID_GEV_INV)
-    patched = patchset.apply(bkg_only, (0.47, float(limit.D_GRID_GEV_INV[40])))
+    assert len(patchset.patches) == len(couplings.D_GRID_GEV_INV)
+    patched = patchset.apply(bkg_only, (0.47, float(couplings.D_GRID_GEV_INV[40])))
     assert patched.channels == ["fhc", "rhc"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import compare, headlines
+from t2khnl import compare, headlines, reproduce
 from t2khnl.cli import main
 from t2khnl.hepdata import validate
 
@@ -21,13 +23,42 @@ FIGURES = ("fig2_vertices", "fig3_decay_length", "fig4_constraints", "figS1_kaon
 CONTOUR_COLUMNS = ["mass_gev", "d_low", "d_high", "d_low_err", "d_high_err"]
 
 
+#: The umask of the run (not the usual 022, so that a mode hard-coded to 0644 would show).
+UMASK = 0o027
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce") / "demo"
-    result = CliRunner().invoke(main, ["reproduce", "--quick", "--workers", "2",
-                                       "--output", str(out)])
+    previous = os.umask(UMASK)
+    try:
+        result = CliRunner().invoke(main, ["reproduce", "--quick", "--workers", "2",
+                                           "--output", str(out)])
+    finally:
+        os.umask(previous)
     assert result.exit_code == 0, result.output
     return out, result.output
+
+
+def test_every_output_honours_the_umask(quick):
+    out, _ = quick
+    paths = list(out.rglob("*"))
+    assert len(paths) > 100
+    wrong = {str(p.relative_to(out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths
+             if stat.S_IMODE(p.stat().st_mode) != (0o777 if p.is_dir() else 0o666) & ~UMASK}
+    assert wrong == {}
+
+
+def test_a_line_per_final_stage(quick):
+    _, output = quick
+    lines = output.splitlines()
+    for preset in ("corrected", "published"):
+        for stage in reproduce.STAGES:
+            assert sum(line.startswith(f"{preset}: {stage} written (") for line in lines) == 1
+    # (the output interleaves stderr, where the progress bar may end the line before)
+    assert any("scans done; figures, headline numbers and HEPData" in line for line in lines)
+    assert any("both presets: comparison.md and fig4_constraints written" in line
+               for line in lines)
 
 
 @pytest.mark.parametrize("preset", ["corrected", "published"])
@@ -71,12 +102,12 @@ def test_comparison_walks_every_step(quick):
 def test_bad_preset_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["reproduce", "--preset", "paper", "--output",
                                        str(tmp_path)])
-    assert result.exit_code == 2 and "unknown preset 'paper'" in result.output
+    assert result.exit_code == 2 and "'paper' is not one of 'corrected', 'published'" in (
+        result.output)
+    assert len(result.output.splitlines()) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_summary_lists_holes_and_refused_edges():
-    from t2khnl import reproduce
-
     rec = {"d_low": 1.1e-6, "d_high": None, "d_low_err": 2e-8, "d_high_open": True,
            "refused": {"d_low": None, "d_high": "n_eff = 39.0 < 50"},
            "intervals": [[1.1e-6, 1.1e-5], [1.6e-5, 1e-3]]}

@@ -13,17 +13,19 @@ import json
 import math
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import _fake_limit
+import numpy as np
 import pyhf
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import allocation, limit, scan
+from t2khnl import allocation, couplings, scan
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 
@@ -68,24 +70,32 @@ def test_mass_specs_and_bad_ranges():
     assert all(0 <= (s * 100 + 99) * 100 + 99 < 2**32 for s in seeds)
 
 
-def test_resume_after_kill(tmp_path):
-    out = tmp_path / "scan"
-    code = (f"import _fake_limit\nfrom t2khnl import scan\n"
+def _scan_in_a_process(out: Path, until: Path) -> subprocess.Popen:
+    """A fake scan of MASSES (1.5 s a mass) into ``out`` in another process, returned once
+    ``until`` exists (stderr piped). Ctrl-C (SIGINT) raises KeyboardInterrupt in it, as in
+    a terminal, even when this process was started with SIGINT ignored (a background job)."""
+    code = (f"import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            f"import _fake_limit\nfrom t2khnl import scan\n"
             f"scan.scan('nd280', {MASSES!r}, output_dir={str(out)!r}, n_events=300, "
             f"precision=None, runner=_fake_limit.run, progress=False)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
         "PYTHONPATH", "")]), "FAKE_LIMIT_SLEEP": "1.5"}
-    first = out / "masses" / "m000.100000.json"
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not first.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "scan never finished a mass"
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=out.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not until.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the scan never reached {until}")
+        time.sleep(0.05)
+    return proc
+
+
+def test_resume_after_kill(tmp_path):
+    out = tmp_path / "scan"
+    proc = _scan_in_a_process(out, out / "masses" / "m000.100000.json")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
     done = sorted(p.name for p in (out / "masses").glob("m*.json"))
     assert "m000.100000.json" in done and len(done) < 4
     mtimes = {name: (out / "masses" / name).stat().st_mtime_ns for name in done}
@@ -168,13 +178,104 @@ def test_unreachable_scheduler_fails_within_30_s(tmp_path):
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
 
 
-def test_scan_end_to_end(tmp_path):
-    """The real analysis on 0.3 and 0.5 GeV (two workers) plus a mass beyond the flux."""
+def test_ctrl_c_mid_mass_then_resume(tmp_path):
+    """Ctrl-C while a mass runs leaves masses/m<mass>/ holding an empty run.log and no
+    m<mass>.json (nor any half-written file); rerunning the command redoes that mass."""
     out = tmp_path / "scan"
+    second = out / "masses" / "m000.300000"
+    proc = _scan_in_a_process(out, second / "run.log")  # the second mass has begun
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0 and b"KeyboardInterrupt" in stderr
+    assert (second / "run.log").read_text() == ""
+    assert not (out / "masses" / "m000.300000.json").exists()
+    assert (out / "masses" / "m000.100000.json").exists()
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files
+    records = _fake_scan(out)
+    assert [(r["mass_gev"], r["status"]) for r in records] == [
+        (m, "done") for m in (0.1, 0.3, 0.5, 0.7)]
+    assert (second / "summary.json").exists()
+    assert _calls(out).count(0.3) == 2 and _calls(out).count(0.1) == 1
+
+
+def test_outputs_honour_the_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        _fake_scan(tmp_path / "scan", "0.1,0.3")
+    finally:
+        os.umask(previous)
+    paths = list((tmp_path / "scan").rglob("*"))
+    assert {p.name for p in paths} >= {"scan.json", "contour.csv", "contour.json",
+                                       "m000.100000.json", "selected_fhc.root"}
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o750 if path.is_dir() else 0o640), (path, oct(mode))
+
+
+def test_d_range_and_open_edges_reported_once(tmp_path):
+    """--d-range reaches the per-mass analysis and binds the folder; masses excluded at
+    the top of the grid are summed up in one line of the scan's output and log."""
+    records = _fake_scan(tmp_path / "narrow", "0.1,0.3,0.5,0.7", d_range=(1e-8, 1e-6))
+    # 0.1 GeV is excluded only above 2.4e-6 GeV^-1 (outside); the others up to the top
+    assert [(r["d_low"] is None, r["d_high_open"]) for r in records] == [
+        (True, False), (False, True), (False, True), (False, True)]
+    assert all(r["d_high"] == 1e-6 for r in records[1:])
+    config = json.loads((tmp_path / "narrow" / "scan.json").read_text())
+    assert config["d_range_gev_inv"] == [1e-8, 1e-6]
+    edges = scan.open_edges(records)
+    assert edges.high == [0.3, 0.5, 0.7] and edges.low == []
+    (line,) = edges.lines((1e-8, 1e-6))
+    assert line.startswith("3 mass(es) (0.3-0.7 GeV) are excluded at the highest scanned "
+                           "coupling, 1e-06 GeV^-1") and "--d-range" in line
+    log_text = (tmp_path / "narrow" / "scan.log").read_text()
+    assert log_text.count("are excluded at the highest scanned coupling") == 1
+    # the default grid leaves no edge open here; another range is another configuration
+    assert scan.open_edges(_fake_scan(tmp_path / "default", "0.1,0.3,0.5")).lines() == []
+    with pytest.raises(InputError, match="d_range_gev_inv"):
+        _fake_scan(tmp_path / "narrow", "0.1,0.3,0.5,0.7", d_range=(1e-8, 1e-5))
+
+
+def test_coupling_grid_and_its_range():
+    np.testing.assert_array_equal(couplings.d_grid(), np.geomspace(1e-8, 1e-3, 81))
+    wide = couplings.d_grid((1e-8, 1e-2))
+    assert len(wide) == 97 and wide[0] == 1e-8 and wide[-1] == pytest.approx(1e-2, rel=1e-12)
+    assert np.log10(wide[1] / wide[0]) == pytest.approx(1 / couplings.D_POINTS_PER_DECADE)
+    assert couplings.parse_d_range("1e-8:1e-2") == (1e-8, 1e-2)
+    for bad in ("1e-2:1e-8", "0:1e-3", "a:b", "1e-8", "1e-8:1e-5:1e-3", "nan:1", "-1:1",
+                "1e-3:1e-3"):
+        with pytest.raises(InputError):
+            couplings.parse_d_range(bad)
+
+
+def test_several_threads_per_worker_are_refused(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=2,
+                                  dashboard_address=None) as cluster, \
+            pytest.raises(InputError, match=r"2 threads.*--nthreads 1"):
+        _fake_scan(tmp_path / "s", scheduler=cluster.scheduler_address)
+    assert not (tmp_path / "s").exists()  # refused before the folder is made
+    with pytest.raises(InputError, match="2 threads"):
+        scan.check_single_threaded({"tcp://a:1": 1, "tcp://b:2": 2})
+
+
+@pytest.fixture(scope="module")
+def real_scan(tmp_path_factory):
+    """``t2khnl scan`` of the real analysis on 0.3 and 0.5 GeV (two local workers) plus a
+    mass beyond the flux: its folder and command-line arguments."""
+    out = tmp_path_factory.mktemp("real") / "scan"
     args = ["scan", "--detector", "nd280", "--masses", "0.3,0.5,30", "--events", "300",
             "--precision", "0", "--workers", "2", "--output", str(out)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    return out, args, result
+
+
+def test_scan_end_to_end(real_scan):
+    """The real analysis on 0.3 and 0.5 GeV (two workers) plus a mass beyond the flux."""
+    out, args, result = real_scan
     assert "2 masses analysed, 1 skipped" in result.output
     rows = list(csv.DictReader((out / "contour.csv").open()))
     assert [float(r["mass_gev"]) for r in rows] == [0.3, 0.5]
@@ -203,7 +304,7 @@ def test_scan_end_to_end(tmp_path):
     bkg_only = json.loads((out / "bkgonly_nd280.json").read_text())
     patchset = pyhf.patchset.PatchSet(json.loads((out / "patchset_nd280.json").read_text()))
     patchset.verify(bkg_only)
-    assert len(patchset.patches) == 2 * len(limit.D_GRID_GEV_INV)
+    assert len(patchset.patches) == 2 * len(couplings.D_GRID_GEV_INV)
     assert {p.values[0] for p in patchset.patches} == {0.3, 0.5}
     before = {p.name: p.stat().st_mtime_ns
               for p in [*(out / "masses").glob("m*.json"), out / "patchset_nd280.json"]}
@@ -379,3 +480,41 @@ def test_scan_many_groups_detectors_and_matches_single_scans(tmp_path, monkeypat
         scan.scan_many([dataclasses.replace(job, output_dir=fresh) for job in jobs],
                        progress=False)
     assert not fresh.exists()
+
+
+def test_scheduler_file_cluster_matches_local_scan(real_scan, tmp_path):
+    """A real ``dask scheduler --scheduler-file`` and one ``dask worker --nthreads 1`` on
+    localhost: ``t2khnl scan --scheduler-file`` gives the contour of the local scan of the
+    same masses and seed, byte for byte."""
+    local, args, _ = real_scan
+    scheduler_file = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m", "dask"]
+    common = ["--no-dashboard"]
+    scheduler = subprocess.Popen(
+        [*dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
+         "--port", "0", *common], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+         "--nworkers", "1", "--host", "127.0.0.1", "--local-directory", str(tmp_path / "w"),
+         *common], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        distributed = pytest.importorskip("distributed")
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, "the scheduler never wrote its file"
+            time.sleep(0.1)
+        with distributed.Client(scheduler_file=str(scheduler_file), timeout="30s") as client:
+            client.wait_for_workers(1, timeout=60)
+        out = tmp_path / "scan"
+        cluster_args = [a for a in args if a not in ("--workers", "2")]
+        cluster_args[cluster_args.index("--output") + 1] = str(out)
+        result = CliRunner().invoke(main, [*cluster_args, "--scheduler-file",
+                                           str(scheduler_file)])
+        assert result.exit_code == 0, result.output
+        assert "2 masses analysed, 1 skipped" in result.output
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            proc.wait(timeout=30)
+    for name in ("contour.csv", "contour.json"):
+        assert (out / name).read_bytes() == (local / name).read_bytes(), name

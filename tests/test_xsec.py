@@ -38,7 +38,7 @@ def darknews_processes(mass, pdg, channel):
 
     model = DarkNews.model.ThreePortalModel(
         m4=mass, mu_tr_mu4=2.0, UD4=0, Umu4=0, epsilon=0, gD=0, HNLtype="dirac")
-    name = xsec._darknews_name(pdg)
+    name = xsec.nucleus_name(pdg)
     return [
         DarkNews.processes.UpscatteringProcess(
             nu_projectile=DarkNews.pdg.numu, nu_upscattered=DarkNews.pdg.neutrino4,
@@ -490,3 +490,33 @@ def test_all_nd280_nuclei(mass):
     # the form-factor diffraction pattern moves fast with E). Guard those levels.
     assert arr[:, 2].max() < 0.15
     assert arr[:, 3].max() < 0.05
+
+
+def test_heaviest_hnl_inverts_the_threshold():
+    """m_max(E, M) = M (sqrt(1 + 2E/M) - 1) is the mass whose threshold m + m^2/2M is E,
+    and tends to E for an infinitely heavy scatterer and to sqrt(2 M E) for a light one."""
+    for energy, big_m in [(24.0, 193.68769122815274), (19.0, 60.5), (1.0, 0.938), (30.0, 1e9)]:
+        m_max = xsec.heaviest_hnl_gev(energy, big_m)
+        assert xsec.threshold_energy(m_max, big_m) == pytest.approx(energy, rel=1e-12)
+    assert xsec.heaviest_hnl_gev(24.0, 1e12) == pytest.approx(24.0, rel=1e-9)
+    assert xsec.heaviest_hnl_gev(24.0, 1e-6) == pytest.approx(np.sqrt(2 * 1e-6 * 24.0),
+                                                              rel=1e-3)
+
+
+def test_scatterer_masses_are_darknews_own():
+    for pdg, channel in [(C12, "coherent"), (PB208, "coherent"), (C12, "p-el"), (H1, "p-el")]:
+        assert xsec.scatterer_mass_gev(pdg, channel) == darknews_processes(
+            0.1, pdg, channel)[0].MA
+
+
+def test_closed_targets_get_no_table():
+    """At 20 GeV only a heavy nucleus is open below 24 GeV (C12's threshold is 37.9 GeV,
+    Pb208's 21.03 GeV): C12 gets no table instead of a failure."""
+    assert not xsec.is_open(20.0, C12, "coherent", 24.0)
+    assert xsec.is_open(20.0, PB208, "coherent", 24.0)
+    assert not xsec.is_open(0.1, H1, "coherent", 24.0)  # hydrogen has no coherent channel
+    tables = xsec.build_tables(20.0, [C12, PB208], channels=("coherent",),
+                               energies_gev=np.linspace(20.5, 24.0, 8))
+    assert set(tables) == {(PB208, "coherent")}
+    assert tables[(PB208, "coherent")].threshold_gev == pytest.approx(
+        20.0 + 20.0**2 / (2 * xsec.scatterer_mass_gev(PB208, "coherent")))

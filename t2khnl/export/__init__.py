@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import config, ntuple
+from .. import config, files, ntuple
 from ..errors import InputError
 from . import hepevt, nuhepmc, rootracker
 from .sample import ExportSample, Normalisation, check_offset, check_pot, check_unweighted, choose
@@ -99,28 +97,7 @@ def export(input_path: str | os.PathLike[str], fmt: str, output: str | os.PathLi
     events, metadata = ntuple.read(input_path)
     sample = choose(events, metadata, source=Path(input_path).name, pot=pot,
                     unweighted=unweighted, seed=seed, offset_m=offset_m)
-    with _atomic(target) as tmp:
+    with files.atomic_path(target) as tmp:
         FORMATS[fmt].write(tmp, sample)
     log.info("wrote %d events to %s (%s)", sample.weight.size, target, fmt)
     return ExportResult(target, fmt, int(sample.weight.size), sample.normalisation)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def _atomic(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target``, renamed to it (mode 0666 less the umask) when the
-    block succeeds and removed otherwise."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
