@@ -283,6 +283,7 @@ def reproduce(preset: str | None, quick: bool, workers: int, scheduler_file: str
 @click.option("--input", "input_path", required=True,
               help="An ntuple written by `t2khnl simulate`.")
 @click.option("--format", "fmt", required=True,
+              type=click.Choice(("nuhepmc", "rootracker", "hepevt")),
               help="nuhepmc (HepMC3 ASCII), rootracker (GENIE gRooTracker, needs ROOT) or "
               "hepevt (text, edep-sim 'marley' flavour).")
 @click.option("--output", required=True, help="Output file.")

@@ -551,3 +551,9 @@ def test_records_of_hydrogen_and_antineutrino_events():
     assert rec.vertex_m[0].tolist() == [[1.0, 2.0, 2.0], [1.0, 2.0, 3.5]]
     beta = pz / hnl["hnl_e"]
     assert rec.vertex_t_s[0].tolist() == pytest.approx([0.0, 1.5 / (beta * C)], rel=1e-15)
+
+
+def test_cli_offers_every_format():
+    """The CLI's --format choices are the formats export() writes."""
+    option = next(p for p in cli.export.params if p.name == "fmt")
+    assert tuple(option.type.choices) == tuple(exporting.FORMATS)
