@@ -553,6 +553,15 @@ def _expectations(events: ak.Array, pot: float, boxes: Sequence[str]) -> dict[st
     }
 
 
+#: What each width convention is, for the ntuple metadata (t2khnl.model).
+_WIDTH_NOTES = {
+    "corrected": "Gamma(N -> nu gamma) = d^2 m^3 / (4 pi), derived from the Lagrangian with "
+    "explicit Dirac matrices in tests/test_lagrangian.py; total width adds N -> nu e+ e-",
+    "darknews": "Gamma(N -> nu gamma) = d^2 m^3 / (8 pi), DarkNews 0.4.8's Dirac width, half "
+    "the Lagrangian's (tests/test_lagrangian.py, docs/darknews.md)",
+    "siren": "Gamma(N -> nu gamma) = d^2 m^3 / (4 pi), SIREN's C++ HNLDipoleDecay (equal to "
+    "the Lagrangian's, tests/test_lagrangian.py)",
+}
 #: Metadata two simulations must share to be pooled (:func:`pool`).
 _POOLED_KEYS = ("mass_gev", "d_gev_inv", "detector", "beam", "geometry", "width_convention",
                 "channels", "survival_to_fiducial", "primary", "injection_upstream_m",
@@ -634,6 +643,7 @@ def _metadata(
         "preset": cfg["name"],
         "geometry": f"{geometry.name}/{geometry.variant}",
         "width_convention": cfg["width_convention"],
+        "width_convention_note": _WIDTH_NOTES[cfg["width_convention"]],
         "channels": cfg["channels"],
         "survival_to_fiducial": cfg["survival_to_fiducial"],
         "primary": "nu_mu" if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else "nu_mu_bar",
