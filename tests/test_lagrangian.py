@@ -152,7 +152,7 @@ def test_tables_are_the_lagrangian(mass):
     # differential: node (E_i, z_j) -> y -> Q^2; dsigma/dy = 2 M E dsigma/dQ^2
     for i in (60, 120, 180):
         energy = table.diff_energies_gev[i]
-        ymin, ymax = xsec._siren_y_bounds(np.array([energy]), mass, big_m)
+        ymin, ymax = xsec.siren_y_bounds(np.array([energy]), mass, big_m)
         for j in (table.z.size // 3, 2 * table.z.size // 3):
             q2 = 2 * big_m * energy * (ymin[0] + table.z[j] * (ymax[0] - ymin[0]))
             ours = table.dsigma_dy_cm2[:, i, j].sum() / (2 * big_m * energy)
