@@ -40,6 +40,7 @@ __all__ = [
     "FILE_POT",
     "FILE_REFERENCE_WIDTH_GEV",
     "RAW_TO_SI",
+    "WRONG_SIGN",
     "Flux",
     "data_folder",
     "load_beam_flux",
@@ -78,6 +79,13 @@ BEAMS: dict[str, _BeamSpec] = {
     "rhc": _BeamSpec("flux/T2K_MINUS_250kA.dat", "numubar", -14, "RHC (-250 kA), nu_mu-bar"),
 }
 """Beam modes: manifest path of the table, column read, PDG code of the neutrino."""
+
+WRONG_SIGN: dict[str, _BeamSpec] = {
+    "fhc": _BeamSpec("flux/T2K_PLUS_250kA.dat", "numubar", -14,
+                     "FHC (+250 kA), wrong-sign nu_mu-bar"),
+    "rhc": _BeamSpec("flux/T2K_MINUS_250kA.dat", "numu", 14, "RHC (-250 kA), wrong-sign nu_mu"),
+}
+"""Each beam's other muon-flavour component: same table, the other column."""
 
 
 # --------------------------------------------------------------------------------------
@@ -355,8 +363,9 @@ def _parse_t2k_table(path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
     return edges, np.array(values)
 
 
-def load_beam_flux(beam: str, data_dir: str | os.PathLike[str] | None = None) -> Flux:
-    """Load the T2K ND280 nu_mu (FHC) or nu_mu-bar (RHC) flux.
+def load_beam_flux(beam: str, data_dir: str | os.PathLike[str] | None = None, *,
+                   wrong_sign: bool = False) -> Flux:
+    """Load the T2K ND280 nu_mu (FHC) or nu_mu-bar (RHC) flux, or its wrong-sign component.
 
     The file is checked against its manifest sha256 first. Values are converted from
     ν / cm² / 50 MeV / 1e21 POT to ν / m² / GeV / POT with the factor
@@ -367,6 +376,8 @@ def load_beam_flux(beam: str, data_dir: str | os.PathLike[str] | None = None) ->
         beam: ``"fhc"`` (+250 kA, column numu, PDG 14) or ``"rhc"`` (-250 kA, column
             numubar, PDG -14); case-insensitive.
         data_dir: the data folder (see :func:`verify`).
+        wrong_sign: read the beam's other muon-flavour column instead (FHC nu_mu-bar,
+            PDG -14; RHC nu_mu, PDG 14), :data:`WRONG_SIGN`.
 
     Returns:
         The flux.
@@ -379,7 +390,7 @@ def load_beam_flux(beam: str, data_dir: str | os.PathLike[str] | None = None) ->
     if key not in BEAMS:
         msg = f"unknown beam {beam!r}; valid beams: {', '.join(sorted(BEAMS))}"
         raise InputError(msg)
-    spec = BEAMS[key]
+    spec = (WRONG_SIGN if wrong_sign else BEAMS)[key]
     path = verify(spec.file, data_dir)
     edges, raw = _parse_t2k_table(path, spec.column)
     flux = Flux(

@@ -1,15 +1,18 @@
 """Suppl. Fig. 1 of arXiv:2412.15051: kaon-decay HNLs at ND280, this work versus AFH.
 
 |U_muN|² versus m_N [MeV], log-log, 90% CL, zero background, mu_tr = 1e-6 GeV^-1
-(:mod:`t2khnl.kaon` has the physics and the conventions):
+(:mod:`t2khnl.kaon` has the physics, :mod:`t2khnl.afh` AFH's own inputs):
 
-* this work, ND280 2019 (12.34e20 POT FHC) and T2K + T2K-II (FHC share of 2e22 POT, events
-  ∝ POT);
-* this work with AFH's exposure convention (FHC kaon flux x 18.63e20 POT), the curve compared;
-* AFH's curves: the validation file (their "T2K full") and their ND280 2019 limit recovered
-  from it (x √10.7);
-* a text box with the agreement metric: ours (AFH convention) / AFH ND280 2019, median and
-  maximum |log10| over the common mass range.
+* top panel: AFH's ND280 limit (their event-rate table at 2.3 events: FHC kaon flux x
+  18.63e20 POT); this work like for like (AFH's efficiency, kaon fluxes, exposure and decay
+  volume); this work with the analysis's own assumptions for ND280 2019 (12.34e20 POT FHC,
+  the T2K 2019 e+e- nu efficiency, the T2K kaon flux file, the three TPC fiducial boxes) and
+  for T2K + T2K-II (FHC share of 2e22 POT);
+* ratio panel: this work / AFH, like for like and with the analysis's assumptions at AFH's
+  exposure, and AFH's own "T2K full" file (``validation/AFH_T2K.txt``) x √10.7 over their
+  table (its digitisation), with the ±20% band;
+* under the panels: the factor each of AFH's assumptions contributes (median ratios along
+  the chain analysis -> like for like), so every difference is stated.
 
 ```python
 from t2khnl.plots import constraints, validation
@@ -28,41 +31,84 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from t2khnl import kaon
-from t2khnl.plots.constraints import log_log_axes, style
+from t2khnl import afh, kaon
+from t2khnl.plots.constraints import style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["MASS_RANGE_MEV", "U2_RANGE", "ValidationCurves", "curves", "plot"]
+__all__ = ["MASS_RANGE_MEV", "RATIO_RANGE", "Factor", "ValidationCurves", "curves", "plot"]
 
 logger = logging.getLogger(__name__)
 
 MASS_RANGE_MEV: tuple[float, float] = (10.0, 400.0)
 """x range [MeV]."""
-U2_RANGE: tuple[float, float] = (1.0e-14, 1.0e-2)
-"""y range (|U_muN|²)."""
+RATIO_RANGE: tuple[float, float] = (0.6, 2.6)
+"""y range of the ratio panel (the top part holds its legend)."""
+U2_DRAWN_MAX: float = 1e-4
+"""Curves are drawn up to this |U_muN|², the top of AFH's table grid; the band above holds
+the legend."""
+#: The validation's target: like for like within this fraction of AFH.
+TARGET = 0.2
+
+_AFH_COLOUR, _LIKE_COLOUR, _OURS_COLOUR, _FILE_COLOUR = "k", "#C0392B", "#1F4E9C", "0.55"
+
+
+class Factor(NamedTuple):
+    """What one of AFH's assumptions does to this work's limit.
+
+    Attributes:
+        name: the assumption switched to AFH's.
+        median_ratio: median over the masses of (limit with it) / (limit without it).
+    """
+
+    name: str
+    median_ratio: float
 
 
 class ValidationCurves(NamedTuple):
     """Everything Suppl. Fig. 1 draws.
 
     Attributes:
-        nd280_2019: this work, ND280 2019, :data:`t2khnl.kaon.POT_ND280_2019_FHC`.
-        t2k_full: this work, T2K + T2K-II, :data:`t2khnl.kaon.POT_T2K_FULL_FHC`.
-        afh_convention: this work with AFH's exposure, :data:`t2khnl.kaon.POT_AFH_ND280`.
-        afh_t2k_full: AFH's "T2K full" curve (the validation file as stored).
-        afh_nd280_2019: AFH's ND280 2019 limit (the file x √10.7).
-        agreement: ``afh_convention`` over ``afh_nd280_2019``.
+        nd280_2019: this work, analysis assumptions, :data:`t2khnl.kaon.POT_ND280_2019_FHC`.
+        t2k_full: this work, analysis assumptions, :data:`t2khnl.kaon.POT_T2K_FULL_FHC`.
+        afh_exposure: this work, analysis assumptions at AFH's exposure.
+        like_for_like: this work with AFH's efficiency, fluxes, exposure and decay volume.
+        afh_nd280_2019: AFH's ND280 limit from their event-rate table.
+        afh_file: AFH's "T2K full" file x √10.7 (their ND280 curve, as digitised).
+        agreement: ``like_for_like`` over ``afh_nd280_2019``.
+        analysis_agreement: ``afh_exposure`` over ``afh_nd280_2019``.
+        file_agreement: ``afh_file`` over ``afh_nd280_2019``.
+        factors: the chain from ``nd280_2019`` to ``like_for_like``, one assumption at a time
+            (medians over the masses of ``agreement``).
     """
 
     nd280_2019: kaon.LimitCurve
     t2k_full: kaon.LimitCurve
-    afh_convention: kaon.LimitCurve
-    afh_t2k_full: kaon.AFHCurve
+    afh_exposure: kaon.LimitCurve
+    like_for_like: kaon.LimitCurve
     afh_nd280_2019: kaon.AFHCurve
+    afh_file: kaon.AFHCurve
     agreement: kaon.Agreement
+    analysis_agreement: kaon.Agreement
+    file_agreement: kaon.Agreement
+    factors: tuple[Factor, ...]
+
+
+def _median_ratio(new: kaon.LimitCurve, old: kaon.LimitCurve,
+                  range_mev: tuple[float, float]) -> float:
+    """Median of new / old over the masses in ``range_mev`` [MeV] where both are finite."""
+    mass_mev = new.mass_gev * 1e3
+    both = (np.isfinite(new.u2) & np.isfinite(old.u2) & (mass_mev >= range_mev[0])
+            & (mass_mev <= range_mev[1]))
+    return float(np.median(new.u2[both] / old.u2[both]))
+
+
+def _as_limit(curve: kaon.AFHCurve) -> kaon.LimitCurve:
+    """An AFH curve as a :class:`t2khnl.kaon.LimitCurve` (to compare it like ours)."""
+    mass_gev = curve.mass_mev / 1e3
+    return kaon.LimitCurve(mass_gev, curve.u2, kaon.EVENTS_90CL / curve.u2, afh.POT)
 
 
 def curves(
@@ -76,109 +122,144 @@ def curves(
 
     Args:
         masses_gev: HNL masses [GeV]; default :func:`t2khnl.kaon.default_masses_gev`.
-        data_dir: the input-data folder (kaon flux, efficiency table, AFH curve).
+        data_dir: the input-data folder (kaon fluxes, efficiencies, AFH's files).
         kinematics: HNL momentum from the neutrino energy (:func:`t2khnl.kaon.hnl_spectrum`).
-        opening_angle_max_deg: e+e- opening-angle cut [deg], or ``None`` (as AFH).
+        opening_angle_max_deg: e+e- opening-angle cut [deg] of the analysis curves, or
+            ``None`` (as AFH).
 
     Returns:
-        The curves and the agreement metric.
+        The curves, the agreement metrics and the factors.
     """
-    nd280 = kaon.limit_curve(
-        masses_gev,
-        pot=kaon.POT_ND280_2019_FHC,
-        kinematics=kinematics,
-        opening_angle_max_deg=opening_angle_max_deg,
-        data_dir=data_dir,
-    )
-    afh_convention = nd280.rescaled(kaon.POT_AFH_ND280)
-    afh_nd280 = kaon.read_afh(data_dir, exposure="nd280_2019")
+    options = {"kinematics": kinematics, "data_dir": data_dir}
+    nd280 = kaon.limit_curve(masses_gev, pot=kaon.POT_ND280_2019_FHC,
+                             opening_angle_max_deg=opening_angle_max_deg, **options)
+    masses = nd280.mass_gev
+    exposure = nd280.rescaled(afh.POT)
+
+    def their_efficiency(mass_gev: float) -> float:
+        return afh.efficiency(mass_gev, data_dir)
+
+    efficiency = kaon.limit_curve(masses, pot=afh.POT, efficiency=their_efficiency, **options)
+    flux = kaon.limit_curve(masses, pot=afh.POT, efficiency=their_efficiency,
+                            flux=afh.kaon_flux(data_dir), **options)
+    like = kaon.limit_curve(masses, pot=afh.POT, efficiency=their_efficiency,
+                            flux=afh.kaon_flux(data_dir), boxes=afh.decay_box(), **options)
+    table = afh.table_limit(data_dir).as_curve()
+    stored = kaon.read_afh(data_dir, exposure="nd280_2019")
+    chain = (("exposure 12.34e20 -> 18.63e20 POT", exposure, nd280),
+             ("AFH's efficiency", efficiency, exposure),
+             ("AFH's kaon fluxes (nu_mu + nu_mu-bar)", flux, efficiency),
+             ("AFH's decay volume", like, flux))
+    agreement = kaon.agreement(like, table)
+    compared = (float(agreement.mass_mev.min()), float(agreement.mass_mev.max()))
     result = ValidationCurves(
         nd280_2019=nd280,
         t2k_full=nd280.rescaled(kaon.POT_T2K_FULL_FHC),
-        afh_convention=afh_convention,
-        afh_t2k_full=kaon.read_afh(data_dir),
-        afh_nd280_2019=afh_nd280,
-        agreement=kaon.agreement(afh_convention, afh_nd280),
+        afh_exposure=exposure,
+        like_for_like=like,
+        afh_nd280_2019=table,
+        afh_file=stored,
+        agreement=agreement,
+        analysis_agreement=kaon.agreement(exposure, table),
+        file_agreement=kaon.agreement(_as_limit(stored), table),
+        factors=tuple(Factor(name, _median_ratio(new, old, compared))
+                      for name, new, old in chain),
     )
     logger.info(
-        "ours (AFH convention) / AFH ND280 2019: median %.3f, max |log10| %.3f",
-        result.agreement.median_ratio,
-        result.agreement.max_abs_log10,
+        "like for like / AFH ND280: median %.3f (%.3f-%.3f); analysis at AFH's exposure: "
+        "median %.3f",
+        result.agreement.median_ratio, result.agreement.ratio.min(),
+        result.agreement.ratio.max(), result.analysis_agreement.median_ratio,
     )
     return result
 
 
-def _visible(curve: kaon.LimitCurve) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Masses [MeV] and limits of a curve where the limit is finite."""
-    finite = np.isfinite(curve.u2)
-    return curve.mass_gev[finite] * 1e3, curve.u2[finite]
+def _visible(curve: kaon.LimitCurve | kaon.AFHCurve,
+             ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Masses [MeV] and limits of a curve where the limit is at most :data:`U2_DRAWN_MAX`
+    (the wall is cut at the first mass above it)."""
+    mass_mev = (curve.mass_mev if isinstance(curve, kaon.AFHCurve) else curve.mass_gev * 1e3)
+    above = np.flatnonzero(~(curve.u2 <= U2_DRAWN_MAX) & (mass_mev > 100.0))
+    stop = above[0] + 1 if above.size else mass_mev.size
+    shown = np.isfinite(curve.u2[:stop])
+    return mass_mev[:stop][shown], np.minimum(curve.u2[:stop][shown], 10 * U2_DRAWN_MAX)
 
 
-def plot(c: ValidationCurves, *, ax: Axes | None = None) -> Figure:
-    """Draw Suppl. Fig. 1: our kaon-decay HNL limits at ND280 against AFH's.
+def caption(c: ValidationCurves) -> str:
+    """The factors and agreement in words (drawn under the panels)."""
+    chain = "; ".join(f"{f.name} ×{f.median_ratio:.3f}" for f in c.factors)
+    low, high = c.agreement.mass_mev.min(), c.agreement.mass_mev.max()
+    return (
+        "Like for like: AFH's efficiency, FHC kaon fluxes (nu_mu + nu_mu-bar), exposure "
+        "(18.63e20 POT on the FHC flux) and decay volume. Every curve uses FHC kaon fluxes.\n"
+        f"This work's ND280 2019 limit → like for like, median factors at {low:.0f}–"
+        f"{high:.0f} MeV: {chain}.\n"
+        f"Like for like / AFH's ND280 table: median "
+        f"{c.agreement.median_ratio:.3f} ({c.agreement.ratio.min():.3f}–"
+        f"{c.agreement.ratio.max():.3f}); left: numerical (integration grids, "
+        "the flux tables' interpolation), <1%. With the analysis's assumptions at AFH's "
+        f"POT: {c.analysis_agreement.median_ratio:.2f} ({c.analysis_agreement.ratio.min():.2f}"
+        f"–{c.analysis_agreement.ratio.max():.2f}).\n"
+        f"AFH's stored T2K-full file × √10.7 / their table: median "
+        f"{c.file_agreement.median_ratio:.2f} ({c.file_agreement.ratio.min():.2f}–"
+        f"{c.file_agreement.ratio.max():.2f}, digitisation)."
+    )
+
+
+def plot(c: ValidationCurves) -> Figure:
+    """Draw Suppl. Fig. 1: our kaon-decay HNL limits at ND280 against AFH's, with a ratio
+    panel and the factors of AFH's assumptions stated under it.
 
     Args:
         c: the curves and their agreement, from :func:`curves`.
-        ax: axes to draw on; a new figure otherwise.
 
     Returns:
         The figure (save it with :func:`t2khnl.plots.constraints.save`).
     """
-    ag = c.agreement
+    import matplotlib.pyplot as plt
+    import mplhep
+
     with style():
-        fig, ax = log_log_axes(ax, figsize=(10, 8))
-        ax.plot(
-            c.afh_t2k_full.mass_mev,
-            c.afh_t2k_full.u2,
-            color="k",
-            label="AFH, T2K full (validation file; ND280 / √10.7)",
-        )
-        ax.plot(
-            c.afh_nd280_2019.mass_mev,
-            c.afh_nd280_2019.u2,
-            color="k",
-            linestyle="--",
-            label=r"AFH, ND280 2019 ($18.63\times10^{20}$ POT; file × √10.7)",
-        )
-        ax.plot(
-            *_visible(c.afh_convention),
-            color="#C0392B",
-            linestyle=":",
-            linewidth=2.5,
-            label=r"this work, AFH's exposure ($18.63\times10^{20}$ POT on the FHC flux)",
-        )
-        ax.plot(
-            *_visible(c.nd280_2019),
-            color="#1F4E9C",
-            label=r"this work, ND280 2019 ($12.34\times10^{20}$ POT FHC)",
-        )
-        ax.plot(
-            *_visible(c.t2k_full),
-            color="#1F4E9C",
-            linestyle="--",
-            label=rf"this work, T2K + T2K-II (${kaon.POT_T2K_FULL_FHC / 1e22:.3g}"
-            r"\times10^{22}$ POT FHC, zero bkg)",
-        )
-        low, high = ag.mass_mev.min(), ag.mass_mev.max()
-        ax.text(
-            0.97,
-            0.03,
-            "this work (AFH's exposure) / AFH ND280 2019,\n"
-            f"{low:.0f}-{high:.0f} MeV: median {ag.median_ratio:.2f}, "
-            f"max |log$_{{10}}$| {ag.max_abs_log10:.2f} (x{10**ag.max_abs_log10:.2f})",
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize="x-small",
-            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85},
-        )
-        ax.set_xlim(*MASS_RANGE_MEV)
-        ax.set_ylim(*U2_RANGE)
-        ax.set_xlabel(r"$m_N$ [MeV]")
-        ax.set_ylabel(r"$|U_{\mu N}|^2$")
-        ax.set_title(
-            r"$K \to \mu N$, $\mu_{\rm tr} = 10^{-6}$ GeV$^{-1}$, 90% CL, zero background",
-            fontsize="small",
-        )
-        ax.legend(loc="upper center", fontsize="x-small", frameon=False)
+        fig, (top, bottom) = plt.subplots(
+            2, 1, sharex=True, figsize=(10, 10), gridspec_kw={"height_ratios": [3, 1.4],
+                                                             "hspace": 0.05})
+        top.set_xscale("log")
+        top.set_yscale("log")
+        top.plot(*_visible(c.afh_nd280_2019), color=_AFH_COLOUR, lw=2.5,
+                 label=r"AFH, ND280, $18.63\times10^{20}$ POT (their table)")
+        top.plot(*_visible(c.like_for_like), color=_LIKE_COLOUR, ls="--", lw=2,
+                 label="this work, like for like")
+        top.plot(*_visible(c.nd280_2019), color=_OURS_COLOUR, lw=2,
+                 label=r"this work, ND280 2019, $12.34\times10^{20}$ POT")
+        top.plot(*_visible(c.t2k_full), color=_OURS_COLOUR, ls="-.", lw=2,
+                 label=rf"this work, T2K + T2K-II, ${kaon.POT_T2K_FULL_FHC / 1e22:.3g}"
+                 r"\times10^{22}$ POT")
+        drawn = np.concatenate([c.afh_nd280_2019.u2, _visible(c.t2k_full)[1],
+                                _visible(c.nd280_2019)[1]])
+        top.set_ylim(drawn.min() / 3, 1000 * U2_DRAWN_MAX)
+        top.set_xlim(*MASS_RANGE_MEV)
+        top.set_ylabel(r"$|U_{\mu N}|^2$")
+        top.legend(loc="upper left", fontsize="x-small", frameon=False)
+        mplhep.label.exp_label(exp="", llabel=r"$K\to\mu N$ recast", data=False,
+                               rlabel=r"$\mu_{\rm tr}=10^{-6}$ GeV$^{-1}$, 90% CL", ax=top,
+                               fontsize="small")
+
+        _ratio_panel(bottom, c)
+        fig.text(0.12, 0.005, caption(c), ha="left", va="top", fontsize="x-small", wrap=True)
     return fig
+
+
+def _ratio_panel(ax: Axes, c: ValidationCurves) -> None:
+    """This work / AFH's table, the file's digitisation and the ±20% target band."""
+    ax.axhspan(1 - TARGET, 1 + TARGET, color="0.9", zorder=0, label=r"$\pm20\%$")
+    ax.axhline(1.0, color=_AFH_COLOUR, lw=1)
+    for ag, colour, ls, name in (
+            (c.agreement, _LIKE_COLOUR, "--", "like for like"),
+            (c.analysis_agreement, _OURS_COLOUR, "-", "analysis at AFH's POT"),
+            (c.file_agreement, _FILE_COLOUR, ":", "AFH file × √10.7")):
+        ax.plot(ag.mass_mev, ag.ratio, color=colour, ls=ls, lw=2,
+                label=f"{name} ({ag.median_ratio:.2f})")
+    ax.set_ylim(*RATIO_RANGE)
+    ax.set_xlabel(r"$m_N$ [MeV]")
+    ax.set_ylabel("this work / AFH")
+    ax.legend(loc="upper center", fontsize="xx-small", frameon=False, ncol=2)

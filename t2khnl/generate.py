@@ -8,7 +8,11 @@ For one model point (m_N, d) this module
 2. for each fiducial box, injects upscatters with SIREN (:mod:`t2khnl.injection`) in a
    cylinder along the beam that ends at the box's downstream face and starts
    ``decay_lengths_upstream`` decay lengths in front of it (rock included);
-3. gives each HNL its exact probability to decay inside that box (:mod:`t2khnl.decay`),
+3. draws each upscatter's channel (coherent, p-el, n-el) and incoming neutrino (the beam's
+   main or, with ``wrong_sign_component``, its wrong-sign muon flavour) from the cross
+   sections and fluxes at its energy, and gives the incoherent ones nucleon-level
+   kinematics and, with ``pauli_blocking``, their Pauli factor (:mod:`t2khnl.nucleons`);
+4. gives each HNL its exact probability to decay inside that box (:mod:`t2khnl.decay`),
    samples the decay point there and the e+e- pair of N -> nu (gamma* -> e+e-)
    (:mod:`t2khnl.model`).
 
@@ -23,17 +27,18 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import awkward as ak
 import numpy as np
 
-from . import config, decay, injection, model, xsec
+from . import config, decay, injection, model, nucleons, xsec
 from ._version import __version__
 from .errors import InputError
 from .flux import Flux, load_beam_flux
 from .geometry.restrict import restrict
+from .injection import HNL_PDG
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -145,10 +150,11 @@ def check_producible(detector: str, beam: str, mass_gev: float, cfg: dict[str, A
     heaviest = max(((xsec.heaviest_hnl_gev(flux.max_energy_gev,
                                            xsec.scatterer_mass_gev(pdg, channel)), pdg, channel)
                     for pdg in _targets(geometry) for channel in cfg["channels"]
-                    if channel == "p-el" or (pdg // 10) % 1000 > 1), default=None)
+                    if channel != "coherent" or (pdg // 10) % 1000 > 1), default=None)
     if heaviest is not None and mass_gev >= heaviest[0]:
         largest, pdg, channel = heaviest
-        on = xsec.nucleus_name(pdg) if channel == "coherent" else "a proton"
+        on = {"coherent": xsec.nucleus_name(pdg), "p-el": "a proton",
+              "n-el": "a neutron"}[channel]
         msg = (f"HNL mass {mass_gev} GeV is too heavy for the {beam.upper()} flux, which ends "
                f"at {flux.max_energy_gev:g} GeV: the largest mass it can produce in {detector} "
                f"is {largest:.4g} GeV (threshold m + m^2/2M at {flux.max_energy_gev:g} GeV, "
@@ -166,7 +172,7 @@ def _targets(geometry: Any) -> list[int]:
 #: Preset keys the simulated events depend on (with the primary the RHC beam injects);
 #: the others (BR, cuts, statistics, exposure) act on the events afterwards.
 SIMULATION_KEYS = ("geometry_variant", "channels", "injection", "width_convention",
-                   "survival_to_fiducial")
+                   "survival_to_fiducial", "pauli_blocking", "wrong_sign_component")
 #: Samples :func:`simulate` keeps: a limit step's two beams.
 _KEPT_SAMPLES = 2
 
@@ -189,19 +195,23 @@ class _CrossSectionCache:
 
     def get(self, mass_gev: float, targets: Sequence[int], channels: tuple[str, ...],
             d_gev_inv: float) -> tuple[dict[tuple[int, str], xsec.CrossSectionTable], list[Any]]:
-        """The tables of ``targets`` and their SIREN objects (both beams' primaries)."""
+        """The tables of ``targets`` (and the free-nucleon tables of the incoherent channels)
+        and the targets' SIREN objects (both beams' primaries)."""
         point = (mass_gev, channels, d_gev_inv)
         if point != self._point:
             self._point, self._tables, self._objects = point, {}, {}
         missing = [t for t in targets if t not in self._objects]
+        free = set(xsec.FREE_NUCLEON_PDG.items())
         if missing:
             tables = xsec.cached_tables(mass_gev, missing, channels=list(channels))
+            self._tables.update({key: t for key, t in tables.items() if key[::-1] in free})
             for pdg in missing:
                 own = {key: table for key, table in tables.items() if key[0] == pdg}
                 self._tables.update(own)
                 self._objects[pdg] = xsec.siren_cross_sections(own, d_gev_inv) if own else []
         wanted = set(targets)
-        return ({key: table for key, table in self._tables.items() if key[0] in wanted},
+        return ({key: table for key, table in self._tables.items()
+                 if key[0] in wanted or key[::-1] in free},
                 [obj for t in sorted(wanted) for obj in self._objects[t]])
 
 
@@ -282,6 +292,7 @@ def simulate(
     cfg, flux, geometry = check_inputs(detector, beam, mass_gev, d_gev_inv, n_events=n_events,
                                        seed=seed, preset=preset, data_dir=data_dir,
                                        d_min_gev_inv=d_min_gev_inv)
+    flux, components = beam_components(flux, data_dir, cfg)
     primary = 14 if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else -14
     key = (detector, beam, mass_gev, d_gev_inv, n_events, seed, data_dir, d_min_gev_inv,
            None if allocation is None else np.asarray(allocation, dtype=float).tobytes(),
@@ -289,8 +300,9 @@ def simulate(
     sample = _SAMPLES.pop(key, None)
     if sample is None:
         sample = _sample(geometry, flux, mass_gev, d_gev_inv, n_events=n_events,
-                         seed=seed, cfg=cfg, primary=primary, d_min_gev_inv=d_min_gev_inv,
-                         allocation=allocation, progress=progress)
+                         seed=seed, cfg=cfg, primary=primary, components=components,
+                         d_min_gev_inv=d_min_gev_inv, allocation=allocation,
+                         progress=progress)
     _SAMPLES[key] = sample
     while len(_SAMPLES) > _KEPT_SAMPLES:
         _SAMPLES.pop(next(iter(_SAMPLES)))
@@ -311,8 +323,28 @@ class _Sample(NamedTuple):
     strata: list[list[int]]
 
 
+def beam_components(flux: Flux, data_dir: str | None,
+                    cfg: dict[str, Any]) -> tuple[Flux, tuple[tuple[int, np.ndarray], ...]]:
+    """The flux a beam's upscatters are injected with, and its muon-flavour components.
+
+    Without the preset's ``wrong_sign_component``: the beam's main flux (FHC nu_mu, RHC
+    nu_mu-bar) and no components (every event has the injected primary). With it: the sum
+    of the nu_mu and nu_mu-bar columns of the beam's flux file (the dipole couples to both
+    alike, and their upscattering cross sections are equal: tests/test_lagrangian.py), and
+    each column's (PDG, flux density) on the same energy nodes.
+    """
+    if not cfg["wrong_sign_component"]:
+        return flux, ()
+    wrong = load_beam_flux(flux.beam, data_dir, wrong_sign=True)
+    total = Flux(beam=flux.beam, pdg=flux.pdg, energy_edges_gev=flux.energy_edges_gev,
+                 flux=flux.flux + wrong.flux, source=flux.source,
+                 column=f"{flux.column}+{wrong.column}")
+    return total, ((flux.pdg, flux.flux), (wrong.pdg, wrong.flux))
+
+
 def _sample(geometry: Any, flux: Flux, mass_gev: float, d_gev_inv: float, *,
             n_events: int, seed: int, cfg: dict[str, Any], primary: int,
+            components: tuple[tuple[int, np.ndarray], ...],
             d_min_gev_inv: float | None, allocation: ArrayLike | None,
             progress: Callable[[int], object] | None) -> _Sample:
     """Inject and decay (:func:`generate_events`) with the preset's simulation settings."""
@@ -333,6 +365,9 @@ def _sample(geometry: Any, flux: Flux, mass_gev: float, d_gev_inv: float, *,
         flux=(flux.energy_centers_gev, flux.flux),
         primary_pdg=primary,
         region_of=geometry.region_of,
+        tables=tables,
+        pauli_blocking=cfg["pauli_blocking"],
+        components=components,
     )
     events = generate_events(
         setup, mass_gev, d_gev_inv, n_events=n_events, seed=seed,
@@ -352,10 +387,17 @@ class Setup(NamedTuple):
         boxes: fiducial boxes (objects with ``name``, ``centre`` [m], ``widths`` [m]).
         processes: SIREN cross sections (``HNLDipoleFromTable`` objects).
         flux: (energies [GeV], flux [nu / m^2 / GeV / POT]).
-        primary_pdg: 14 (nu_mu) or -14 (nu_mu-bar).
+        primary_pdg: 14 (nu_mu) or -14 (nu_mu-bar), the primary SIREN injects.
         region_of: maps SIREN sector names to region names (:data:`REGIONS`).
+        tables: the cross-section tables ``processes`` were built from (every target's,
+            and the free-nucleon ones of the incoherent channels), for
+            :func:`t2khnl.nucleons.reassign`.
         aim_regions: regions that are uniform across the beam over the HNLs' transverse
             reach (the rock); their vertices are aimed (see :func:`generate_events`).
+        pauli_blocking: weight incoherent upscatters on nuclei by their Pauli factor.
+        components: (PDG, flux density at the ``flux`` energies) of each neutrino species
+            in ``flux`` (they add up to it), from which each event's incoming neutrino is
+            drawn at its energy; empty: every event is ``primary_pdg``.
     """
 
     detector_model: Any
@@ -364,7 +406,10 @@ class Setup(NamedTuple):
     flux: tuple[np.ndarray, np.ndarray]
     primary_pdg: int
     region_of: Callable[[Any], Any]
+    tables: Mapping[tuple[int, str], xsec.CrossSectionTable]
     aim_regions: frozenset[str] = frozenset({"rock"})
+    pauli_blocking: bool = False
+    components: tuple[tuple[int, np.ndarray], ...] = ()
 
 
 def generate_events(
@@ -529,9 +574,16 @@ def _decays_in_box(
     survival: bool,
     window_lengths: float | None,
 ) -> ak.Array:
-    """Give one box's upscatters their decay probability, decay vertex and e+e- pair."""
+    """Give one box's upscatters their channel, incoming neutrino, decay probability, decay
+    vertex and e+e- pair."""
     boxes = decay.Boxes((box.name,), box.centre[None, :], box.widths[None, :])
-    p3 = sample.hnl_p4_gev[:, 1:]
+    chosen = nucleons.reassign(rng, sample.energy_gev, sample.target_pdg, sample.hnl_p4_gev,
+                               sample.recoil_p4_gev, setup.tables, mass_gev,
+                               pauli_blocking=setup.pauli_blocking)
+    nu_pdg = _incoming_neutrinos(rng, sample.energy_gev, setup)
+    hnl_p4 = chosen.hnl_p4_gev
+    upscatter_weight = sample.weight_per_pot * chosen.weight_factor
+    p3 = hnl_p4[:, 1:]
     regions = np.asarray(setup.region_of(sample.sector))
     aim = np.isin(regions, list(setup.aim_regions))
     origin = _aim_vertices(sample.vertex_m, p3, aim, float(box.centre[2]))
@@ -544,18 +596,22 @@ def _decays_in_box(
     prob = decay.decay_probability(cross.t_in_m, cross.t_out_m, length[:, None],
                                    survival=survival, window_lengths=window_lengths)
     _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, prob)
-    keep = prob[:, 0] > 0
-    e_plus, e_minus, nu_out = model.sample_pair(rng, sample.hnl_p4_gev[keep], mass_gev)
+    keep = (prob[:, 0] > 0) & (upscatter_weight > 0)
+    e_plus, e_minus, nu_out = model.sample_pair(rng, hnl_p4[keep], mass_gev)
     n_kept = int(keep.sum())
     columns: dict[str, Any] = {
-        "weight": sample.weight_per_pot[keep] * prob[keep, 0],
-        "upscatter_weight": sample.weight_per_pot[keep],
+        "weight": upscatter_weight[keep] * prob[keep, 0],
+        "upscatter_weight": upscatter_weight[keep],
         "decay_probability": prob[keep, 0],
         "e_nu": sample.energy_gev[keep],
-        "nu_pdg": np.full(n_kept, setup.primary_pdg, dtype=np.int32),
+        "nu_pdg": nu_pdg[keep],
         "target_pdg": sample.target_pdg[keep].astype(np.int32),
-        "target_mass_gev": sample.target_mass_gev[keep],
-        "hnl_pdg": sample.hnl_pdg[keep].astype(np.int32),
+        "target_mass_gev": _scatterer_masses(chosen.channel, sample.target_mass_gev,
+                                             setup.tables)[keep],
+        "hnl_pdg": np.where(nu_pdg[keep] > 0, HNL_PDG, -HNL_PDG).astype(np.int32),
+        "channel": chosen.channel[keep],
+        "q2_gev2": chosen.q2_gev2[keep],
+        "pauli_factor": chosen.weight_factor[keep],
         "region_id": _codes(regions[keep]),
         "fv_index": np.full(n_kept, index, dtype=np.int32),
         "t_in_m": cross.t_in_m[keep, 0],
@@ -566,11 +622,38 @@ def _decays_in_box(
                            ("nu_d", sample.nu_direction[keep])):
         for axis, column in zip("xyz", values.T, strict=True):
             columns[f"{prefix}{axis}"] = column
-    for name, p4 in (("hnl", sample.hnl_p4_gev[keep]), ("ep", e_plus), ("em", e_minus),
-                     ("dnu", nu_out)):
+    for name, p4 in (("hnl", hnl_p4[keep]), ("ep", e_plus), ("em", e_minus), ("dnu", nu_out)):
         for axis, column in zip(("e", "px", "py", "pz"), p4.T, strict=True):
             columns[f"{name}_{axis}"] = column
     return ak.Array(columns)
+
+
+def _scatterer_masses(channel: np.ndarray, nucleus_mass_gev: np.ndarray,
+                      tables: Mapping[tuple[int, str], xsec.CrossSectionTable]) -> np.ndarray:
+    """Mass [GeV] of what each upscatter's kinematics scattered on, at rest: the nucleus
+    (SIREN's mass, coherent events) or the free nucleon of an incoherent channel (the mass
+    :func:`t2khnl.nucleons.reassign` rebuilt the event with)."""
+    masses = np.array(nucleus_mass_gev, dtype=float)
+    for name, free_pdg in xsec.FREE_NUCLEON_PDG.items():
+        mine = channel == nucleons.CHANNEL_CODES[name]
+        if mine.any():
+            masses[mine] = tables[(free_pdg, name)].scatterer_mass_gev
+    return masses
+
+
+def _incoming_neutrinos(rng: np.random.Generator, energy_gev: np.ndarray,
+                        setup: Setup) -> np.ndarray:
+    """PDG code of each event's incoming neutrino (int32): drawn from the setup's flux
+    components at the event's energy, each interpolated linearly between the flux nodes
+    as SIREN interpolates their sum (equal cross sections: the components' shares of the
+    flux are their shares of the upscatters)."""
+    if not setup.components:
+        return np.full(energy_gev.size, setup.primary_pdg, dtype=np.int32)
+    nodes = setup.flux[0]
+    shares = np.cumsum([np.interp(energy_gev, nodes, values)
+                        for _, values in setup.components], axis=0)
+    picked = np.sum(rng.random(energy_gev.size) * shares[-1] >= shares[:-1], axis=0)
+    return np.array([pdg for pdg, _ in setup.components], dtype=np.int32)[picked]
 
 
 def _codes(regions: np.ndarray) -> np.ndarray:
@@ -595,24 +678,41 @@ def _split_expectation(
 
 
 def _expectations(events: ak.Array, pot: float, boxes: Sequence[str]) -> dict[str, Any]:
-    """Expected decays for ``pot`` POT with their MC error, in all, by region and by box."""
+    """Expected decays for ``pot`` POT with their MC error, in all, by region, by box, by
+    upscattering channel and by incoming neutrino."""
     from .geometry import REGIONS
 
+    def column(name: str) -> np.ndarray:
+        return ak.to_numpy(events[name]) if len(events) else np.zeros(0, dtype=int)
+
     weight = ak.to_numpy(events["weight"]) if len(events) else np.zeros(0)
-    region = ak.to_numpy(events["region_id"]) if len(events) else np.zeros(0, dtype=int)
-    box = ak.to_numpy(events["fv_index"]) if len(events) else np.zeros(0, dtype=int)
+    antineutrino = (column("nu_pdg") < 0).astype(int)
     return {
         "expected_decays": float(weight.sum() * pot),
         "expected_decays_mc_error": float(math.sqrt((weight**2).sum()) * pot),
-        "expected_by_region": _split_expectation(weight, region, REGIONS, pot),
-        "expected_by_fiducial_volume": _split_expectation(weight, box, boxes, pot),
+        "expected_by_region": _split_expectation(weight, column("region_id"), REGIONS, pot),
+        "expected_by_fiducial_volume": _split_expectation(weight, column("fv_index"), boxes,
+                                                          pot),
+        "expected_by_channel": _split_expectation(weight, column("channel"),
+                                                  list(nucleons.CHANNEL_CODES), pot),
+        "expected_by_neutrino": _split_expectation(weight, antineutrino,
+                                                   ["nu_mu", "nu_mu_bar"], pot),
     }
 
 
+#: What each width convention is, for the ntuple metadata (t2khnl.model).
+_WIDTH_NOTES = {
+    "corrected": "Gamma(N -> nu gamma) = d^2 m^3 / (4 pi), derived from the Lagrangian with "
+    "explicit Dirac matrices in tests/test_lagrangian.py; total width adds N -> nu e+ e-",
+    "darknews": "Gamma(N -> nu gamma) = d^2 m^3 / (8 pi), DarkNews 0.4.8's Dirac width, half "
+    "the Lagrangian's (tests/test_lagrangian.py, docs/darknews.md)",
+    "siren": "Gamma(N -> nu gamma) = d^2 m^3 / (4 pi), SIREN's C++ HNLDipoleDecay (equal to "
+    "the Lagrangian's, tests/test_lagrangian.py)",
+}
 #: Metadata two simulations must share to be pooled (:func:`pool`).
 _POOLED_KEYS = ("mass_gev", "d_gev_inv", "detector", "beam", "geometry", "width_convention",
                 "channels", "survival_to_fiducial", "primary", "injection_upstream_m",
-                "fiducial_volumes")
+                "fiducial_volumes", "pauli_blocking", "wrong_sign_component")
 
 
 def pool(first: Simulation, second: Simulation) -> Simulation:
@@ -690,9 +790,13 @@ def _metadata(
         "preset": cfg["name"],
         "geometry": f"{geometry.name}/{geometry.variant}",
         "width_convention": cfg["width_convention"],
+        "width_convention_note": _WIDTH_NOTES[cfg["width_convention"]],
         "channels": cfg["channels"],
         "survival_to_fiducial": cfg["survival_to_fiducial"],
         "primary": "nu_mu" if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else "nu_mu_bar",
+        "wrong_sign_component": cfg["wrong_sign_component"],
+        "pauli_blocking": cfg["pauli_blocking"],
+        "channel_codes": nucleons.CHANNEL_CODES,
         "weight_convention": "expected HNL decays in the fiducial volumes per POT, before "
         "BR(ee), cuts and efficiency; sum(weight) * POT = expected decays",
         "nominal_pot": pot,

@@ -15,7 +15,7 @@ Width conventions (``convention=`` of :func:`width_nu_gamma_gev` and friends):
   above (spin-summed |M|² = 8 d² m⁴ for a chiral ν_L and a Dirac N, averaged over the N
   spin, two-body phase space); it agrees with Magill et al. (arXiv:1803.03262) and Brdar
   et al. (arXiv:2007.15563) and with SIREN's C++ ``HNLDipoleDecay``. Checked in
-  tests/test_model.py with explicit Dirac matrices.
+  tests/test_lagrangian.py with explicit Dirac matrices (docs/darknews.md).
 * ``"darknews"``: Γ = d² m³ / (8π), what DarkNews 0.4.8 ``decay_rates.gamma_Ni_to_Nj_gamma``
   returns for ``HNLtype="dirac"`` with vertex ``t_aj = mu_tr/2 = d``. This is the width
   SIREN's Python ``PyDarkNewsDecay.TotalDecayWidth`` (``dec_case.total_width()``) uses in

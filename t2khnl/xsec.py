@@ -18,10 +18,16 @@ Conventions (all checked against the installed sources, see tests/test_xsec.py):
   SIREN's DarkNews setup with ``noHC=True`` keeps only "flipping" and so drops the conserving
   part (m_N = 0.47 GeV: ~10% of sigma at 1 GeV on C12, ~7% on Pb208, 0.1% at 5 GeV; more
   near threshold). The tables keep both.
-* Channels: ``"coherent"`` (whole nucleus, A > 1) and ``"p-el"`` (elastic scattering on each
-  of the Z protons, DarkNews's incoherent channel, sigma = Z * sigma(free proton)). Hydrogen has
-  only ``"p-el"`` (DarkNews does not run "coherent" on a single nucleon). Both are on by
-  default: p-el is physical, and SIREN's DarkNews setup (hence the paper) includes it.
+* Channels: ``"coherent"`` (whole nucleus, A > 1), ``"p-el"`` (elastic scattering on each
+  of the Z protons, DarkNews's incoherent channel, sigma = Z * sigma(free proton)) and
+  ``"n-el"`` (on each of the A - Z neutrons through the neutron's magnetic moment,
+  sigma = (A - Z) * sigma(free neutron)). Hydrogen has only ``"p-el"`` (DarkNews does not run
+  "coherent" on a single nucleon). DarkNews 0.4.8's own ``n-el`` is identically zero for the
+  dipole portal (its TMM amplitude carries the target charge Z = 0 as an overall factor,
+  docs/darknews.md); the free-neutron table here evaluates the same amplitude for a nucleon
+  whose charge is carried by its form factors (Z = 1, F1 = F1n ~ 0, F2 = F2n, Galster, at the
+  neutron mass), which tests/test_lagrangian.py checks against the Lagrangian. The tables are
+  those of free nucleons; what binding changes (Pauli blocking) is :mod:`t2khnl.nucleons`.
 * Q^2 range: like DarkNews's integrand, Q <= 2 GeV for coherent and Q <= 5 GeV for p-el.
 * Units: GeV for energies and masses, cm^2 for cross sections.
 
@@ -67,18 +73,25 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CHANNELS",
+    "FREE_NUCLEON_PDG",
     "HELICITIES",
     "INERT_CM2",
+    "MU_NEUTRON",
     "MU_TR_PER_D",
+    "M_NEUTRON_GEV",
+    "NEUTRON_PDG",
     "PROTON_PDG",
     "CrossSectionTable",
     "build_tables",
     "cached_tables",
     "heaviest_hnl_gev",
     "is_open",
+    "neutron_form_factors",
+    "nucleon_count",
     "nucleus_name",
     "scatterer_mass_gev",
     "siren_cross_sections",
+    "siren_y_bounds",
     "tables_cache_path",
     "threshold_energy",
     "write_siren_table_files",
@@ -89,12 +102,23 @@ MU_TR_PER_D = 2.0
 #: Helicities of the outgoing HNL, in DarkNews's words; index 0 and 1 of the table arrays.
 HELICITIES = ("conserving", "flipping")
 #: Upscattering channels supported.
-CHANNELS = ("coherent", "p-el")
+CHANNELS = ("coherent", "p-el", "n-el")
 #: PDG code of hydrogen (SIREN's ``HNucleus``), which holds the per-proton p-el table.
 PROTON_PDG = 1000010010
+#: Key (nuclear code, Z = 0, A = 1) of the free-neutron n-el table; not a SIREN target.
+NEUTRON_PDG = 1000000010
+#: The free-nucleon table each incoherent channel scales per nucleus.
+FREE_NUCLEON_PDG = {"p-el": PROTON_PDG, "n-el": NEUTRON_PDG}
+#: Neutron mass [GeV] (CODATA 2018) and magnetic moment [nuclear magnetons] (CODATA 2018).
+M_NEUTRON_GEV = 0.93956542052
+MU_NEUTRON = -1.91304273
+#: Dipole mass [GeV] of the nucleon form factors, as DarkNews's proton ones
+#: (``nuclear_tools.D``), and Galster's parameter of G_E^n (Nucl. Phys. B32, 221 (1971)).
+_DIPOLE_MASS_GEV = 0.843
+_GALSTER_P = 5.6
 
 #: Largest Q [GeV] in DarkNews's total-cross-section integrand, per channel.
-_QMAX_GEV = {"coherent": 2.0, "p-el": 5.0}
+_QMAX_GEV = {"coherent": 2.0, "p-el": 5.0, "n-el": 5.0}
 #: Default top of the energy grid [GeV]: the T2K flux files end at 30 GeV, and SIREN's
 #: ``HNLDipoleFromTable.TotalCrossSection`` throws above the table range.
 _EMAX_GEV = 30.0
@@ -131,9 +155,9 @@ class CrossSectionTable:
     Attributes:
         mass_gev: HNL mass [GeV].
         target_pdg: nucleus PDG code (``100ZZZAAA0``).
-        channel: ``"coherent"`` or ``"p-el"``.
+        channel: ``"coherent"``, ``"p-el"`` or ``"n-el"``.
         multiplicity: number of scattering centres included in the arrays (1 for coherent,
-            Z for p-el; the p-el arrays are Z times the free-proton ones).
+            Z for p-el, A - Z for n-el: Z or A - Z times the free-nucleon arrays).
         scatterer_mass_gev: mass of what the neutrino scatters on (nucleus or proton) [GeV].
         threshold_gev: neutrino energy threshold m + m^2 / (2 M) [GeV].
         energies_gev: energy grid [GeV], shape (nE,); the first point is just below threshold.
@@ -195,7 +219,7 @@ def heaviest_hnl_gev(energy_gev: float, target_mass_gev: float) -> float:
 @cache
 def scatterer_mass_gev(pdg: int, channel: str) -> float:
     """Mass [GeV] of what a neutrino upscatters on, DarkNews's value: the nucleus with PDG
-    code ``pdg`` (``"coherent"``) or a proton (``"p-el"``).
+    code ``pdg`` (``"coherent"``), a proton (``"p-el"``) or a neutron (``"n-el"``).
 
     Raises:
         InputError: unknown channel, or a PDG code DarkNews lacks.
@@ -204,9 +228,13 @@ def scatterer_mass_gev(pdg: int, channel: str) -> float:
     from DarkNews.nuclear_tools import NuclearTarget
 
     _checked_channels((channel,))
+    if channel == "p-el":
+        return float(const.m_proton)
+    if channel == "n-el":
+        return M_NEUTRON_GEV
     name = nucleus_name(pdg)
     _route_darknews_logs()
-    return float(const.m_proton if channel == "p-el" else NuclearTarget(name).mass)
+    return float(NuclearTarget(name).mass)
 
 
 def is_open(mass_gev: float, pdg: int, channel: str, emax_gev: float) -> bool:
@@ -217,7 +245,7 @@ def is_open(mass_gev: float, pdg: int, channel: str, emax_gev: float) -> bool:
     return threshold_energy(mass_gev, scatterer_mass_gev(pdg, channel)) < emax_gev
 
 
-def _siren_y_bounds(
+def siren_y_bounds(
     energy: NDArray[np.float64], m: float, big_m: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """y = Q^2/(2 M E) bounds exactly as SIREN v0.1's ``HNLDipoleFromTable::DipoleyMin/Max``.
@@ -330,8 +358,49 @@ def _route_darknews_logs() -> None:
     logging.getLogger("logger.DarkNews").setLevel(logging.ERROR)
 
 
+def neutron_form_factors(q2_gev2: Any) -> tuple[Any, Any]:
+    """The neutron's Dirac and Pauli form factors (F1n, F2n) at Q^2 [GeV^2].
+
+    Sachs G_M^n = mu_n G_D and Galster's G_E^n = -mu_n tau G_D / (1 + 5.6 tau), tau =
+    Q^2 / (4 M_n^2), with the dipole G_D = (1 + Q^2 / 0.843^2)^-2 of DarkNews's proton;
+    F1 = (G_E + tau G_M) / (1 + tau), F2 = (G_M - G_E) / (1 + tau). F1n(0) = 0 (no charge),
+    F2n(0) = mu_n = -1.913.
+    """
+    q2 = np.asarray(q2_gev2, dtype=float)
+    tau = q2 / (4 * M_NEUTRON_GEV**2)
+    g_d = 1.0 / (1.0 + q2 / _DIPOLE_MASS_GEV**2) ** 2
+    g_e = -MU_NEUTRON * tau * g_d / (1.0 + _GALSTER_P * tau)
+    g_m = MU_NEUTRON * g_d
+    return (g_e + tau * g_m) / (1.0 + tau), (g_m - g_e) / (1.0 + tau)
+
+
+class _FreeNeutron:
+    """A free neutron as DarkNews's nucleon amplitudes read their target: charge unit Z = 1
+    (DarkNews multiplies the whole TMM term by Z^2; the neutron's zero charge is in F1n),
+    the neutron mass and :func:`neutron_form_factors`. The NC form factors are never used
+    (only the TMM diagram is asked for) but DarkNews evaluates them."""
+
+    is_nucleus, is_nucleon, is_proton, is_neutron = False, True, False, True
+    Z, N, A, mass = 1, 0, 1, M_NEUTRON_GEV
+
+    def __init__(self, bound: Any) -> None:
+        self.F1_NC, self.F2_NC, self.F3_NC = bound.F1_NC, bound.F2_NC, bound.F3_NC
+
+    @staticmethod
+    def F1_EM(q2: Any) -> Any:
+        return neutron_form_factors(q2)[0]
+
+    @staticmethod
+    def F2_EM(q2: Any) -> Any:
+        return neutron_form_factors(q2)[1]
+
+
 def _processes(mass_gev: float, pdg: int, channel: str) -> list[Any]:
-    """DarkNews UpscatteringProcess objects (conserving, flipping) for d = 1 GeV^-1."""
+    """DarkNews UpscatteringProcess objects (conserving, flipping) for d = 1 GeV^-1.
+
+    For the free neutron (``pdg`` = :data:`NEUTRON_PDG`, channel n-el) the processes are
+    DarkNews's n-el ones with their target replaced by :class:`_FreeNeutron`.
+    """
     import DarkNews as dn
     from DarkNews.nuclear_tools import NuclearTarget
 
@@ -341,6 +410,20 @@ def _processes(mass_gev: float, pdg: int, channel: str) -> list[Any]:
         m4=mass_gev, mu_tr_mu4=MU_TR_PER_D * 1.0, UD4=0.0, Umu4=0.0, epsilon=0.0, gD=0.0,
         HNLtype="dirac",
     )
+    if pdg == NEUTRON_PDG:
+        procs = [
+            dn.processes.UpscatteringProcess(
+                nu_projectile=dn.pdg.numu, nu_upscattered=dn.pdg.neutrino4,
+                nuclear_target=NuclearTarget("C12"), scattering_regime="n-el",
+                TheoryModel=model, helicity=h,
+            )
+            for h in HELICITIES
+        ]
+        for proc in procs:
+            proc.target = _FreeNeutron(proc.target)
+            proc.MA, proc.target_multiplicity = M_NEUTRON_GEV, 1
+            proc.Ethreshold = threshold_energy(mass_gev, M_NEUTRON_GEV)
+        return procs
     target = NuclearTarget(nucleus_name(pdg))
     if target.is_nucleus:
         cached = _LastCallCache(_fast_form_factor(target.F1_EM))
@@ -446,7 +529,7 @@ def _table_for(
     dgrid = (_diff_energies(e_th, emax) if energies is None else egrid)
     dabove = dgrid > e_th
     ed = dgrid[dabove]
-    ymin, ymax = _siren_y_bounds(ed, mass_gev, big_m)
+    ymin, ymax = siren_y_bounds(ed, mass_gev, big_m)
     z = _z_grid(ymin, ymax)
     y = ymin[:, None] + z[None, :] * (ymax - ymin)[:, None]
     q2d = 2 * big_m * ed[:, None] * y
@@ -479,11 +562,11 @@ def build_tables(
     Args:
         mass_gev: HNL mass [GeV].
         targets_pdg: nucleus PDG codes (``1000060120`` for C12; ``1000010010`` for hydrogen).
-        channels: any of ``"coherent"``, ``"p-el"`` (default both). Hydrogen has only p-el;
-            when ``"p-el"`` is requested the free-proton table (key ``(1000010010, "p-el")``)
-            is always included, since SIREN's C++ class takes p-el from it. A target and
-            channel whose threshold (:func:`threshold_energy`) is at or above the top of
-            the energy grid gets no table (nothing below it can make the HNL).
+        channels: any of ``"coherent"``, ``"p-el"``, ``"n-el"`` (default all). Hydrogen has
+            only p-el; an incoherent channel always includes its free-nucleon table (keys
+            ``(1000010010, "p-el")``, also hydrogen's own, and ``(NEUTRON_PDG, "n-el")``).
+            A target and channel whose threshold (:func:`threshold_energy`) is at or above
+            the top of the energy grid gets no table (nothing below it can make the HNL).
         energies_gev: common energy grid [GeV]; default per target, 500 points from just
             below threshold to ``emax_gev``, dense near threshold.
         emax_gev: top of the default grid [GeV] (30: SIREN throws above the table).
@@ -501,17 +584,19 @@ def build_tables(
     energies = None if energies_gev is None else np.asarray(energies_gev, dtype=float)
     top = emax_gev if energies is None else float(np.max(energies))
     tables: dict[tuple[int, str], CrossSectionTable] = {}
-    proton: CrossSectionTable | None = None
-    if "p-el" in chans and is_open(mass_gev, PROTON_PDG, "p-el", top):
-        proton = _table_for(mass_gev, PROTON_PDG, "p-el", energies, emax_gev)
-        tables[(PROTON_PDG, "p-el")] = proton
+    free = {channel: _table_for(mass_gev, FREE_NUCLEON_PDG[channel], channel, energies,
+                                emax_gev)
+            for channel in FREE_NUCLEON_PDG
+            if channel in chans and is_open(mass_gev, FREE_NUCLEON_PDG[channel], channel, top)}
+    tables.update({(FREE_NUCLEON_PDG[channel], channel): t for channel, t in free.items()})
     for pdg in dict.fromkeys(int(p) for p in targets_pdg):
         name = nucleus_name(pdg)
         if "coherent" in chans and is_open(mass_gev, pdg, "coherent", top):
             tables[(pdg, "coherent")] = _table_for(mass_gev, pdg, "coherent", energies,
                                                    emax_gev)
-        if proton is not None and pdg != PROTON_PDG:
-            tables[(pdg, "p-el")] = _protons_of(proton, pdg)
+        for channel, table in free.items():
+            if pdg != FREE_NUCLEON_PDG[channel] and nucleon_count(pdg, channel) > 0:
+                tables[(pdg, channel)] = _nucleons_of(table, pdg)
         logger.debug("tabulated %s (%d) at m_N = %g GeV", name, pdg, mass_gev)
     return tables
 
@@ -525,21 +610,28 @@ def _checked_channels(channels: Iterable[str]) -> tuple[str, ...]:
     return chans
 
 
-def _protons_of(proton: CrossSectionTable, pdg: int) -> CrossSectionTable:
-    """The p-el table of nucleus ``pdg``: Z times the free-proton table."""
-    zp = (pdg // 10000) % 1000
+def nucleon_count(pdg: int, channel: str) -> int:
+    """Protons (p-el) or neutrons (n-el) of the nucleus with PDG code ``100ZZZAAA0``."""
+    z, a = _zpad(pdg)
+    return z if channel == "p-el" else a - z
+
+
+def _nucleons_of(free: CrossSectionTable, pdg: int) -> CrossSectionTable:
+    """The incoherent table of nucleus ``pdg``: its proton (p-el) or neutron (n-el) count
+    times the free-nucleon table ``free``."""
+    count = nucleon_count(pdg, free.channel)
     return CrossSectionTable(
-        mass_gev=proton.mass_gev,
+        mass_gev=free.mass_gev,
         target_pdg=pdg,
-        channel="p-el",
-        multiplicity=zp,
-        scatterer_mass_gev=proton.scatterer_mass_gev,
-        threshold_gev=proton.threshold_gev,
-        energies_gev=proton.energies_gev,
-        total_cm2=zp * proton.total_cm2,
-        diff_energies_gev=proton.diff_energies_gev,
-        z=proton.z,
-        dsigma_dy_cm2=zp * proton.dsigma_dy_cm2,
+        channel=free.channel,
+        multiplicity=count,
+        scatterer_mass_gev=free.scatterer_mass_gev,
+        threshold_gev=free.threshold_gev,
+        energies_gev=free.energies_gev,
+        total_cm2=count * free.total_cm2,
+        diff_energies_gev=free.diff_energies_gev,
+        z=free.z,
+        dsigma_dy_cm2=count * free.dsigma_dy_cm2,
     )
 
 
@@ -565,13 +657,14 @@ def cached_tables(
     t2khnl, DarkNews and numpy, and written atomically: presets with other channels share
     the coherent tables. A file that cannot be read back (truncated, zip CRC-32 mismatch,
     another key inside) is rebuilt with a warning; a cache folder that cannot be written is
-    skipped with a warning. The p-el tables of nuclei (Z times the proton's) are not stored
-    but rebuilt from the proton's; a file takes ~20 MB for the 25 ND280 nuclei.
+    skipped with a warning. The incoherent tables of nuclei (Z or A - Z times the free
+    nucleon's) are not stored but rebuilt from the free nucleon's; a file takes ~20 MB for
+    the 25 ND280 nuclei.
 
     Args:
         mass_gev: HNL mass [GeV].
         targets_pdg: nucleus PDG codes (order and repeats do not matter).
-        channels: any of ``"coherent"``, ``"p-el"`` (default both).
+        channels: any of ``"coherent"``, ``"p-el"``, ``"n-el"`` (default all).
         cache_dir: cache folder (default ``$T2KHNL_CACHE_DIR/xsec``, else
             ``$XDG_CACHE_HOME/t2khnl/xsec``, else ``~/.cache/t2khnl/xsec``).
 
@@ -585,8 +678,9 @@ def cached_tables(
     tables = {}
     for channel in dict.fromkeys(_checked_channels(channels)):
         tables.update(_cached_channel(mass_gev, targets, channel, cache_dir))
-    # build_tables's order: the free proton, then each target's channels
-    order = [(PROTON_PDG, "p-el"), *((t, c) for t in targets for c in CHANNELS)]
+    # build_tables's order: the free nucleons, then each target's channels
+    order = [*((pdg, c) for c, pdg in FREE_NUCLEON_PDG.items()),
+             *((t, c) for t in targets for c in CHANNELS)]
     return {key: tables[key] for key in order if key in tables}
 
 
@@ -675,7 +769,7 @@ def _save_tables(path: Path, key: str, tables: dict[tuple[int, str], CrossSectio
     index: list[dict[str, Any]] = []
     arrays: dict[str, NDArray[np.float64]] = {}
     for i, ((pdg, channel), table) in enumerate(tables.items()):
-        derived = channel == "p-el" and pdg != PROTON_PDG
+        derived = channel in FREE_NUCLEON_PDG and pdg != FREE_NUCLEON_PDG[channel]
         index.append({"target_pdg": pdg, "channel": channel, "derived": derived})
         if not derived:
             index[-1].update(
@@ -700,7 +794,8 @@ def _load_tables(path: Path, key: str) -> dict[tuple[int, str], CrossSectionTabl
         for i, entry in enumerate(json.loads(str(data["index"][()]))):
             pdg, channel = int(entry["target_pdg"]), str(entry["channel"])
             if entry["derived"]:
-                tables[(pdg, channel)] = _protons_of(tables[(PROTON_PDG, "p-el")], pdg)
+                tables[(pdg, channel)] = _nucleons_of(
+                    tables[(FREE_NUCLEON_PDG[channel], channel)], pdg)
                 continue
             tables[(pdg, channel)] = CrossSectionTable(
                 mass_gev=entry["mass_gev"],
@@ -785,27 +880,10 @@ def _siren_diff_values(table: CrossSectionTable, times_y: bool) -> NDArray[np.fl
     shape (nEd, nz)."""
     dif = table.dsigma_dy_cm2.sum(axis=0)
     if times_y:
-        ymin, ymax = _siren_y_bounds(table.diff_energies_gev, table.mass_gev,
+        ymin, ymax = siren_y_bounds(table.diff_energies_gev, table.mass_gev,
                                      table.scatterer_mass_gev)
         dif = dif * (ymin[:, None] + table.z[None, :] * (ymax - ymin)[:, None])
     return np.nan_to_num(dif)
-
-
-def _siren_diff_values_at(table: CrossSectionTable, energies: NDArray[np.float64],
-              zs: NDArray[np.float64], times_y: bool) -> NDArray[np.float64]:
-    """:func:`_siren_diff_values` of ``table`` at the (E, z) nodes given [GeV], bilinear in
-    (log E, log z) of log f like SIREN's interpolator; zero below the table's threshold."""
-    from scipy.interpolate import RegularGridInterpolator
-
-    values = _siren_diff_values(table, times_y)
-    above = table.diff_energies_gev > table.threshold_gev
-    interp = RegularGridInterpolator(
-        (np.log(table.diff_energies_gev[above]), np.log(table.z)),
-        np.log(np.maximum(values[above], _FLOOR)), bounds_error=False, fill_value=None)
-    ee, zz = np.meshgrid(energies, zs, indexing="ij")
-    logs = np.log(np.clip(ee, table.diff_energies_gev[above][0], None))
-    out = np.exp(interp(np.stack([logs, np.log(zz)], axis=-1)))
-    return np.where(ee > table.threshold_gev, out, 0.0)
 
 
 def write_siren_table_files(
@@ -813,12 +891,15 @@ def write_siren_table_files(
     *, times_y: bool = True, stride: tuple[int, int] = (1, 1),
     total_from_gev: float | None = None,
 ) -> tuple[Path, Path]:
-    """Write one target's tables, summed over channels and helicities, in the text format of
-    SIREN's ``Add*CrossSectionFile``.
+    """Write one target's tables, helicities summed, in the text format of SIREN's
+    ``Add*CrossSectionFile``: the total of all its channels, and the differential of its
+    lowest-threshold table (the coherent one, for a nucleus) alone.
 
-    The table with the lowest threshold (the coherent one, for a nucleus) sets the grids;
-    another channel of the same target (p-el: Z x the free-proton table) is added at its
-    (E, z) nodes, which is what SIREN's own ``inelastic`` option computes at run time.
+    The total sets where and how often the target interacts; the differential only the
+    shape SIREN samples y from. Incoherent upscatters (p-el, n-el) scatter on a nucleon, not
+    on the nucleus whose mass SIREN's class puts in the kinematics: :mod:`t2khnl.nucleons`
+    draws each event's channel from the totals and gives the incoherent ones their own
+    nucleon-level kinematics, so SIREN's sample must hold the coherent shape only.
     File names follow what the C++ parses: ``..._Z_<Z>_A_<A>_mHNL_<m>_unpol.dat``. Values
     are cm^2 for d = 1 GeV^-1 (use ``in_invGeV=False``), floored at 1e-300 (SIREN
     interpolates log f and mishandles zeros).
@@ -852,8 +933,7 @@ def write_siren_table_files(
     ie = _every(base.diff_energies_gev.size, stride[0])
     iz = _every(base.z.size, stride[1])
     energies, zs = base.diff_energies_gev[ie], base.z[iz]
-    dif = _siren_diff_values(base, times_y)[np.ix_(ie, iz)] + sum(
-        _siren_diff_values_at(t, energies, zs, times_y) for t in tables if t is not base)
+    dif = _siren_diff_values(base, times_y)[np.ix_(ie, iz)]
     return _write_pair(base.target_pdg, base.mass_gev, directory,
                        (e_lin, np.maximum(tot, _FLOOR)), (energies, zs, np.maximum(dif, _FLOOR)))
 
@@ -900,10 +980,11 @@ def siren_cross_sections(
 ) -> list[Any]:
     """Build SIREN's C++ ``HNLDipoleFromTable`` objects for the unpolarised upscattering rate.
 
-    One object per target, each holding that target's table: coherent plus, when the tables
-    contain p-el, Z x the free-proton table (hydrogen has its own object with the free-proton
-    table). SIREN's ``inelastic`` option would add the p-el term itself, but only from a
-    hydrogen table inside the same object, so one object would have to hold every target;
+    One object per target, each holding that target's tables: coherent plus, when the tables
+    contain them, Z x the free-proton and A - Z x the free-neutron tables in the total
+    (hydrogen has its own object with the free-proton table; the free neutron none).
+    SIREN's ``inelastic`` option would add the p-el term itself, but only from a hydrogen
+    table inside the same object, so one object would have to hold every target;
     and SIREN's ``GetPossibleTargets`` builds two std::sets of all the object's targets at
     every (target, event) lookup, which made injection cost grow as the square of the
     number of nuclei (ND280: 25). Every object still needs a hydrogen entry (the class looks
@@ -915,9 +996,9 @@ def siren_cross_sections(
     decay is unpolarised, see :func:`t2khnl.model.sample_pair`). The objects carry the
     ``Conserving`` label; the sampled (E, y, target) distribution is that of the helicity sum.
 
-    Limitation shared with SIREN's class: p-el on a nucleus is added at the same z, with
-    yMin/yMax of the *nucleus*, so totals are right but the sampled kinematics of p-el
-    events on nuclei are those of coherent scattering (too forward).
+    The differential tables hold the coherent shape only (:func:`write_siren_table_files`):
+    the kinematics SIREN samples are those of coherent scattering for every event, and
+    :func:`t2khnl.nucleons.reassign` replaces them for the incoherent ones.
 
     Args:
         tables: output of :func:`build_tables` (one mass).
@@ -952,7 +1033,8 @@ def siren_cross_sections(
     mass = masses.pop()
     by_target: dict[int, list[CrossSectionTable]] = {}
     for (pdg, _channel), table in sorted(tables.items()):
-        by_target.setdefault(pdg, []).append(table)
+        if pdg != NEUTRON_PDG:
+            by_target.setdefault(pdg, []).append(table)
     # SIREN evaluates every target's table at every sampled energy: start all of them at
     # the HNL mass, below every threshold, so that an object depends on its own target's
     # tables only (t2khnl.generate keeps them per target, across detectors).

@@ -58,11 +58,15 @@ def _expected(events):
     target = np.column_stack([np.zeros((n, 3)), _col(events, "target_mass_gev")])
     hnl = _p4(events, "hnl")
     recoil = nu + target - hnl
-    target_pdg = ak.to_numpy(events["target_pdg"])
-    pdg = np.column_stack([ak.to_numpy(events["nu_pdg"]), target_pdg,
-                           ak.to_numpy(events["hnl_pdg"]),
-                           np.where(target_pdg == 1000010010, 2212, target_pdg),
-                           np.full(n, 14), np.full(n, -11), np.full(n, 11)])
+    # what the neutrino scattered on: the nucleus (coherent), else the struck nucleon
+    channel = ak.to_numpy(events["channel"])
+    nucleus = ak.to_numpy(events["target_pdg"])
+    scatterer = np.where(channel == 1, 2212, np.where(channel == 2, 2112, nucleus))
+    hnl_pdg = ak.to_numpy(events["hnl_pdg"])
+    # the beam's wrong-sign nu_mu-bar makes an N-bar (-5914), which decays to nu_mu-bar
+    assert np.all(np.sign(hnl_pdg) == np.sign(ak.to_numpy(events["nu_pdg"])))
+    pdg = np.column_stack([ak.to_numpy(events["nu_pdg"]), scatterer, hnl_pdg, scatterer,
+                           14 * np.sign(hnl_pdg), np.full(n, -11), np.full(n, 11)])
     p4 = np.stack([nu, target, hnl, recoil, _p4(events, "dnu"), _p4(events, "ep"),
                    _p4(events, "em")], axis=1)
     return pdg, p4
@@ -294,8 +298,11 @@ def test_rootracker_read_like_edep_sim(simulated, tmp_path):
         assert x4[:, k, :3] == pytest.approx(point, abs=1e-15)
         assert x4[:, k, 3] == pytest.approx(t, rel=1e-12, abs=1e-30)
     assert not np.any(list(content.polz)) and not np.any(list(content.parent))
-    assert all(code.startswith(f"nu:14;tgt:{t};") for code, t in
-               zip(content.evtCode, pdg[:, 1], strict=True))
+    nucleus = ak.to_numpy(events["target_pdg"])
+    for code, nu, tgt, struck in zip(content.evtCode, pdg[:, 0], nucleus, pdg[:, 1],
+                                     strict=True):
+        hit = "" if struck == tgt else f"N:{struck};"
+        assert code.startswith(f"nu:{nu};tgt:{tgt};{hit}proc:EM[dipole],"), code
     with root.TFile.Open(str(out)) as file:
         header = json.loads(file.Get("header").GetString().Data())
     assert header["expected_hnl_decays"] == pytest.approx(_col(events, "weight").sum() * pot,
@@ -530,7 +537,8 @@ def test_ee_fraction_follows_the_width_convention():
 
 def test_records_of_hydrogen_and_antineutrino_events():
     """Codes SIREN's ND280 samples rarely or never hold: a nu_mu-bar making an N-bar, which
-    decays to nu_mu-bar; a hydrogen target recoiling as a proton (2212); and the offset."""
+    decays to nu_mu-bar; a hydrogen nucleus (p-el, its only channel) written as the proton
+    (2212) it is, target and recoil; a neutron struck in a nucleus (n-el); and the offset."""
     from t2khnl.export import records
 
     mass, target_mass, e_nu = 0.2, 0.93878, 2.0
@@ -540,11 +548,15 @@ def test_records_of_hydrogen_and_antineutrino_events():
             zip(("e", "px", "py", "pz"), (hnl["hnl_e"] / 3, 0.0, 0.0, pz / 3), strict=True)}
     event = {"weight": 1e-20, "decay_probability": 0.5, "e_nu": e_nu, "nu_pdg": -14,
              "nu_dx": 0.0, "nu_dy": 0.0, "nu_dz": 1.0, "target_pdg": 1000010010,
-             "target_mass_gev": target_mass, "hnl_pdg": -5914, "vtx_x": 0.0, "vtx_y": 0.0,
-             "vtx_z": -1.0, "dec_x": 0.0, "dec_y": 0.0, "dec_z": 0.5, **hnl, **half}
+             "target_mass_gev": target_mass, "channel": 1, "hnl_pdg": -5914, "vtx_x": 0.0,
+             "vtx_y": 0.0, "vtx_z": -1.0, "dec_x": 0.0, "dec_y": 0.0, "dec_z": 0.5, **hnl, **half}
     events = ak.Array({key: np.array([value]) for key, value in event.items()})
     rec = records.build(events, mass, np.array([0]), offset_m=(1.0, 2.0, 3.0))
-    assert rec.pdg[0].tolist() == [-14, 1000010010, -5914, 2212, -14, -11, 11]
+    assert rec.pdg[0].tolist() == [-14, 2212, -5914, 2212, -14, -11, 11]
+    assert rec.nucleus_pdg.tolist() == [1000010010]
+    neutron = ak.Array({**{key: np.array([value]) for key, value in event.items()},
+                        "target_pdg": np.array([1000060120]), "channel": np.array([2])})
+    assert records.build(neutron, mass, np.array([0])).pdg[0, [1, 3]].tolist() == [2112, 2112]
     recoil = rec.p4_gev[0, 3]
     assert recoil.tolist() == pytest.approx([0.0, 0.0, e_nu - pz, e_nu + target_mass
                                              - hnl["hnl_e"]], rel=1e-15)

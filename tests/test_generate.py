@@ -64,6 +64,7 @@ def _setup(toy, d_gev_inv):
         flux=(toy.flux.energy_centers_gev, toy.flux.flux),
         primary_pdg=14,
         region_of=lambda names: np.where(np.asarray(names) == "slab", "rock", "tpc_gas"),
+        tables=toy.tables,
         aim_regions=frozenset({"rock", "tpc_gas"}),
     )
 

@@ -125,7 +125,7 @@ def test_walk_goes_from_published_to_corrected_one_change_at_a_time():
 def test_a_walk_that_misses_the_end_is_refused(monkeypatch):
     spec = compare._walk_spec()
     monkeypatch.setattr(compare, "_walk_spec", lambda: {**spec, "steps": spec["steps"][:-1]})
-    with pytest.raises(InputError, match=r"does not end at 'corrected'.*channels"):
+    with pytest.raises(InputError, match=r"does not end at 'corrected'.*wrong_sign_component"):
         compare.steps()
 
 

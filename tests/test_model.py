@@ -8,6 +8,7 @@ import itertools
 import warnings
 from types import SimpleNamespace
 
+import _dirac
 import numpy as np
 import pytest
 from scipy import integrate
@@ -26,54 +27,6 @@ def _darknews(submodule: str):
 
 
 # --------------------------------------------------------------------------- helpers
-def _dirac_matrices() -> tuple[np.ndarray, np.ndarray]:
-    """γ^μ (Dirac representation) and γ5."""
-    i2, z2 = np.eye(2), np.zeros((2, 2))
-    pauli = [
-        np.array([[0, 1], [1, 0]], dtype=complex),
-        np.array([[0, -1j], [1j, 0]], dtype=complex),
-        np.array([[1, 0], [0, -1]], dtype=complex),
-    ]
-    g0 = np.block([[i2, z2], [z2, -i2]]).astype(complex)
-    gs = [np.block([[z2, s], [-s, z2]]) for s in pauli]
-    gam = np.array([g0, *gs])
-    g5 = 1j * gam[0] @ gam[1] @ gam[2] @ gam[3]
-    return gam, g5
-
-
-def _slash(gam: np.ndarray, p: np.ndarray) -> np.ndarray:
-    metric = np.array([1.0, -1.0, -1.0, -1.0])
-    return np.einsum("m,mij->ij", metric * p, gam)
-
-
-def _width_from_dirac_algebra(mass: float, d: float) -> float:
-    """Γ(N -> ν_L γ) for L = d ν̄ P_R σ^{μν} F_{μν} N + h.c. from explicit 4x4 traces."""
-    gam, g5 = _dirac_matrices()
-    metric = np.array([1.0, -1.0, -1.0, -1.0])
-    sigma = 0.5j * (np.einsum("aij,bjk->abik", gam, gam) - np.einsum("bij,ajk->abik", gam, gam))
-    p_r, p_l = 0.5 * (np.eye(4) + g5), 0.5 * (np.eye(4) - g5)
-    p = np.array([mass, 0, 0, 0.0])
-    k = 0.5 * mass * np.array([1, 0.3, -0.5, np.sqrt(1 - 0.34)])  # photon, any direction
-    k_nu = p - k
-    total = 0.0
-    # two physical polarisations orthogonal to k (and to the time axis)
-    khat = k[1:] / np.linalg.norm(k[1:])
-    e1 = np.cross(khat, [0.0, 0.0, 1.0])
-    e1 /= np.linalg.norm(e1)
-    e2 = np.cross(khat, e1)
-    for eps3 in (e1, e2):
-        eps = np.concatenate([[0.0], eps3])
-        # F_{μν} -> i (k_μ ε_ν - k_ν ε_μ): σ^{μν} F_{μν} = 2i σ^{μν} k_μ ε_ν
-        vertex = 2 * d * np.einsum("abij,a,b->ij", sigma, metric * k, metric * eps)
-        vbar = gam[0] @ vertex.conj().T @ gam[0]
-        amp2 = np.trace(
-            _slash(gam, k_nu) @ p_r @ vertex @ (_slash(gam, p) + mass * np.eye(4)) @ vbar @ p_l
-        )
-        total += amp2.real
-    k_cm = 0.5 * mass
-    return k_cm / (8 * np.pi * mass**2) * 0.5 * total  # average over the N spin
-
-
 def _darknews_three_body(mass: float, tih: float, n: int = 200_000, seed: int = 3):
     """DarkNews 0.4.8 Dirac TMM three-body |M|² integrated by plain MC over its own phase space.
 
@@ -139,7 +92,7 @@ def test_darknews_vertex_is_d():
 def test_width_corrected_vs_dirac_algebra(mass):
     d = 2e-6
     assert model.width_nu_gamma_gev(mass, d) == pytest.approx(
-        _width_from_dirac_algebra(mass, d), rel=1e-10
+        _dirac.width_nu_gamma(mass, d), rel=1e-10
     )
     assert model.width_nu_gamma_gev(mass, d) == pytest.approx(d**2 * mass**3 / (4 * np.pi))
 

@@ -105,7 +105,7 @@ def differential_deviation(objs, mass, pdg, energies, n_y=41, rel_floor=0.1):
     big_m = procs[0].MA
     worst, worst_int = 0.0, 0.0
     for e in energies:
-        ymin, ymax = xsec._siren_y_bounds(np.array([e]), mass, big_m)
+        ymin, ymax = xsec.siren_y_bounds(np.array([e]), mass, big_m)
         ys = np.geomspace(ymin[0] * 1.02, ymax[0] * (1 - 1e-6), n_y)
         ref = sum(darknews_dsigma_dy(p, e, ys) for p in procs)
         held = serving(objs, pdg)
@@ -120,7 +120,7 @@ def differential_deviation(objs, mass, pdg, energies, n_y=41, rel_floor=0.1):
 
 @pytest.fixture(scope="module")
 def tables_047():
-    return xsec.build_tables(0.47, [C12, PB208, H1])
+    return xsec.build_tables(0.47, [C12, PB208, H1])  # every channel
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,9 @@ def test_threshold(tables_047):
         assert tab.total(e_th * (1 - 1e-9)) == 0.0
         assert tab.total(0.3) == 0.0
         assert tab.total(e_th * 1.01) > 0.0
-        procs = darknews_processes(0.47, pdg, tab.channel)
+        # DarkNews's bound neutron has the proton mass: ours is the neutron's
+        procs = (xsec._processes(0.47, xsec.NEUTRON_PDG, "n-el") if tab.channel == "n-el"
+                 else darknews_processes(0.47, pdg, tab.channel))
         assert procs[0].Ethreshold == pytest.approx(e_th)
         assert float(procs[1].total_xsec(e_th * (1 - 1e-6))) == 0.0
     objs = xsec.siren_cross_sections(tables_047, 1.0)
@@ -239,33 +241,69 @@ def test_one_object_per_target(tables_047):
         True, False, False]
 
 
-def test_pel_folded_as_siren_would(tables_047):
-    """p-el on C12 enters C12's differential table as 6 x the free-proton table at the same
-    z, which is what SIREN's ``inelastic`` option computes from a hydrogen table."""
+def test_siren_differential_holds_the_coherent_shape_only(tables_047):
+    """C12's object has coherent + p-el in its total but the coherent differential alone:
+    SIREN samples coherent kinematics and t2khnl.nucleons re-draws the incoherent events."""
     with_pel = xsec.siren_cross_sections(tables_047, 1.0)
     coherent = xsec.siren_cross_sections(
         {k: v for k, v in tables_047.items() if k[1] == "coherent"}, 1.0)
-    proton = tables_047[(H1, "p-el")].scatterer_mass_gev
     c12 = tables_047[(C12, "coherent")].scatterer_mass_gev
+    target = siren_dc.ParticleType(C12)
     for e in (1.3, 2.7, 11.3):
-        y_c12 = xsec._siren_y_bounds(np.array([e]), 0.47, c12)
-        y_p = xsec._siren_y_bounds(np.array([e]), 0.47, proton)
+        y_c12 = xsec.siren_y_bounds(np.array([e]), 0.47, c12)
         for z in (0.02, 0.1, 0.4, 0.8):
             y = y_c12[0][0] + z * (y_c12[1][0] - y_c12[0][0])
-            yp = y_p[0][0] + z * (y_p[1][0] - y_p[0][0])
-            added = (serving(with_pel, C12)[0].DifferentialCrossSection(
-                NUMU, e, siren_dc.ParticleType(C12), c12, y)
-                - serving(coherent, C12)[0].DifferentialCrossSection(
-                NUMU, e, siren_dc.ParticleType(C12), c12, y))
-            free = with_pel[0].DifferentialCrossSection(NUMU, e, siren_dc.ParticleType(H1),
-                                                        proton, yp)
-            assert added == pytest.approx(6 * free, rel=2e-2), (e, z)
+            both, alone = (serving(objs, C12)[0].DifferentialCrossSection(NUMU, e, target, c12, y)
+                           for objs in (with_pel, coherent))
+            assert both == pytest.approx(alone, rel=1e-12), (e, z)
+        pel = tables_047[(C12, "p-el")].total(e)
+        assert siren_total(with_pel, e, C12) == pytest.approx(
+            siren_total(coherent, e, C12) + pel, rel=3e-3)
 
 
 def test_pel_multiplicity(tables_047):
     p, c = tables_047[(H1, "p-el")], tables_047[(C12, "p-el")]
     assert c.multiplicity == 6
     np.testing.assert_allclose(c.total_cm2, 6 * p.total_cm2)
+    n, pb = tables_047[(xsec.NEUTRON_PDG, "n-el")], tables_047[(PB208, "n-el")]
+    assert pb.multiplicity == 126
+    np.testing.assert_allclose(pb.total_cm2, 126 * n.total_cm2)
+    assert (H1, "n-el") not in tables_047  # no neutron in hydrogen
+
+
+def test_neutron_form_factors():
+    """Galster: F1n(0) = 0, F2n(0) = mu_n; G_E^n and G_M^n recovered from F1, F2."""
+    f1, f2 = xsec.neutron_form_factors(np.array([0.0]))
+    assert f1[0] == 0.0
+    assert f2[0] == pytest.approx(-1.91304273)
+    q2 = np.array([0.05, 0.3, 1.0])
+    tau = q2 / (4 * xsec.M_NEUTRON_GEV**2)
+    f1, f2 = xsec.neutron_form_factors(q2)
+    g_d = (1 + q2 / 0.843**2) ** -2
+    np.testing.assert_allclose(f1 + f2, -1.91304273 * g_d, rtol=1e-12)  # G_M
+    np.testing.assert_allclose(f1 - tau * f2, 1.91304273 * tau * g_d / (1 + 5.6 * tau),
+                               rtol=1e-12)  # G_E
+
+
+def test_darknews_neutron_is_zero_and_ours_is_the_lagrangian():
+    """DarkNews 0.4.8's own n-el is 0 for a dipole (docs/darknews.md); our free-neutron
+    amplitude equals the Lagrangian with the Galster F1n, F2n at the neutron mass."""
+    import _dirac
+    from DarkNews import amplitudes
+
+    for proc in darknews_processes(0.3, C12, "n-el"):
+        s, q2 = np.array([proc.MA**2 + 4 * proc.MA]), np.array([0.1])
+        u = 2 * proc.MA**2 + 0.09 - s + q2
+        assert amplitudes.upscattering_dxsec_dQ2([s, -q2, u], process=proc,
+                                                 diagrams=["TMM_SQR"])[0] == 0.0
+    for mass, energy, q2 in ((0.01, 0.5, 0.002), (0.3, 2.0, 0.1), (1.0, 4.0, 0.8)):
+        procs = xsec._processes(mass, xsec.NEUTRON_PDG, "n-el")
+        assert procs[0].MA == xsec.M_NEUTRON_GEV
+        ours = sum(xsec._dsigma_dq2(p, np.array([energy]), np.array([q2]))[0] for p in procs)
+        f1, f2 = (float(f[0]) for f in xsec.neutron_form_factors(np.array([q2])))
+        expected = _dirac.dsigma_dq2_cm2(energy, q2, mass, xsec.M_NEUTRON_GEV, charge=1,
+                                         f1=f1, f2=f2, d=1.0)
+        assert ours == pytest.approx(expected, rel=1e-8)
 
 
 def test_coherent_only_has_inert_hydrogen():
@@ -339,6 +377,15 @@ def test_only_the_dipole_diagram_contributes():
             np.testing.assert_allclose(tmm, tot, rtol=1e-12)
 
 
+def test_neutron_over_proton(tables_047):
+    """The free neutron scatters through its magnetic moment alone: dsigma/dQ^2 ~ flat in
+    Q^2 where the proton's charge gives ~1/Q^2, so its share falls with energy
+    (m_N = 0.47 GeV: 12.7% of the proton's at 1 GeV, 5.9% at 3 GeV, 3.7% at 10 GeV)."""
+    n, p = tables_047[(xsec.NEUTRON_PDG, "n-el")], tables_047[(H1, "p-el")]
+    ratios = [n.total(e) / p.total(e) for e in (1.0, 3.0, 10.0)]
+    np.testing.assert_allclose(ratios, [0.1265, 0.0589, 0.0368], rtol=0.02)
+
+
 def test_bad_input():
     with pytest.raises(InputError):
         xsec.build_tables(0.47, [C12], channels=("DIS",))
@@ -382,24 +429,26 @@ def test_table_cache_hit_returns_identical_tables(tmp_path, builds):
     builds.clear()
     first = xsec.cached_tables(0.47, [O16, C12, C12], cache_dir=tmp_path)
     # one build and one file per channel
-    assert len(builds) == 2 and all(
+    assert len(builds) == 3 and all(
         xsec.tables_cache_path(0.47, [C12, O16], channel=c, cache_dir=tmp_path).is_file()
         for c in xsec.CHANNELS)
     # Same keys (targets and channels in another order): read back, no build.
-    second = xsec.cached_tables(0.47, [C12, O16], channels=("p-el", "coherent"), cache_dir=tmp_path)
-    assert len(builds) == 2
+    second = xsec.cached_tables(0.47, [C12, O16], channels=("n-el", "p-el", "coherent"),
+                                cache_dir=tmp_path)
+    assert len(builds) == 3
     assert_same_tables(first, fresh)
     assert_same_tables(second, fresh)
     assert list(first) == list(second) == list(fresh)  # build_tables's order
     # One file per channel, no temporary left behind.
-    assert [p.suffix for p in tmp_path.iterdir()] == [".npz", ".npz"]
+    assert [p.suffix for p in tmp_path.iterdir()] == [".npz"] * 3
 
 
 def test_channels_share_their_cache_files(tmp_path, builds):
     """The coherent tables a coherent-only preset cached serve a coherent + p-el one."""
     coherent = xsec.cached_tables(0.47, [C12, O16], channels=("coherent",), cache_dir=tmp_path)
     both = xsec.cached_tables(0.47, [C12, O16], cache_dir=tmp_path)
-    assert builds == [(0.47, ("coherent",)), (0.47, ("p-el",))]  # p-el built, coherent read
+    # p-el and n-el built, coherent read
+    assert builds == [(0.47, ("coherent",)), (0.47, ("p-el",)), (0.47, ("n-el",))]
     assert_same_tables({k: v for k, v in both.items() if k[1] == "coherent"}, coherent)
     assert_same_tables(both, xsec.build_tables(0.47, [C12, O16]))
 

@@ -7,7 +7,9 @@ fiducial box). Its record holds seven particles:
 index  particle        from the ntuple
 =====  ==============  =====================================================================
 0      incoming nu     ``nu_pdg``; p = ``e_nu`` x (``nu_dx``, ``nu_dy``, ``nu_dz``)
-1      target nucleus  ``target_pdg``, at rest, mass ``target_mass_gev``
+1      target          what the neutrino scattered on, at rest, mass ``target_mass_gev``:
+                       the nucleus ``target_pdg`` (``channel`` 0, coherent), or the struck
+                       proton (2212, p-el) or neutron (2112, n-el) bound in it
 2      HNL             ``hnl_pdg`` (:data:`HNL_PDG` = 5914 or -5914), ``hnl_*``
 3      recoil          p_nu + p_target - p_N (four-momentum conservation at the upscatter)
 4      decay nu        14 x sign(``hnl_pdg``), ``dnu_*``
@@ -21,8 +23,11 @@ coordinates [m] plus an optional offset (README "Export for detector simulation"
 
 The recoil is exact: SIREN samples the upscatter with the target at rest and mass
 ``target_mass_gev`` (its atomic-mass table, A u for C12), so p_nu + p_target - p_N is the
-on-shell recoil it drew (tests/test_injection.py checks it). A hydrogen target
-(1000010010) recoils as a free proton, written 2212 as GENIE does. The HNL has no code in
+on-shell recoil it drew (tests/test_injection.py checks it). Incoherent events were rebuilt
+on a nucleon at rest (:mod:`t2khnl.nucleons`: Fermi motion and binding are not simulated),
+so their target and recoil are that nucleon; the nucleus it was bound in is ``target_pdg``
+of the ntuple (and ``tgt`` of the rooTracker ``EvtCode``). A hydrogen nucleus (1000010010)
+is a free proton, written 2212 as GENIE does. The HNL has no code in
 the PDG scheme; 5914 is SIREN's ``ParticleType.N4`` and DarkNews's ``neutrino4``, and as a
 PDG number it would be a baryon with a quark of flavour 9, which does not exist, so it
 cannot be mistaken for a known particle. The Dirac N (5914) from nu_mu decays to nu_mu,
@@ -47,7 +52,7 @@ if TYPE_CHECKING:
 #: Speed of light [m/s].
 C_M_PER_S = 299_792_458.0
 #: PDG codes used besides the ntuple's.
-PROTON_PDG, HYDROGEN_PDG, NU_MU_PDG, ELECTRON_PDG = 2212, 1000010010, 14, 11
+PROTON_PDG, NEUTRON_PDG, HYDROGEN_PDG, NU_MU_PDG, ELECTRON_PDG = 2212, 2112, 1000010010, 14, 11
 
 #: The particles of a record, in order.
 PARTICLES = ("nu", "target", "hnl", "recoil", "decay_nu", "e+", "e-")
@@ -64,7 +69,7 @@ DAUGHTERS = ((2, 3), (2, 3), (4, 6), (-1, -1), (-1, -1), (-1, -1), (-1, -1))
 #: came with the export).
 RECORD_BRANCHES = (
     "weight", "decay_probability", "e_nu", "nu_pdg", "nu_dx", "nu_dy", "nu_dz", "target_pdg",
-    "target_mass_gev", "hnl_pdg", "vtx_x", "vtx_y", "vtx_z", "dec_x", "dec_y", "dec_z",
+    "target_mass_gev", "channel", "hnl_pdg", "vtx_x", "vtx_y", "vtx_z", "dec_x", "dec_y", "dec_z",
     *(f"{p}_{c}" for p in ("hnl", "ep", "em", "dnu") for c in ("e", "px", "py", "pz")),
 )
 
@@ -74,6 +79,7 @@ class EventRecords(NamedTuple):
 
     Attributes:
         entry: entry of each event in the ntuple, shape (n,).
+        nucleus_pdg: the nucleus each interaction happened in (``target_pdg``), shape (n,).
         pdg: PDG codes, shape (n, 7).
         p4_gev: four-momenta (px, py, pz, E) [GeV], shape (n, 7, 4).
         mass_gev: each particle's mass [GeV] (the one its four-momentum has), shape (n, 7).
@@ -82,6 +88,7 @@ class EventRecords(NamedTuple):
     """
 
     entry: NDArray[np.int64]
+    nucleus_pdg: NDArray[np.int64]
     pdg: NDArray[np.int64]
     p4_gev: NDArray[np.float64]
     mass_gev: NDArray[np.float64]
@@ -110,6 +117,16 @@ def check_branches(fields: Sequence[str], source: str) -> None:
         msg = (f"{source} lacks the branches an event record needs ({', '.join(missing)}): "
                "it was written by an older t2khnl; simulate it again with this version")
         raise DataFileError(msg)
+
+
+def scatterer_pdg(target_pdg: NDArray[np.int64], channel: NDArray[np.int32]) -> NDArray[np.int64]:
+    """PDG code of what each neutrino scattered on: the nucleus for coherent events, the struck
+    proton (p-el, hydrogen included) or neutron (n-el) for incoherent ones."""
+    from ..nucleons import CHANNEL_CODES
+
+    return np.select([channel == CHANNEL_CODES["p-el"], channel == CHANNEL_CODES["n-el"],
+                      target_pdg == HYDROGEN_PDG],
+                     [PROTON_PDG, NEUTRON_PDG, PROTON_PDG], default=target_pdg)
 
 
 def build(events: ak.Array, mass_gev: float, entries: NDArray[np.int64],
@@ -142,10 +159,10 @@ def build(events: ak.Array, mass_gev: float, entries: NDArray[np.int64],
     target[:, 3] = target_mass
     hnl = p4("hnl")
     hnl_pdg = col("hnl_pdg").astype(np.int64)
-    target_pdg = col("target_pdg").astype(np.int64)
+    nucleus = col("target_pdg").astype(np.int64)
+    scatterer = scatterer_pdg(nucleus, col("channel"))
     pdg = np.column_stack([
-        col("nu_pdg").astype(np.int64), target_pdg, hnl_pdg,
-        np.where(target_pdg == HYDROGEN_PDG, PROTON_PDG, target_pdg),
+        col("nu_pdg").astype(np.int64), scatterer, hnl_pdg, scatterer,
         NU_MU_PDG * np.sign(hnl_pdg), np.full(n, -ELECTRON_PDG), np.full(n, ELECTRON_PDG),
     ])
     p4_all = np.stack([nu, target, hnl, nu + target - hnl, p4("dnu"), p4("ep"), p4("em")],
@@ -160,6 +177,7 @@ def build(events: ak.Array, mass_gev: float, entries: NDArray[np.int64],
     flight_s = np.linalg.norm(decay - upscatter, axis=1) / speed
     return EventRecords(
         entry=entries,
+        nucleus_pdg=nucleus,
         pdg=pdg,
         p4_gev=p4_all,
         mass_gev=mass,
@@ -170,4 +188,4 @@ def build(events: ak.Array, mass_gev: float, entries: NDArray[np.int64],
 
 
 __all__ = ["DAUGHTERS", "HNL_PDG", "MOTHERS", "PARTICLES", "RECORD_BRANCHES", "VERTEX_IN",
-           "VERTEX_OF", "VERTEX_OUT", "EventRecords", "build", "check_branches"]
+           "VERTEX_OF", "VERTEX_OUT", "EventRecords", "build", "check_branches", "scatterer_pdg"]

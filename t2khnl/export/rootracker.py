@@ -60,10 +60,14 @@ def require() -> Any:
     return ROOT
 
 
-def _code(nu_pdg: int, target_pdg: int, hnl_pdg: int) -> str:
-    """The ``EvtCode`` string, in GENIE's key:value; style."""
-    return (f"nu:{nu_pdg};tgt:{target_pdg};proc:EM[dipole],HNLUpscatter;N:{hnl_pdg};"
-            "dec:nu,e+,e-;")
+def _code(nu_pdg: int, nucleus_pdg: int, scatterer_pdg: int, hnl_pdg: int) -> str:
+    """The ``EvtCode`` string, in GENIE's key:value; style: ``tgt`` the nucleus, ``N`` the
+    struck nucleon of an incoherent upscatter (absent for a coherent one, as GENIE writes
+    it), ``hnl`` the HNL's code."""
+    struck = "" if scatterer_pdg == nucleus_pdg else f"N:{scatterer_pdg};"
+    kind = "Coherent" if not struck else "Elastic"
+    return (f"nu:{nu_pdg};tgt:{nucleus_pdg};{struck}proc:EM[dipole],{kind}HNLUpscatter;"
+            f"hnl:{hnl_pdg};dec:nu,e+,e-;")
 
 
 def write(path: Path, sample: ExportSample) -> None:
@@ -120,7 +124,8 @@ def write(path: Path, sample: ExportSample) -> None:
     x4 = rec.production_x4()
     for i in range(rec.entry.size):
         ints["EvtNum"][0] = i
-        code.SetString(_code(*(int(rec.pdg[i, k]) for k in (0, 1, 2))))
+        code.SetString(_code(int(rec.pdg[i, 0]), int(rec.nucleus_pdg[i]), int(rec.pdg[i, 1]),
+                             int(rec.pdg[i, 2])))
         doubles["EvtWght"][0] = sample.weight[i]
         doubles["EvtProb"][0] = sample.decay_probability[i]
         vectors["EvtVtx"][:3] = rec.vertex_m[i, 1]
