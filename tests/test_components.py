@@ -31,7 +31,8 @@ def _write(folder, rng, n=400):
         meta = {"efficiency": 0.07, "strata": None}
         ntuple.write(folder / f"selected_{beam}.root", events, meta)
     return {"mass_gev": MASS, "detector": "nd280", "preset": "corrected", "d_low": 2e-6,
-            "pot_fhc": 1.234e21, "pot_rhc": 6.29e20, "background": {"fhc": 0.0, "rhc": 0.0}}
+            "pot_fhc": 1.234e21, "pot_rhc": 6.29e20, "background": {"fhc": 0.0, "rhc": 0.0},
+            "d_grid_gev_inv": [1e-8, 1e-3, 81]}
 
 
 def test_stages_drop_and_unblock_the_right_events(tmp_path):
