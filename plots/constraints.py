@@ -166,7 +166,13 @@ def hnlimits_dir() -> Path | None:
 
 @dataclass(frozen=True, eq=False)
 class Limit:
-    """One existing limit, converted: masses [MeV], d [GeV^-1] at 95% CL, our convention."""
+    """One existing limit, converted: masses [MeV], d [GeV^-1] at 95% CL, our convention.
+
+    ``outline`` holds the parts of its outline that are boundaries of the excluded region,
+    as (n, 2) arrays of (m [MeV], d [GeV^-1]): a lower curve's curve, a polygon's files but
+    those the YAML lists as ``not_boundary`` (a digitised plot's edge). Empty: the whole
+    outline.
+    """
 
     name: str
     label: str
@@ -176,6 +182,7 @@ class Limit:
     color: str
     factor: float
     source: tuple[Path, ...]
+    outline: tuple[npt.NDArray[np.float64], ...] = ()
 
 
 def _read_two_columns(path: Path) -> npt.NDArray[np.float64]:
@@ -206,6 +213,7 @@ def load_existing_limits() -> list[Limit]:
     for name, spec in config["limits"].items():
         parts: list[npt.NDArray[np.float64]] = []
         paths: list[Path] = []
+        boundary: list[bool] = []
         for entry in spec["files"]:
             reverse = entry.startswith("reversed:")
             path = base / entry.removeprefix("reversed:")
@@ -216,6 +224,7 @@ def load_existing_limits() -> list[Limit]:
             table = _read_two_columns(path)
             parts.append(table[::-1] if reverse else table)
             paths.append(path)
+            boundary.append(entry not in spec.get("not_boundary", ()))
         if not parts:
             continue
         table = np.concatenate(parts)
@@ -223,6 +232,9 @@ def load_existing_limits() -> list[Limit]:
         factor = float(spec["d_factor"]) * cl_factor(
             float(spec["cl"]), target, float(spec["power"]), spec["stat"]
         )
+        scale = np.array([to_mev, factor])
+        outline = () if all(boundary) else tuple(
+            part * scale for part, drawn in zip(parts, boundary, strict=True) if drawn)
         out.append(
             Limit(
                 name=name,
@@ -233,6 +245,7 @@ def load_existing_limits() -> list[Limit]:
                 color=spec["color"],
                 factor=factor,
                 source=tuple(paths),
+                outline=outline,
             )
         )
         logger.debug(
@@ -551,17 +564,27 @@ def _limit_path(limit: Limit, d_top: float) -> Any:
         np.concatenate([limit.d, [top, top]])]))
 
 
+def _boundaries(limit: Limit) -> tuple[npt.NDArray[np.float64], ...]:
+    """The drawn parts of a limit's outline [MeV, GeV^-1]: :attr:`Limit.outline`, else the
+    lower curve itself (not the lines closing it at the top) or the closed polygon."""
+    if limit.outline:
+        return limit.outline
+    xy = np.column_stack([limit.mass_mev, limit.d])
+    return (xy,) if limit.shape != "polygon" else (np.vstack([xy, xy[:1]]),)
+
+
 def _draw_limits(ax: Axes, limits: Sequence[Limit], d_top: float) -> None:
-    """Existing limits: one light grey for all their areas, each outline in its muted tone."""
+    """Existing limits: one light grey for all their areas, each boundary in its muted tone
+    (a digitised plot's edge or the closure of a lower curve is not drawn)."""
     from matplotlib.patches import PathPatch
 
     for limit in limits:
         ax.add_patch(PathPatch(_limit_path(limit, d_top), facecolor=_EXISTING_FILL,
                                edgecolor="none", zorder=1))
     for limit in limits:
-        ax.add_patch(PathPatch(_limit_path(limit, d_top), facecolor="none",
-                               edgecolor=limit.color, linewidth=1.5, zorder=2,
-                               gid=f"limit:{limit.name}"))
+        for part in _boundaries(limit):
+            ax.plot(part[:, 0], part[:, 1], color=limit.color, linewidth=1.5, zorder=2,
+                    gid=f"limit:{limit.name}")
 
 
 def _draw_miniboone(ax: Axes, regions: Mapping[str, list[npt.NDArray[np.float64]]]) -> None:
@@ -596,7 +619,7 @@ def _label_limits(ax: Axes, space: FreeSpace, limits: Sequence[Limit], d_top: fl
 
     box = ax.get_window_extent()
     for limit in limits:
-        outline = [a for a in ax.patches if a.get_gid() == f"limit:{limit.name}"]
+        outline = [a for a in ax.lines if a.get_gid() == f"limit:{limit.name}"]
         edge = curve_points(ax, outline)
         if not len(edge):
             continue  # outside the plotted range
@@ -689,8 +712,8 @@ def _draw(
             holes[-1] += drawn
         _finish_axes(ax, y_range, ylabel=k == 0)
     for k, (ax, panel) in enumerate(zip(axes, panels, strict=True)):
-        right = rlabel if panel.title is None else f"{panel.title}, {rlabel}"
-        corner_label(ax, rlabel=right, demo=demo, left=k == 0)
+        right = [panel.title and f"{panel.title} preset", rlabel if k == len(axes) - 1 else None]
+        corner_label(ax, rlabel=", ".join(filter(None, right)), demo=demo, left=k == 0)
     ours, labels = axes[0].get_legend_handles_labels()  # the MiniBooNE regions
     ours += list(handles.values())
     labels += list(handles)

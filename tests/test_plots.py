@@ -102,7 +102,7 @@ def test_fig4_is_readable(synthetic_contours):
     limits = constraints.load_existing_limits()
     named = {t.get_gid() for t in ax.texts if t.get_visible()}
     for limit in limits:
-        outline = [p for p in ax.patches if p.get_gid() == f"limit:{limit.name}"]
+        outline = [line for line in ax.lines if line.get_gid() == f"limit:{limit.name}"]
         if checks.curve_points(ax).size and outline and _in_view(ax, limit):
             assert f"limit-label:{limit.name}" in named, limit.name
     lowest = min(np.nanmin(constraints.load_contour(p).d_low) for p in synthetic_contours.values())
