@@ -515,8 +515,8 @@ def _draw_contour(
     # a lower edge without an upper one: excluded up to the top of the plot
     high = np.where(np.isfinite(low) & ~np.isfinite(high), d_top, high)
     valid = np.isfinite(low) & np.isfinite(high) & (low > 0) & (high > low)
-    edge = {"color": OURS_COLOR, "linestyle": "--" if dashed else "-", "linewidth": 2.5,
-            "gid": f"contour:{label}", "zorder": 5}
+    edge: dict[str, Any] = {"color": OURS_COLOR, "linestyle": "--" if dashed else "-",
+                            "linewidth": 2.5, "gid": f"contour:{label}", "zorder": 5}
     holes: list[_Hole] = []
     segments = _segments(valid)
     for seg in segments:
@@ -639,8 +639,8 @@ def _label_limits(ax: Axes, space: FreeSpace, limits: Sequence[Limit], d_top: fl
 
 def _leader(ax: Axes, text: Any, target_px: npt.NDArray[np.float64]) -> None:
     """Turn a placed text into an annotation pointing at ``target_px`` [display px]."""
-    target = ax.transData.inverted().transform(target_px)
-    ax.annotate(text.get_text(), xy=target, xytext=text.get_position(),
+    x, y = ax.transData.inverted().transform(target_px)
+    ax.annotate(text.get_text(), xy=(float(x), float(y)), xytext=text.get_position(),
                 color=text.get_color(), fontsize=text.get_fontsize(), ha="center",
                 va="center", zorder=6, gid=text.get_gid(),
                 arrowprops={"arrowstyle": "-", "color": text.get_color(), "lw": 1.0,
@@ -711,9 +711,6 @@ def _draw(
             handles.setdefault(label, handle)
             holes[-1] += drawn
         _finish_axes(ax, y_range, ylabel=k == 0)
-    for k, (ax, panel) in enumerate(zip(axes, panels, strict=True)):
-        right = [panel.title and f"{panel.title} preset", rlabel if k == len(axes) - 1 else None]
-        corner_label(ax, rlabel=", ".join(filter(None, right)), demo=demo, left=k == 0)
     ours, labels = axes[0].get_legend_handles_labels()  # the MiniBooNE regions
     ours += list(handles.values())
     labels += list(handles)
@@ -724,8 +721,18 @@ def _draw(
     else:
         axes[0].legend(ours, labels, loc="best")
         fig.canvas.draw()
-    for ax, panel_holes in zip(axes, holes, strict=True):
+    for k, ax in enumerate(axes):
+        # once the layout is final: mplhep spaces the label's parts in axes coordinates
+        corner_label(ax, rlabel=rlabel if k == len(axes) - 1 else None, demo=demo,
+                     left=k == 0)
+    for ax, panel, panel_holes in zip(axes, panels, holes, strict=True):
         space = FreeSpace(ax)
+        if panel.title:  # the panel's name, in its top left corner
+            box = ax.get_window_extent()
+            name = ax.text(0, 0, panel.title, fontsize=FONT.legend, fontweight="bold",
+                           ha="center", va="center", zorder=6, gid="panel-title",
+                           bbox={"facecolor": "white", "edgecolor": "none", "pad": 2})
+            space.place(name, [[box.x0, box.y1]])
         _annotate_holes(ax, space, panel_holes)
         _label_limits(ax, space, limits, y_range[1])
 
@@ -740,6 +747,7 @@ def plot(
     miniboone: bool = True,
     rlabel: str = "95% CL",
     demo: str | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Draw Fig. 4: our contours, the MiniBooNE regions and the existing limits.
 
@@ -760,13 +768,14 @@ def plot(
         miniboone: draw the MiniBooNE-preferred regions.
         rlabel: the corner label's right-hand text.
         demo: the demo statement of a coarse run (:func:`t2khnl.plots.style.demo_text`).
+        title: a name written in the top left corner of the plot (e.g. the preset).
 
     Returns:
         The figure.
     """
     import matplotlib.pyplot as plt
 
-    panel = _panel(contours, sensitivity)
+    panel = _panel(contours, sensitivity, title)
     with style():
         own = ax is None
         if ax is None:
@@ -790,11 +799,12 @@ def plot_presets(
     """Fig. 4 of several presets side by side, on shared axes (one panel per preset).
 
     Args:
-        panels: panel title (the preset) -> its contours, as for :func:`plot`.
+        panels: the preset (named in its panel's top left corner, "<preset> preset") -> its
+            contours, as for :func:`plot`.
         data_dir: the input-data folder (MiniBooNE regions).
         existing_limits: draw the ``hnlimits`` limits.
         sensitivity: labels to draw dashed (default as :func:`plot`).
-        rlabel: the corner labels' right-hand text (after each panel's title).
+        rlabel: the corner label's right-hand text (above the last panel).
         demo: the demo statement of a coarse run.
 
     Returns:
@@ -805,7 +815,8 @@ def plot_presets(
     if not panels:
         msg = "plot_presets needs at least one panel"
         raise InputError(msg)
-    loaded = [_panel(contours, sensitivity, title) for title, contours in panels.items()]
+    loaded = [_panel(contours, sensitivity, f"{title} preset")
+              for title, contours in panels.items()]
     with style():
         fig, axes = plt.subplots(1, len(loaded), figsize=(PAGE_WIDTH_IN, 8.5), sharex=True,
                                  sharey=True, squeeze=False, layout="constrained")

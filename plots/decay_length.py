@@ -361,7 +361,7 @@ def plot(
         raise InputError(msg)
     scanned = np.all(np.isfinite(median) & (median > 0), axis=1)
     masses_mev, median = masses[scanned] * 1e3, median[scanned]
-    m_fine = np.geomspace(*MASS_RANGE_MEV, max(n_analytic_masses, 2)) / 1e3
+    m_fine = np.geomspace(MASS_RANGE_MEV[0], MASS_RANGE_MEV[1], max(n_analytic_masses, 2)) / 1e3
     d_fine = np.geomspace(d[0], d[-1], 200)
     analytic = analytic_decay_length_m(m_fine, d_fine, preset=preset, beam=beam,
                                        data_dir=data_dir)
@@ -399,9 +399,9 @@ def plot(
         fig.legend(handles=handles, loc="outside lower center", ncols=1, frameon=False,
                    fontsize=FONT.note, title_fontsize=FONT.note, alignment="left",
                    title=f"ND280 2019, {beam.upper()} flux, {preset} preset")
-        corner_label(ax, demo=demo)
         fig.canvas.draw()
         fig.set_layout_engine("none")  # freeze the layout: the labels cut lines by pixels
+        corner_label(ax, demo=demo)  # mplhep spaces its parts in axes coordinates
         sim, sim_texts = _labelled_contours(ax, masses_mev, d, median, analytic_levels_m, 0.3,
                                             colors=_SIMULATION_COLOR, linestyles="--")
         ana, ana_texts = _labelled_contours(ax, m_fine * 1e3, d_fine, analytic,

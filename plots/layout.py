@@ -48,6 +48,7 @@ def curve_artists(ax: Axes) -> list[Artist]:
     """The artists of ``ax`` that draw outlines: visible lines, edged patches (not the axes'
     frame), collections other than colour meshes."""
     from matplotlib.collections import Collection, QuadMesh
+    from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.spines import Spine
@@ -56,10 +57,10 @@ def curve_artists(ax: Axes) -> list[Artist]:
     for artist in ax.get_children():
         if not artist.get_visible() or artist is ax.patch or isinstance(artist, Spine):
             continue
-        if isinstance(artist, Line2D) or (
-            isinstance(artist, Patch) and artist.get_linewidth() > 0
-            and artist.get_edgecolor()[3] > 0 and artist.axes is ax
-        ) or (isinstance(artist, Collection) and not isinstance(artist, QuadMesh)):
+        edged = isinstance(artist, Patch) and artist.get_linewidth() > 0 and float(
+            to_rgba(artist.get_edgecolor())[3]) > 0
+        if isinstance(artist, Line2D) or edged or (
+                isinstance(artist, Collection) and not isinstance(artist, QuadMesh)):
             out.append(artist)
     return out
 
@@ -190,7 +191,8 @@ class FreeSpace:
         if distance[best] > max_distance_px:
             text.set_visible(False)
             return False
-        text.set_position(self.ax.transData.inverted().transform(centres[best]))
+        x, y = self.ax.transData.inverted().transform(centres[best])
+        text.set_position((float(x), float(y)))
         self.mark_box(text.get_window_extent(renderer))
         return True
 

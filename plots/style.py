@@ -106,17 +106,20 @@ def style() -> Iterator[None]:
         yield
 
 
-def demo_text(n_masses: int, events_per_beam: int) -> str:
+def demo_text(n_masses: int, events_per_beam: int, most: int | None = None) -> str:
     """The statement every figure of a coarse demonstration carries.
 
     Args:
         n_masses: masses simulated for the figure.
-        events_per_beam: upscatters simulated per beam and mass.
+        events_per_beam: upscatters simulated per beam and mass (the fewest, if they differ).
+        most: the most upscatters per beam a mass got, if more than ``events_per_beam``.
 
     Returns:
-        "demo: N masses, M events per beam".
+        "demo: N masses, M events per beam" (M as "M-K" when the masses differ).
     """
-    return f"demo: {n_masses} masses, {events_per_beam} events per beam"
+    events = f"{events_per_beam}" if not most or most == events_per_beam else (
+        f"{events_per_beam}-{most}")
+    return f"demo: {n_masses} masses, {events} events per beam"
 
 
 def corner_label(
@@ -133,6 +136,7 @@ def corner_label(
             for the further panels of a row, which repeat only their right-hand text.
     """
     import mplhep
+    from matplotlib.transforms import offset_copy
 
     texts = mplhep.label.exp_label(
         exp="Recast" if left else "", llabel=(demo or PAPER) if left else "",
@@ -141,6 +145,17 @@ def corner_label(
     for text in texts:
         if text is not None and text.get_text() in (demo, PAPER):
             text.set_gid(_STATEMENT_GID)
+    # a right-hand text that would run into the left-hand one goes a line higher
+    right, lefts = texts[2], [t for t in texts[:2] if t is not None and t.get_text()]
+    if right is None or not right.get_text() or not lefts:
+        return
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    box = right.get_window_extent(renderer)
+    end = max(t.get_window_extent(renderer).x1 for t in lefts)
+    if end + 0.5 * box.height > box.x0:
+        points = 1.3 * box.height * 72.0 / ax.figure.dpi
+        right.set_transform(offset_copy(right.get_transform(), ax.figure, y=points,
+                                        units="points"))
 
 
 def demo_note(fig: Figure, text: str) -> None:

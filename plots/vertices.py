@@ -300,7 +300,7 @@ def _symlog_axis(ax: Axes, which: str, linear_m: float, ticks: Sequence[float], 
     axis.set_major_locator(FixedLocator([t for t in ticks if edges[0] <= t <= edges[-1]]))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_locator(SymmetricalLogLocator(linthresh=linear_m, base=10,
-                                                 subs=np.arange(2, 10)))
+                                                 subs=[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]))
     line = ax.axvline if which == "x" else ax.axhline
     for edge in (-linear_m, linear_m):
         if edges[0] < edge < edges[-1]:
@@ -423,11 +423,12 @@ def plot(
         fig.colorbar(mesh, ax=axes, label="expected decays [m$^{-2}$]")
         fig.legend(loc="outside lower center", ncols=6, frameon=False, fontsize=FONT.legend,
                    title=_caption(beam, pot), title_fontsize=FONT.note)
+        fig.canvas.draw()
+        fig.set_layout_engine("none")  # freeze the layout: the notes go by display pixels
+        # mplhep spaces its label's parts in axes coordinates: after the layout is final
         corner_label(axes[0][0], demo=demo)
         corner_label(axes[0][-1], left=False,
                      rlabel=rf"$d_{{\mu N}}$ = {d_gev_inv:.3g} GeV$^{{-1}}$, {preset}")
-        fig.canvas.draw()
-        fig.set_layout_engine("none")  # freeze the layout: the notes go by display pixels
         for ax, text in notes:
             box = ax.get_window_extent()  # wanted: top right, above the detector
             label = ax.text(0, 0, text, ha="center", va="center", fontsize=FONT.note,

@@ -150,8 +150,9 @@ def test_presets_side_by_side(synthetic_contours):
     left, right = (ax for ax in fig.axes if ax.get_visible())
     assert left.get_shared_y_axes().joined(left, right)
     assert left.get_ylim() == right.get_ylim() and left.get_xlim() == right.get_xlim()
-    assert "published" in " ".join(t.get_text() for t in left.texts)
-    assert "corrected" in " ".join(t.get_text() for t in right.texts)
+    for ax, name in ((left, "published preset"), (right, "corrected preset")):
+        (title,) = [t for t in ax.texts if t.get_gid() == "panel-title"]
+        assert title.get_text() == name and title.get_visible()
     for ax in (left, right):
         for label in synthetic_contours:
             assert min(_drawn_extent(ax, label)) > 50
