@@ -166,8 +166,9 @@ def demo_note(fig: Figure, text: str) -> None:
         fig: the figure.
         text: the statement; it should start with "demo".
     """
-    fig.text(0.02, 1.0, text, ha="left", va="bottom", fontsize=FONT.note, style="italic",
-             gid=_STATEMENT_GID)
+    with style():  # the size names resolve against the scheme's base size
+        fig.text(0.02, 1.0, text, ha="left", va="bottom", fontsize=FONT.corner,
+                 style="italic", gid=_STATEMENT_GID)
 
 
 def statement(fig: Figure) -> str:
