@@ -22,6 +22,12 @@ energy (T = Q²/2M ≲ 1 MeV), so E_N ≈ E_ν. This misses the mix of nuclei (t
 on Pb208 is ~40% above O16's at 200 MeV, Si28's 3% above) and the geometric acceptance of
 the boxes: on samples of a few hundred events at 50, 200 and 500 MeV (both detectors) the
 simulated medians came out 0.82-1.09 times the analytic ones.
+
+Drawing (:func:`plot`): the colour is the simulated median, interpolated in log between the
+scanned masses (marked along the top) and blank outside them; contours at 0.1-1000 m are
+drawn and labelled for both the simulation (dashed orange) and the analytic βγcτ (solid
+black, over the whole mass range), the lines broken under their labels; the legend states
+the energy convention of the analytic lines.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
@@ -38,10 +44,11 @@ import numpy.typing as npt
 
 from t2khnl import config, model
 from t2khnl.errors import InputError
-from t2khnl.plots.constraints import save, style
+from t2khnl.plots.style import COLUMN_WIDTH_IN, FONT, corner_label, save, style
 from t2khnl.reweight import median_decay_length_m, weighted_median
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -68,7 +75,7 @@ ANALYTIC_TARGET_PDG = 1000080160
 LEVELS_M: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
 """Default contour levels [m]."""
 _N_ENERGIES = 4000
-_LABEL_BOX = {"facecolor": "white", "alpha": 0.7, "lw": 0, "pad": 1}
+_SIMULATION_COLOR = "#E8590C"
 
 
 def median_decay_length(
@@ -268,6 +275,38 @@ def _log_edges(centres: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return 10 ** np.concatenate([[logs[0] - step[0] / 2], inner, [logs[-1] + step[-1] / 2]])
 
 
+def _points_along(contours: Any, fraction: float) -> list[tuple[float, float]]:
+    """For each level of a contour set, the point [data] ``fraction`` of the way along its
+    longest line (measured in display pixels): where its label goes."""
+    inverse = contours.axes.transData.inverted()
+    points = []
+    for path in contours.get_paths():
+        lines = contours.get_transform().transform_path(path).to_polygons(closed_only=False)
+        if not lines:
+            continue
+        line = max(lines, key=lambda xy: float(np.hypot(*np.diff(xy, axis=0).T).sum()))
+        length = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(line, axis=0).T))])
+        at = fraction * length[-1]
+        xy = [np.interp(at, length, line[:, k]) for k in (0, 1)]
+        points.append(tuple(inverse.transform(xy)))
+    return points
+
+
+def _labelled_contours(ax: Axes, x: Any, y: Any, z: Any, levels: Sequence[float],
+                       fraction: float, **kwargs: Any) -> tuple[Any, list[Any]]:
+    """Contours of log10 ``z`` at ``levels`` [m], each labelled "<level> m" ``fraction`` of
+    the way along its line (rotated along it)."""
+    log_levels = [np.log10(v) for v in levels if np.nanmin(z) < v < np.nanmax(z)]
+    if not log_levels or np.size(x) < 2 or np.size(y) < 2:
+        return None, []
+    lines = ax.contour(x, y, np.ma.log10(np.ma.masked_invalid(z)).T, levels=log_levels,
+                       linewidths=2.0, **kwargs)
+    ax.figure.canvas.draw()  # type: ignore[attr-defined]  # final transforms for the labels
+    texts = ax.clabel(lines, inline=False, manual=_points_along(lines, fraction),
+                      fmt=lambda v: f"{10**v:g} m", fontsize=FONT.note)
+    return lines, list(texts)
+
+
 def plot(
     masses_gev: npt.ArrayLike,
     d_grid_gev_inv: npt.ArrayLike,
@@ -278,19 +317,27 @@ def plot(
     beam: str = "fhc",
     n_analytic_masses: int = 30,
     data_dir: str | os.PathLike[str] | None = None,
+    demo: str | None = None,
 ) -> Figure:
     """Draw Fig. 3: the simulated median decay length with analytic and simulated contours.
+
+    The colour is the simulated median, interpolated (in log) between the scanned masses
+    and left blank outside them; the scanned masses are marked along the top. Contours at
+    ``analytic_levels_m`` are drawn and labelled for both the simulated median (dashed) and
+    the analytic βγcτ (solid; :func:`analytic_decay_length_m`, βγ at the median neutrino
+    energy of flux × σ_coh on O16, E_N ≈ E_ν), which is drawn over the whole mass range.
 
     Args:
         masses_gev: increasing HNL masses [GeV] of the simulated map.
         d_grid_gev_inv: increasing couplings [GeV^-1].
-        median_m: simulated medians [m], shape (n_masses, n_d) (NaN: no events).
+        median_m: simulated medians [m], shape (n_masses, n_d) (NaN: no events; such masses
+            are left out).
         preset: width convention of the analytic contours.
-        analytic_levels_m: contour levels [m], drawn for the analytic (solid black,
-            labelled) and the simulated (dashed orange) medians where the data reach them.
+        analytic_levels_m: contour levels [m] of both sets of lines.
         beam: flux of the analytic boost.
-        n_analytic_masses: log-spaced masses of the analytic curves over the map's range.
+        n_analytic_masses: log-spaced masses of the analytic curves over the plotted range.
         data_dir: input-data folder.
+        demo: the demo statement of a coarse run (:func:`t2khnl.plots.style.demo_text`).
 
     Returns:
         The figure.
@@ -299,43 +346,71 @@ def plot(
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
 
+    from t2khnl.plots.constraints import MASS_RANGE_MEV
+    from t2khnl.plots.layout import clear_under
+
     masses = np.asarray(masses_gev, dtype=float)
     d = np.asarray(d_grid_gev_inv, dtype=float)
-    median = np.ma.masked_invalid(np.asarray(median_m, dtype=float))
+    median = np.asarray(median_m, dtype=float)
     if median.shape != (masses.size, d.size):
         msg = f"median_m has shape {median.shape}, expected {(masses.size, d.size)}"
         raise InputError(msg)
-    if np.any(np.diff(masses) <= 0) or np.any(np.diff(d) <= 0) or median.count() == 0:
+    if np.any(np.diff(masses) <= 0) or np.any(np.diff(d) <= 0) or not np.any(
+            np.isfinite(median)):
         msg = "masses and couplings must increase and some medians must be finite"
         raise InputError(msg)
-    m_fine = np.geomspace(masses[0], masses[-1], n_analytic_masses if masses.size > 1 else 1)
+    scanned = np.all(np.isfinite(median) & (median > 0), axis=1)
+    masses_mev, median = masses[scanned] * 1e3, median[scanned]
+    m_fine = np.geomspace(MASS_RANGE_MEV[0], MASS_RANGE_MEV[1], max(n_analytic_masses, 2)) / 1e3
     d_fine = np.geomspace(d[0], d[-1], 200)
-    analytic = analytic_decay_length_m(m_fine, d_fine, preset=preset, beam=beam, data_dir=data_dir)
+    analytic = analytic_decay_length_m(m_fine, d_fine, preset=preset, beam=beam,
+                                       data_dir=data_dir)
     with style():
-        fig, ax = plt.subplots(figsize=(10, 8))
-        mesh = ax.pcolormesh(
-            _log_edges(masses) * 1e3, _log_edges(d), median.T, norm=LogNorm(), cmap="viridis"
-        )
-        fig.colorbar(mesh, ax=ax, label="median lab decay length [m]")
-        # contours of log10 L: L spans decades between grid nodes, log10 L is near-linear
-        for x, y, z, labelled, kwargs in (
-            (m_fine, d_fine, analytic, True, {"colors": "black", "linestyles": "-"}),
-            (masses, d, median, False, {"colors": "#FF7F0E", "linestyles": "--"}),
-        ):
-            levels = [np.log10(v) for v in analytic_levels_m if np.nanmin(z) < v < np.nanmax(z)]
-            if levels and x.size > 1 and y.size > 1:
-                log_z = np.ma.log10(z.T)
-                lines = ax.contour(x * 1e3, y, log_z, levels=levels, linewidths=1.5, **kwargs)
-                if labelled:  # inline=False: the inline cut misplaces gaps on log axes
-                    for text in ax.clabel(lines, inline=False, fmt=lambda v: f"{10**v:g} m"):
-                        text.set(fontsize="x-small", bbox=_LABEL_BOX)
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 9.5), layout="constrained")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xlim(*MASS_RANGE_MEV)
+        ax.set_ylim(d[0], d[-1])
+        norm = LogNorm(vmin=float(median.min()), vmax=float(median.max()))
+        if masses_mev.size > 1:  # interpolated between the scanned masses only
+            mesh = ax.pcolormesh(masses_mev, d, median.T, shading="gouraud", norm=norm,
+                                 cmap="viridis", rasterized=True)
+        else:  # one mass: a narrow column
+            edges = masses_mev[0] * np.array([0.97, 1.03])
+            mesh = ax.pcolormesh(edges, _log_edges(d), median.T, norm=norm, cmap="viridis",
+                                 rasterized=True)
+        ax.plot(masses_mev, np.full(masses_mev.size, d[-1]), linestyle="none", marker="v",
+                markersize=13, color=_SIMULATION_COLOR, markeredgecolor="black", zorder=6)
+        fig.colorbar(mesh, ax=ax, label="median lab decay length [m]")
         ax.set_xlabel(r"$m_N$ [MeV]")
         ax.set_ylabel(r"$d_{\mu N}$ [GeV$^{-1}$]")
         handles = [
-            Line2D([], [], color="black", label=r"analytic $\beta\gamma c\tau$"),
-            Line2D([], [], color="#FF7F0E", linestyle="--", label="simulation"),
+            Line2D([], [], color=_SIMULATION_COLOR, linestyle="--", linewidth=2,
+                   label="simulation: weighted median over the upscatters reaching the "
+                         "fiducial volume"),
+            Line2D([], [], color=_SIMULATION_COLOR, linestyle="none", marker="v",
+                   markersize=13, markeredgecolor="black",
+                   label=f"the {masses_mev.size} simulated masses (colour interpolated "
+                         "between them)"),
+            Line2D([], [], color="black", linewidth=2,
+                   label=r"analytic $\beta\gamma c\tau$, $E_N = E_\nu$ at the median of "
+                         r"$\Phi_\nu(E_\nu)\,\sigma_{\rm coh}(E_\nu)$ on $^{16}$O"),
         ]
-        ax.legend(handles=handles, loc="upper right", fontsize="small")
+        fig.legend(handles=handles, loc="outside lower center", ncols=1, frameon=False,
+                   fontsize=FONT.note, title_fontsize=FONT.note, alignment="left",
+                   title=f"ND280 2019, {beam.upper()} flux, {preset} preset")
+        fig.canvas.draw()
+        fig.set_layout_engine("none")  # freeze the layout: the labels cut lines by pixels
+        corner_label(ax, demo=demo)  # mplhep spaces its parts in axes coordinates
+        sim, sim_texts = _labelled_contours(ax, masses_mev, d, median, analytic_levels_m, 0.3,
+                                            colors=_SIMULATION_COLOR, linestyles="--")
+        ana, ana_texts = _labelled_contours(ax, m_fine * 1e3, d_fine, analytic,
+                                            analytic_levels_m, 0.7, colors="black",
+                                            linestyles="-")
+        for text in sim_texts:
+            text.set(color=_SIMULATION_COLOR)
+        boxes = [t.get_window_extent() for t in sim_texts + ana_texts]
+        for lines in (sim, ana):
+            if lines is not None:
+                clear_under(lines, boxes)
     return fig

@@ -15,10 +15,10 @@
   the chain analysis -> like for like), so every difference is stated.
 
 ```python
-from t2khnl.plots import constraints, validation
+from t2khnl.plots import style, validation
 
 fig = validation.plot(validation.curves())
-constraints.save(fig, "suppl_fig1")   # suppl_fig1.pdf and .png
+style.save(fig, "suppl_fig1")   # suppl_fig1.pdf and .png
 ```
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from t2khnl import afh, kaon
-from t2khnl.plots.constraints import style
+from t2khnl.plots.style import FONT, corner_label, style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -206,18 +206,18 @@ def caption(c: ValidationCurves) -> str:
     )
 
 
-def plot(c: ValidationCurves) -> Figure:
+def plot(c: ValidationCurves, *, demo: str | None = None) -> Figure:
     """Draw Suppl. Fig. 1: our kaon-decay HNL limits at ND280 against AFH's, with a ratio
     panel and the factors of AFH's assumptions stated under it.
 
     Args:
         c: the curves and their agreement, from :func:`curves`.
+        demo: the demo statement of a coarse run's figure set (None: a full run).
 
     Returns:
-        The figure (save it with :func:`t2khnl.plots.constraints.save`).
+        The figure (save it with :func:`t2khnl.plots.style.save`).
     """
     import matplotlib.pyplot as plt
-    import mplhep
 
     with style():
         fig, (top, bottom) = plt.subplots(
@@ -239,13 +239,12 @@ def plot(c: ValidationCurves) -> Figure:
         top.set_ylim(drawn.min() / 3, 1000 * U2_DRAWN_MAX)
         top.set_xlim(*MASS_RANGE_MEV)
         top.set_ylabel(r"$|U_{\mu N}|^2$")
-        top.legend(loc="upper left", fontsize="x-small", frameon=False)
-        mplhep.label.exp_label(exp="", llabel=r"$K\to\mu N$ recast", data=False,
-                               rlabel=r"$\mu_{\rm tr}=10^{-6}$ GeV$^{-1}$, 90% CL", ax=top,
-                               fontsize="small")
+        top.legend(loc="upper left", fontsize=FONT.note, frameon=False)
 
         _ratio_panel(bottom, c)
-        fig.text(0.12, 0.005, caption(c), ha="left", va="top", fontsize="x-small", wrap=True)
+        fig.text(0.12, 0.005, caption(c), ha="left", va="top", fontsize=FONT.note, wrap=True)
+        corner_label(top, rlabel=r"$K\to\mu N$, $\mu_{\rm tr}=10^{-6}$ GeV$^{-1}$, 90% CL",
+                     demo=demo)
     return fig
 
 
@@ -262,4 +261,4 @@ def _ratio_panel(ax: Axes, c: ValidationCurves) -> None:
     ax.set_ylim(*RATIO_RANGE)
     ax.set_xlabel(r"$m_N$ [MeV]")
     ax.set_ylabel("this work / AFH")
-    ax.legend(loc="upper center", fontsize="xx-small", frameon=False, ncol=2)
+    ax.legend(loc="upper center", fontsize=FONT.note, frameon=False, ncol=2)

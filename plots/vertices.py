@@ -3,9 +3,10 @@
 Weighted 2D histograms of the upscattering vertex, z–x and z–y, for a few HNL masses at
 d = 3.87e-7 GeV^-1, in ND280 (2019) and its upgrade, with the detector drawn from the
 geometry model (:func:`detector_boxes`: the magnet, P0D, FGDs, SuperFGD and TPC gas as the
-bounding boxes of their SIREN sectors; the fiducial boxes dashed red). The colour is the
-expected number of HNL decays inside the fiducial volumes per bin (the ``weight`` branch
-times the preset's nominal exposure, before BR(ee), cuts and efficiency), on a log scale.
+bounding boxes of their SIREN sectors, on a white halo; the fiducial boxes dashed red). The
+colour is the expected number of HNL decays inside the fiducial volumes per m² (the
+``weight`` branch times the preset's nominal exposure, before BR(ee), cuts and efficiency,
+over the bin's area), on a log scale.
 
 What the map shows: :func:`t2khnl.generate.simulate` injects upscatters only in a cylinder in
 front of each fiducial box and keeps those whose HNL line crosses it, and rock vertices are
@@ -18,10 +19,13 @@ rock that is uniform across the beam.
 Axes: light HNLs come from up to ~280 m of rock upstream, and aiming spreads those
 vertices over tens of metres across the beam (an HNL at angle θ made a distance L upstream
 starts L·θ off axis), while heavy HNLs are made inside the 7.6 m long magnet. Both axes are
-therefore symmetric-log: z linear for |z| < 4 m, x and y linear for |x|, |y| < 3 m (0.1 m
-bins there), logarithmic beyond (12 bins per decade), over z in [-300, 4] m (beyond the 280
-m injection limit in front of the most upstream box) and x, y in [-50, 50] m. Each panel
-states the fraction of the weight from the rock and the fraction outside the window.
+therefore symmetric-log: z linear for |z| < 4 m, x and y linear for |x|, |y| < 3 m (0.2 m
+bins there), logarithmic beyond (8 bins per decade), over z in [-300, 4] m (beyond the 280
+m injection limit in front of the most upstream box) and x, y in [-50, 50] m; dotted lines
+mark where the scale changes and the figure's caption (the legend's title) says so. The
+colour is a density, expected decays per m² of the plane (bins differ in size), summed over
+the third coordinate. Each panel notes its mass, the share of the expected decays from rock
+upscatters and the share from vertices beyond the axes.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy.typing as npt
 
 from t2khnl import config
 from t2khnl.errors import InputError
-from t2khnl.plots.constraints import save, style
+from t2khnl.plots.style import FONT, PAGE_WIDTH_IN, corner_label, save, style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -68,24 +72,18 @@ TRANSVERSE_RANGE_M: tuple[float, float] = (-50.0, 50.0)
 """Default x and y window [m]."""
 _Z_LINEAR_M = 4.0
 _TRANSVERSE_LINEAR_M = 3.0
-_LINEAR_BIN_M = 0.1
-_BINS_PER_DECADE = 12
+_LINEAR_BIN_M = 0.2
+_BINS_PER_DECADE = 8
 _DYNAMIC_RANGE = 1.0e6
 _MERGE_GAP_M = 0.05
 _Z_TICKS_M = (-100, -10, -2, 0, 2, 4)
-_TRANSVERSE_TICKS_M = (-30, -3, 0, 3, 30)
+_TRANSVERSE_TICKS_M = (-30, -10, -3, 0, 3, 10, 30)
 _REGION_STYLE: dict[str, tuple[str, str]] = {
     "magnet": ("UA1 magnet", "0.45"),
     "p0d": ("P0D", "#E69F00"),
     "superfgd": ("SuperFGD", "#CC79A7"),
-    "fgd": ("FGD", "#009E73"),
+    "fgd": ("FGD", "black"),
     "tpc_gas": ("TPC gas", "#56B4E9"),
-}
-_NOTE_STYLE = {
-    "ha": "left",
-    "va": "top",
-    "fontsize": "x-small",
-    "bbox": {"facecolor": "white", "alpha": 0.8, "lw": 0},
 }
 _DETECTOR_LABELS = {"nd280": "ND280 (2019)", "upgrade": "ND280 upgrade"}
 
@@ -119,7 +117,7 @@ class VertexMap(NamedTuple):
 
 
 def _symlog_edges(window_m: tuple[float, float], linear_m: float) -> npt.NDArray[np.float64]:
-    """Bin edges [m]: 0.1 m steps for |u| < ``linear_m``, 1/12 decade beyond."""
+    """Bin edges [m]: 0.2 m steps for |u| < ``linear_m``, 1/8 decade beyond."""
     lo, hi = window_m
     if not lo < hi:
         msg = f"window must be increasing, got {window_m}"
@@ -153,7 +151,7 @@ def histogram(
         z_range_m: z window [m]; vertices outside either window count in ``outside``.
         transverse_range_m: x or y window [m].
 
-    The bins are 0.1 m wide for |z| < 4 m and |x|, |y| < 3 m and 1/12 decade beyond.
+    The bins are 0.2 m wide for |z| < 4 m and |x|, |y| < 3 m and 1/8 decade beyond.
 
     Returns:
         The histogram; ``weights.sum() + outside == total``.
@@ -267,12 +265,15 @@ def simulate_samples(
 
 
 def _draw_outline(ax: Axes, geometry: Any, axis: str, drawn: set[str]) -> None:
-    """Rectangles of the sub-detectors and (dashed red) the fiducial boxes, in z–``axis``.
+    """Rectangles of the sub-detectors and (dashed red) the fiducial boxes, in z–``axis``,
+    each on a white halo so that it stays visible on any colour.
 
     Each label in ``drawn`` is already in the legend; the others are added to it.
     """
+    from matplotlib import patheffects
     from matplotlib.patches import Rectangle
 
+    halo = [patheffects.withStroke(linewidth=4.5, foreground="white")]
     k = "xyz".index(axis)
     outlines = [
         (b.centre, b.widths, *_REGION_STYLE[b.region], "-") for b in detector_boxes(geometry)
@@ -281,35 +282,71 @@ def _draw_outline(ax: Axes, geometry: Any, axis: str, drawn: set[str]) -> None:
     for centre, widths, label, color, linestyle in outlines:
         lo = centre - widths / 2
         shown = None if label in drawn else label
-        rect = Rectangle((lo[2], lo[k]), widths[2], widths[k], fill=False, label=shown)
+        rect = Rectangle((lo[2], lo[k]), widths[2], widths[k], fill=False, label=shown,
+                         zorder=3)
         ax.add_patch(rect)
-        rect.set(edgecolor=color, linestyle=linestyle, linewidth=1.0)
+        rect.set(edgecolor=color, linestyle=linestyle, linewidth=2.0, path_effects=halo)
         drawn.add(label)
 
 
-def _symlog_axis(ax: Axes, which: str, linear_m: float, ticks: Sequence[float], edges: Any) -> None:
-    """Symmetric-log ``which`` axis, linear for |u| < ``linear_m``, plain tick labels [m]."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter
+def _symlog_axis(ax: Axes, which: str, linear_m: float, ticks: Sequence[float], edges: Any,
+                 linscale: float) -> None:
+    """Symmetric-log ``which`` axis, linear for |u| < ``linear_m`` (marked by dotted lines;
+    that part as long as ``linscale`` decades), plain tick labels [m]."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, SymmetricalLogLocator
 
-    getattr(ax, f"set_{which}scale")("symlog", linthresh=linear_m, linscale=1.0)
+    getattr(ax, f"set_{which}scale")("symlog", linthresh=linear_m, linscale=linscale)
     axis = getattr(ax, f"{which}axis")
     axis.set_major_locator(FixedLocator([t for t in ticks if edges[0] <= t <= edges[-1]]))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(SymmetricalLogLocator(linthresh=linear_m, base=10,
+                                                 subs=[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]))
+    line = ax.axvline if which == "x" else ax.axhline
+    for edge in (-linear_m, linear_m):
+        if edges[0] < edge < edges[-1]:
+            line(edge, color="0.35", linestyle=":", linewidth=1.2, zorder=2)
+
+
+def _density(vmap: VertexMap, pot: float) -> Any:
+    """Expected decays per m² of the plane in each bin: weights [1/POT] × ``pot`` / area."""
+    area = np.outer(np.diff(vmap.z_edges_m), np.diff(vmap.transverse_edges_m))
+    return np.ma.masked_less_equal((vmap.weights * pot / area).T, 0.0)
 
 
 def _draw_panel(ax: Axes, vmap: VertexMap, pot: float, norm: Any) -> Any:
-    """One vertex map [expected decays / bin] on symlog axes, with its rock/outside note."""
-    counts = np.ma.masked_less_equal(vmap.weights.T * pot, 0.0)
-    mesh = ax.pcolormesh(vmap.z_edges_m, vmap.transverse_edges_m, counts, norm=norm, cmap="viridis")
-    _symlog_axis(ax, "x", _Z_LINEAR_M, _Z_TICKS_M, vmap.z_edges_m)
-    _symlog_axis(ax, "y", _TRANSVERSE_LINEAR_M, _TRANSVERSE_TICKS_M, vmap.transverse_edges_m)
+    """One vertex map [expected decays / m²] on symlog axes."""
+    mesh = ax.pcolormesh(vmap.z_edges_m, vmap.transverse_edges_m, _density(vmap, pot),
+                         norm=norm, cmap="viridis", rasterized=True)
+    # z: the detector's 8 m get as much room as the 1.9 decades of rock upstream
+    _symlog_axis(ax, "x", _Z_LINEAR_M, _Z_TICKS_M, vmap.z_edges_m, 1.5)
+    _symlog_axis(ax, "y", _TRANSVERSE_LINEAR_M, _TRANSVERSE_TICKS_M, vmap.transverse_edges_m,
+                 1.0)
     ax.set_xlim(vmap.z_edges_m[0], vmap.z_edges_m[-1])
     ax.set_ylim(vmap.transverse_edges_m[0], vmap.transverse_edges_m[-1])
-    note = "no events"
-    if vmap.total > 0:
-        note = f"rock {vmap.rock / vmap.total:.0%}, outside {vmap.outside / vmap.total:.1%}"
-    ax.text(0.02, 0.96, note, transform=ax.transAxes, **_NOTE_STYLE)
     return mesh
+
+
+def _note(vmap: VertexMap, mass_gev: float) -> str:
+    """A panel's note: the mass, the rock's share and the share beyond the axes."""
+    head = f"$m_N$ = {mass_gev * 1e3:g} MeV"
+    if vmap.total <= 0:
+        return f"{head}\nno events"
+    return (f"{head}\nrock {vmap.rock / vmap.total:.0%}\n"
+            f"beyond axes {vmap.outside / vmap.total:.1%}")
+
+
+def _caption(beam: str, pot: Mapping[str, float]) -> str:
+    """What the colour, the axes and the panel notes mean (the legend's title)."""
+    exposure = ", ".join(f"{_DETECTOR_LABELS[det]} {value:.3g} POT" for det, value in pot.items())
+    return (
+        f"Colour: expected HNL decays in the fiducial volumes per m$^2$ of the plane, by "
+        f"upscattering vertex, summed over the third coordinate ({beam.upper()}: "
+        f"{exposure}).\n"
+        f"Axes: linear within the dotted lines (|z| < {_Z_LINEAR_M:g} m, |x|, |y| < "
+        f"{_TRANSVERSE_LINEAR_M:g} m), logarithmic beyond.  rock: share of the decays from "
+        f"upscatters in the rock; beyond axes: share from vertices outside the plotted "
+        f"window."
+    )
 
 
 def plot(
@@ -320,18 +357,20 @@ def plot(
     beam: str = "fhc",
     z_range_m: tuple[float, float] = Z_RANGE_M,
     transverse_range_m: tuple[float, float] = TRANSVERSE_RANGE_M,
+    demo: str | None = None,
 ) -> Figure:
     """Draw Fig. 2: rows are detector × (z–x, z–y), columns the masses.
 
     Args:
         samples: detector (``"nd280"``, ``"upgrade"``) -> list of (mass [GeV], events), the
             events as :func:`t2khnl.generate.simulate` returns them.
-        d_gev_inv: the coupling the samples were simulated at [GeV^-1] (for the title).
+        d_gev_inv: the coupling the samples were simulated at [GeV^-1] (for the label).
         preset: sets the geometry variant drawn and the nominal exposure [POT] that turns
             weights [1/POT] into expected decays.
         beam: beam of the samples (``"fhc"`` or ``"rhc"``), for the exposure.
         z_range_m: z window [m] (symlog axis, linear for |z| < 4 m).
         transverse_range_m: x and y window [m] (symlog, linear for |x|, |y| < 3 m).
+        demo: the demo statement of a coarse run (:func:`t2khnl.plots.style.demo_text`).
 
     Returns:
         The figure.
@@ -341,6 +380,7 @@ def plot(
 
     from t2khnl.generate import GEOMETRY_NAMES
     from t2khnl.geometry import load
+    from t2khnl.plots.layout import FreeSpace
 
     cfg = config.load(preset)
     for det in samples:
@@ -358,30 +398,41 @@ def plot(
         for i, (_, events) in enumerate(samples[det])
     }
     pot = {det: float(cfg["exposure_pot"][det][beam]) for det in samples}
-    vmax = max(float(m.weights.max()) * pot[k[0]] for k, m in maps.items()) or 1.0
+    vmax = max(float(_density(m, pot[k[0]]).max() or 0.0) for k, m in maps.items()) or 1.0
     norm = LogNorm(vmin=vmax / _DYNAMIC_RANGE, vmax=vmax)
     with style():
-        size = (5.2 * n_cols + 2, 3.3 * len(rows))
+        size = (PAGE_WIDTH_IN, 4.2 * len(rows) + 3.0)
         fig, axes = plt.subplots(
             len(rows), n_cols, figsize=size, squeeze=False, sharex=True, layout="constrained"
         )
         drawn: set[str] = set()
+        notes = []
         for r, (det, axis) in enumerate(rows):
             geometry = load(GEOMETRY_NAMES[det], cfg["geometry_variant"])
             for c, ax in enumerate(axes[r]):
                 if c >= len(samples[det]):
                     ax.set_visible(False)
                     continue
-                mesh = _draw_panel(ax, maps[(det, axis, c)], pot[det], norm)
+                vmap = maps[(det, axis, c)]
+                mesh = _draw_panel(ax, vmap, pot[det], norm)
                 _draw_outline(ax, geometry, axis, drawn)
-                ax.set_ylabel(f"{axis} [m]")
-                ax.set_title(
-                    f"{_DETECTOR_LABELS[det]}, $m_N$ = {samples[det][c][0] * 1e3:g} MeV",
-                    fontsize="small",
-                )
+                ax.set_ylabel(f"{_DETECTOR_LABELS[det]}\n{axis} [m]")
+                notes.append((ax, _note(vmap, samples[det][c][0])))
         for ax in axes[-1]:
             ax.set_xlabel("z [m]")
-        fig.colorbar(mesh, ax=axes, label=f"expected decays / bin (nominal {beam.upper()} POT)")
-        fig.legend(loc="outside lower center", ncols=6, fontsize="small", frameon=False)
-        fig.suptitle(rf"Upscattering vertices, $d_{{\mu N}}$ = {d_gev_inv:.3g} GeV$^{{-1}}$")
+        fig.colorbar(mesh, ax=axes, label="expected decays [m$^{-2}$]")
+        fig.legend(loc="outside lower center", ncols=6, frameon=False, fontsize=FONT.legend,
+                   title=_caption(beam, pot), title_fontsize=FONT.note)
+        fig.canvas.draw()
+        fig.set_layout_engine("none")  # freeze the layout: the notes go by display pixels
+        # mplhep spaces its label's parts in axes coordinates: after the layout is final
+        corner_label(axes[0][0], demo=demo)
+        corner_label(axes[0][-1], left=False,
+                     rlabel=rf"$d_{{\mu N}}$ = {d_gev_inv:.3g} GeV$^{{-1}}$, {preset}")
+        for ax, text in notes:
+            box = ax.get_window_extent()  # wanted: top right, above the detector
+            label = ax.text(0, 0, text, ha="center", va="center", fontsize=FONT.note,
+                            linespacing=1.15, zorder=6,
+                            bbox={"facecolor": "white", "alpha": 0.85, "lw": 0, "pad": 2})
+            FreeSpace(ax).place(label, [[box.x1, box.y1]])
     return fig

@@ -9,14 +9,18 @@ For each preset, into its folder (``OUT/<preset>/`` when both run, else ``OUT/``
 ``fig2_vertices``, ``fig3_decay_length``,  figures, .pdf and .png
 ``fig4_constraints``,
 ``figS1_kaon_validation``
+``fig4_nd280_2019``, ``fig4_upgrade``      each contour alone (the HEPData tables' figures)
 ``headlines.json``                         :func:`t2khnl.headlines.headlines` + validation
 ``summary.md``                             every number with the paper's value beside it
 ``hepdata/``                               the HEPData submission (:mod:`t2khnl.hepdata`)
 ========================================  ==============================================
 
 With both presets, ``OUT/walk/`` holds the published -> corrected walk
-(:mod:`t2khnl.compare`), ``OUT/comparison.md`` its table and ``OUT/fig4_constraints`` both
-presets' contours on one plane.
+(:mod:`t2khnl.compare`), ``OUT/comparison.md`` its table and ``OUT/fig4_constraints`` the
+presets side by side on shared axes (published | corrected).
+
+Every figure of a ``--quick`` run says so in its corner label: "demo: N masses, M events
+per beam" (:meth:`Settings.demo`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures import as_completed as futures_as_completed
 from dataclasses import dataclass
@@ -39,7 +43,7 @@ import numpy as np
 from . import compare, config, files, headlines, scan
 from .errors import InputError
 from .flux import load_beam_flux
-from .plots import constraints, decay_length, validation, vertices
+from .plots import constraints, decay_length, style, validation, vertices
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ class Settings:
         walk_events: upscatters per beam and mass in the walk.
         vertex_masses: the three masses of Fig. 2 [GeV].
         vertex_events: upscatters per detector and mass for Fig. 2.
+        quick: a coarse demonstration, which every figure states (:meth:`demo`).
 
     Fig. 3 draws the medians of the ND280 2019 scan's samples
     (:func:`t2khnl.plots.decay_length.medians_from_scan`), at its masses.
@@ -73,6 +78,24 @@ class Settings:
     walk_events: int
     vertex_masses: tuple[float, ...]
     vertex_events: int
+    quick: bool = False
+
+    def demo(self, scans: Sequence[Path] = ()) -> str | None:
+        """The demo statement of a figure of a quick run (None for a full run).
+
+        Args:
+            scans: the scan folders a figure draws: its masses and the events per beam they
+                used (more than the first attempt's where an edge needed them, as a range).
+                None given: Fig. 2's own samples.
+        """
+        if not self.quick:
+            return None
+        if not scans:
+            return style.demo_text(len(self.vertex_masses), self.vertex_events)
+        records = [rec for folder in scans for rec in headlines.load_records(folder)]
+        events = [int(rec["n_events"]) for rec in records]
+        masses = {rec["mass_gev"] for rec in records}
+        return style.demo_text(len(masses), min(events, default=0), max(events, default=0))
 
 
 #: The full reproduction starts each mass with 2,500 upscatters per beam, half the scan
@@ -82,9 +105,15 @@ class Settings:
 FULL = Settings(masses="0.01:2.0:48log", n_events=2500,
                 precision=scan.DEFAULT_PRECISION, walk_masses="0.05:1.0:6log",
                 walk_events=10000, vertex_masses=(0.05, 0.2, 0.5), vertex_events=5000)
-QUICK = Settings(masses="0.1,0.5", n_events=2500, precision=None, walk_masses="0.1,0.6",
-                 walk_events=2000,
-                 vertex_masses=(0.1, 0.5), vertex_events=300)
+#: The demonstration: six masses placed on the shapes of Fig. 4 (the rock-fed branch at 20
+#: and 50 MeV, the turnover at 120 MeV, the corrected preset's hole at 200 MeV, the published
+#: preset's gas-fed bump and the MiniBooNE solution at 400 and 600 MeV), 2,500 upscatters
+#: per beam to start with, rerun only where an edge has fewer than 50 effective MC events
+#: (precision 1: no target on the quoted edges' errors), the walk at one mass. A mass costs
+#: ~8 CPU-s whatever its events: ~6 CPU-min in all, about 3 min on 2 idle cores.
+QUICK = Settings(masses="0.02,0.05,0.12,0.2,0.4,0.6", n_events=2500, precision=1.0,
+                 walk_masses="0.5", walk_events=2000, vertex_masses=(0.05, 0.2, 0.5),
+                 vertex_events=300, quick=True)
 #: Coupling of Fig. 2 [GeV^-1] (the paper's).
 FIG2_D_GEV_INV = 3.87e-7
 #: Couplings of Fig. 3 [GeV^-1].
@@ -171,16 +200,17 @@ def reproduce(
             + (" and the walk's comparison" if walk else ""))
         steps = pool.submit(compare.results, walk, data_dir=data_dir) if walk else None
         results = _final_stages(pool, folders, {p: samples[p].result() for p in presets},
-                                kaon.result(), data_dir=data_dir, say=say)
+                                kaon.result(), data_dir=data_dir, settings=settings, say=say)
         walked = steps.result() if steps is not None else None
     if walked is not None:
         start = time.perf_counter()
         files.write_text(out / "comparison.md", comparison_markdown(walked, results))
-        fig = constraints.plot(
-            {label: path for preset in presets
-             for label, path in _contour_files(out / preset, preset).items()},
-            data_dir=data_dir)
-        constraints.save(fig, out / "fig4_constraints")
+        panels = {preset: _contour_files(out / preset)
+                  for preset in sorted(presets, key=_PANEL_ORDER.index)}
+        demo = settings.demo([Path(job.output_dir) for job in scans])
+        fig = constraints.plot_presets(panels, data_dir=data_dir, demo=demo)
+        style.save(fig, out / "fig4_constraints")
+        style.close(fig)
         say(f"both presets: comparison.md and fig4_constraints written "
             f"({time.perf_counter() - start:.1f} s)")
     return results
@@ -193,7 +223,7 @@ STAGES = ("figures", "headline numbers", "HEPData")
 def _final_stages(pool: Executor, folders: dict[str, Path],
                   samples: dict[str, dict[str, list[tuple[float, Any]]]],
                   kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
-                  say: Callable[[str], object]) -> dict[str, dict[str, Any]]:
+                  settings: Settings, say: Callable[[str], object]) -> dict[str, dict[str, Any]]:
     """Each preset's figures and headline numbers side by side on the pool, then its
     HEPData (which attaches Fig. 4); one line per part as it is written."""
     started = time.perf_counter()
@@ -201,7 +231,7 @@ def _final_stages(pool: Executor, folders: dict[str, Path],
     for preset, folder in folders.items():
         copy_contours(folder)
         pending[pool.submit(write_figures, folder, preset, samples[preset], kaon_curves,
-                            data_dir=data_dir)] = (preset, "figures")
+                            data_dir=data_dir, settings=settings)] = (preset, "figures")
         pending[pool.submit(write_numbers, folder, preset, kaon_curves,
                             data_dir=data_dir)] = (preset, "headline numbers")
     results: dict[str, dict[str, Any]] = {}
@@ -221,10 +251,13 @@ def _final_stages(pool: Executor, folders: dict[str, Path],
     return {preset: results[preset] for preset in folders}
 
 
-def _contour_files(folder: Path, preset: str) -> dict[str, Path]:
+#: Order of the presets' panels in the side-by-side Fig. 4: the paper's setup, then ours.
+_PANEL_ORDER = ("published", "corrected")
+
+
+def _contour_files(folder: Path) -> dict[str, Path]:
     """Fig. 4 legend label -> contour file of each detector in a preset's folder."""
-    return {f"{_LABELS[det]} ({preset})": folder / f"contour_{name}.csv"
-            for det, name in SCAN_NAMES.items()}
+    return {_LABELS[det]: folder / f"contour_{name}.csv" for det, name in SCAN_NAMES.items()}
 
 
 def _scans(folder: Path) -> dict[str, Path]:
@@ -245,9 +278,10 @@ def copy_contours(folder: Path) -> None:
 def write_figures(
     folder: Path, preset: str, vertex_samples: dict[str, list[tuple[float, Any]]],
     kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
+    settings: Settings = FULL,
 ) -> list[str]:
-    """Figs. 2, 3, 4 and Suppl. Fig. 1 of one preset from its finished scans, into
-    ``folder`` (.pdf and .png).
+    """Figs. 2, 3, 4 (with each detector's contour alone, for HEPData) and Suppl. Fig. 1
+    of one preset from its finished scans, into ``folder`` (.pdf and .png).
 
     Args:
         folder: the preset's output folder (``scans/`` and the copied contours).
@@ -255,21 +289,35 @@ def write_figures(
         vertex_samples: the samples of Fig. 2 (:func:`t2khnl.plots.vertices.simulate_samples`).
         kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
         data_dir: input-data folder.
+        settings: what the run did (a quick run's figures say they are a demo).
 
     Returns:
         The figures' stems.
     """
-    masses, medians = decay_length.medians_from_scan(_scans(folder)["nd280"],
-                                                     FIG3_D_GRID_GEV_INV)
+    scans = _scans(folder)
+    masses, medians = decay_length.medians_from_scan(scans["nd280"], FIG3_D_GRID_GEV_INV)
+    demo = settings.demo(list(scans.values()))
+    contours = _contour_files(folder)
     figures = {
-        "fig4_constraints": constraints.plot(_contour_files(folder, preset), data_dir=data_dir),
-        "fig2_vertices": vertices.plot(vertex_samples, d_gev_inv=FIG2_D_GEV_INV, preset=preset),
+        "fig4_constraints": constraints.plot(contours, data_dir=data_dir, demo=demo,
+                                             title=f"{preset} preset"),
+        "fig2_vertices": vertices.plot(vertex_samples, d_gev_inv=FIG2_D_GEV_INV, preset=preset,
+                                       demo=settings.demo()),
         "fig3_decay_length": decay_length.plot(masses, FIG3_D_GRID_GEV_INV, medians,
-                                               preset=preset, data_dir=data_dir),
-        "figS1_kaon_validation": validation.plot(kaon_curves),
+                                               preset=preset, data_dir=data_dir,
+                                               demo=settings.demo([scans["nd280"]])),
+        # computed in full even in a demonstration, which its label says
+        "figS1_kaon_validation": validation.plot(
+            kaon_curves, demo=settings.demo() and "demo run: this figure computed in full"),
     }
+    # the HEPData tables' figures: each contour alone
+    for (det, name), label in zip(SCAN_NAMES.items(), contours, strict=True):
+        figures[f"fig4_{name}"] = constraints.plot(
+            {label: contours[label]}, existing_limits=False, miniboone=False,
+            demo=settings.demo([scans[det]]), title=f"{preset} preset")
     for stem, fig in figures.items():
-        constraints.save(fig, folder / stem)
+        style.save(fig, folder / stem)
+        style.close(fig)
     return list(figures)
 
 
@@ -316,7 +364,8 @@ def write_hepdata(folder: Path, preset: str) -> Path:
                    for det, path in scans.items()}
     return hepdata.write_submission(folder / "hepdata", scans, patchsets=likelihoods,
                                     preset=preset,
-                                    figures=dict.fromkeys(scans, folder / "fig4_constraints.png"))
+                                    figures={det: folder / f"fig4_{name}.png"
+                                             for det, name in SCAN_NAMES.items()})
 
 
 def _window(value: list[float] | None) -> str:

@@ -13,11 +13,13 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 pytest.importorskip("mplhep")
 
+import _figure_checks as checks  # noqa: E402
+
 from t2khnl import model  # noqa: E402
 from t2khnl.errors import InputError  # noqa: E402
 from t2khnl.geometry import REGIONS  # noqa: E402
 from t2khnl.geometry import load as load_geometry  # noqa: E402
-from t2khnl.plots import decay_length, vertices  # noqa: E402
+from t2khnl.plots import decay_length, style, vertices  # noqa: E402
 
 MASS_GEV = 0.2  # near the turnover: both rock and in-detector upscatters contribute
 
@@ -77,9 +79,9 @@ def test_histogram_bins_linear_inside_log_outside():
     vmap = vertices.histogram(events, "x")
     widths = np.diff(vmap.z_edges_m)
     assert vmap.z_edges_m[0] == pytest.approx(-300.0) and vmap.z_edges_m[-1] == pytest.approx(4)
-    assert np.allclose(widths[vmap.z_edges_m[:-1] >= -4.0], 0.1)
+    assert np.allclose(widths[vmap.z_edges_m[:-1] >= -4.0], 0.2)
     upstream = vmap.z_edges_m[vmap.z_edges_m <= -4.0]
-    assert np.allclose(np.diff(np.log10(-upstream)), -1 / 12, rtol=0.1)
+    assert np.allclose(np.diff(np.log10(-upstream)), -1 / 8, rtol=0.1)
     i = np.searchsorted(vmap.z_edges_m, -150.0) - 1
     j = np.searchsorted(vmap.transverse_edges_m, 0.05) - 1
     assert vmap.weights[i, j] == 2.0 and vmap.weights.sum() == 2.0 and vmap.outside == 0.0
@@ -110,19 +112,39 @@ def test_detector_boxes_match_the_geometry():
 
 def test_fig2_plot_and_save(samples, tmp_path):
     import matplotlib.pyplot as plt
+    from matplotlib.collections import QuadMesh
 
-    fig = vertices.plot(samples)
+    from t2khnl import config
+
+    fig = vertices.plot(samples, demo="demo: 1 masses, 400 events per beam")
     paths = vertices.save(fig, tmp_path / "fig2")
     axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
-    plt.close(fig)
     _assert_written(paths)
     assert len(axes) == 4  # 2 detectors x (z-x, z-y), 1 mass
     assert all(ax.get_xscale() == "symlog" and "[m]" in ax.get_ylabel() for ax in axes)
     assert axes[-1].get_xlabel() == "z [m]"
-    assert all("200 MeV" in ax.get_title() for ax in axes)
-    assert all(any("rock" in t.get_text() for t in ax.texts) for ax in axes)
-    labels = {t.get_text() for t in fig.legends[0].get_texts()}
-    assert {"P0D", "SuperFGD", "TPC gas", "fiducial volume"} <= labels
+    checks.assert_units(fig)
+    with style.style():  # the fonts the files are drawn with
+        checks.assert_clear(fig)
+    for ax in axes:  # each panel names its mass and explains where the weight is
+        (note,) = [t for t in ax.texts if "rock" in t.get_text()]
+        assert note.get_visible() and "200 MeV" in note.get_text()
+        assert "beyond axes" in note.get_text()
+    (legend,) = fig.legends
+    labels = {t.get_text() for t in legend.get_texts()}
+    assert {"P0D", "FGD", "SuperFGD", "TPC gas", "fiducial volume"} <= labels
+    caption = legend.get_title().get_text()  # the broken scale and the notes explained
+    assert "linear within the dotted lines" in caption and "beyond axes:" in caption
+    assert "per m$^2$" in caption
+    # the colour is a density: times the bins' areas it sums to the expected decays
+    pot = config.load("corrected")["exposure_pot"]["nd280"]["fhc"]
+    vmap = vertices.histogram(samples["nd280"][0][1], "x")
+    (mesh,) = [c for c in axes[0].collections if isinstance(c, QuadMesh)]
+    area = np.outer(np.diff(vmap.transverse_edges_m), np.diff(vmap.z_edges_m))
+    shown = np.ma.filled(mesh.get_array(), 0.0).reshape(area.shape)
+    assert (shown * area).sum() == pytest.approx(vmap.weights.sum() * pot, rel=1e-9)
+    assert "demo: 1 masses" in style.statement(fig)
+    plt.close(fig)
 
 
 # ---------------------------------------------------------------------------- Fig. 3
@@ -212,6 +234,8 @@ def test_simulated_median_agrees_with_analytic():
 
 def test_fig3_plot_and_save(tmp_path):
     import matplotlib.pyplot as plt
+    from matplotlib.collections import QuadMesh
+    from matplotlib.colors import to_hex
 
     masses = np.array([0.05, 0.1, 0.2, 0.4])
     d = np.geomspace(1e-8, 1e-4, 9)
@@ -222,13 +246,21 @@ def test_fig3_plot_and_save(tmp_path):
     ax = fig.axes[0]
     _assert_written(paths)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    assert "MeV" in ax.get_xlabel() and "GeV" in ax.get_ylabel()
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == {
-        r"analytic $\beta\gamma c\tau$",
-        "simulation",
-    }
-    labels = {t.get_text() for t in ax.texts}
-    assert {"0.1 m", "1 m", "10 m", "100 m", "1000 m"} <= labels
+    checks.assert_units(fig)
+    with style.style():  # the fonts the files are drawn with
+        checks.assert_clear(fig)
+    (legend,) = fig.legends
+    entries = " ".join(t.get_text() for t in legend.get_texts())
+    assert "simulation" in entries and r"$\beta\gamma c\tau$" in entries
+    assert "median of" in entries and r"\sigma_{\rm coh}" in entries  # the energy convention
+    levels = {"0.1 m", "1 m", "10 m", "100 m", "1000 m"}
+    for colour in ("#000000", decay_length._SIMULATION_COLOR):  # both sets labelled
+        labels = {t.get_text() for t in ax.texts if to_hex(t.get_color()) == colour.lower()}
+        assert labels >= levels - {"1000 m"}, (colour, labels)
+    # coloured only between the scanned masses with events (50 and 400 MeV)
+    (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    x = mesh.get_coordinates()[..., 0]
+    assert x.min() == pytest.approx(50.0) and x.max() == pytest.approx(400.0)
     plt.close(fig)
     with pytest.raises(InputError, match="shape"):
         decay_length.plot(masses, d, median[:, :3])

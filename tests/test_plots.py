@@ -12,8 +12,10 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 pytest.importorskip("mplhep")
 
+import _figure_checks as checks  # noqa: E402
+
 from t2khnl.errors import InputError  # noqa: E402
-from t2khnl.plots import constraints  # noqa: E402
+from t2khnl.plots import constraints, style  # noqa: E402
 
 
 def _write_contour(path, masses_gev, low, high, err=True):
@@ -62,9 +64,101 @@ def test_plot_axes_and_legend(synthetic_contours):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "MeV" in ax.get_xlabel() and "GeV" in ax.get_ylabel()
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    (legend,) = fig.legends  # below the axes, not beside them
+    labels = [t.get_text() for t in legend.get_texts()]
     assert "ND280 2019 (published)" in labels and "ND280 upgrade (corrected)" in labels
     assert any("MiniBooNE" in label for label in labels)
+    assert legend.get_window_extent().y1 < ax.get_window_extent().y0
+    plt.close(fig)
+
+
+def _drawn_extent(ax, label):
+    """Display-pixel width and height spanned by the artists of one contour."""
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    fig.canvas.draw()
+    boxes = [a.get_window_extent(fig.canvas.get_renderer()) for a in ax.get_children()
+             if a.get_gid() == f"contour:{label}" and a.get_visible()]
+    if not boxes:
+        return 0.0, 0.0
+    box = Bbox.union(boxes)
+    return box.width, box.height
+
+
+def test_fig4_is_readable(synthetic_contours):
+    """Axis labels with units; no text over a curve; every curve drawn; each existing limit
+    in view named on the plot; the d range follows what is drawn."""
+    import matplotlib.pyplot as plt
+
+    fig = constraints.plot(synthetic_contours, demo="demo: 25 masses, 100 events per beam")
+    ax = fig.axes[0]
+    checks.assert_units(fig)
+    with style.style():  # the fonts the files are drawn with
+        checks.assert_clear(fig)
+    for label in synthetic_contours:
+        width, height = _drawn_extent(ax, label)
+        assert width > 100 and height > 100, label
+    limits = constraints.load_existing_limits()
+    named = {t.get_gid() for t in ax.texts if t.get_visible()}
+    for limit in limits:
+        outline = [line for line in ax.lines if line.get_gid() == f"limit:{limit.name}"]
+        if checks.curve_points(ax).size and outline and _in_view(ax, limit):
+            assert f"limit-label:{limit.name}" in named, limit.name
+    lowest = min(np.nanmin(constraints.load_contour(p).d_low) for p in synthetic_contours.values())
+    bottom, _top = ax.get_ylim()
+    assert lowest / 10 < bottom < lowest  # no empty decade below the lowest curve
+    assert constraints.OURS_COLOR.upper() in {_hex(a) for a in ax.patches}
+    assert style.statement(fig) == "demo: 25 masses, 100 events per beam"
+    plt.close(fig)
+
+
+def _hex(patch):
+    from matplotlib.colors import to_hex
+
+    return to_hex(patch.get_edgecolor()).upper()
+
+
+def _in_view(ax, limit):
+    lo, hi = ax.get_xlim()
+    d_lo, d_hi = ax.get_ylim()
+    inside = ((limit.mass_mev > lo) & (limit.mass_mev < hi) & (limit.d > d_lo)
+              & (limit.d < d_hi))
+    return np.count_nonzero(inside) >= 2
+
+
+def test_a_mass_excluded_alone_is_drawn(tmp_path):
+    """One excluded mass between masses excluding nothing (a coarse scan): a vertical bar,
+    not an invisible zero-width band."""
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "contour.csv"
+    _write_contour(path, [0.1, 0.2, 0.5], [None, 4e-7, None], [None, 3e-5, None])
+    fig = constraints.plot({"T2K + T2K-II sensitivity": path}, existing_limits=False,
+                           miniboone=False)
+    _width, height = _drawn_extent(fig.axes[0], "T2K + T2K-II sensitivity")
+    assert height > 100
+    plt.close(fig)
+
+
+def test_presets_side_by_side(synthetic_contours):
+    """Two panels on shared axes, one per preset, each with its own contours."""
+    import matplotlib.pyplot as plt
+
+    fig = constraints.plot_presets({"published": synthetic_contours,
+                                    "corrected": synthetic_contours}, existing_limits=False)
+    left, right = (ax for ax in fig.axes if ax.get_visible())
+    assert left.get_shared_y_axes().joined(left, right)
+    assert left.get_ylim() == right.get_ylim() and left.get_xlim() == right.get_xlim()
+    for ax, name in ((left, "published preset"), (right, "corrected preset")):
+        (title,) = [t for t in ax.texts if t.get_gid() == "panel-title"]
+        assert title.get_text() == name and title.get_visible()
+    for ax in (left, right):
+        for label in synthetic_contours:
+            assert min(_drawn_extent(ax, label)) > 50
+    checks.assert_units(fig)
+    with style.style():  # the fonts the files are drawn with
+        checks.assert_clear(fig)
     plt.close(fig)
 
 
@@ -173,7 +267,8 @@ def test_holes_between_excluded_intervals_are_not_filled(tmp_path):
     assert contour.holes == ((1, 3e-6, 3e-5), (2, 2e-6, 5e-5))
 
     fig, ax = constraints.log_log_axes(None, figsize=(6, 6))
-    constraints._draw_contour(ax, "x (corrected)", contour, 0, False, 1e-3)
+    _, drawn = constraints._draw_contour(ax, "x (corrected)", contour, False, 1e-3)
+    assert len(drawn) == 1 and drawn[0].mass_mev.tolist() == [180.0, 210.0]
     ax.set_xlim(140, 280)
     ax.set_ylim(1e-7, 1e-2)
     fig.canvas.draw()

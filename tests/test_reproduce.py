@@ -10,17 +10,28 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import compare, headlines, reproduce
+from t2khnl import compare, headlines, reproduce, scan
 from t2khnl.cli import main
 from t2khnl.hepdata import validate
 
-FIGURES = ("fig2_vertices", "fig3_decay_length", "fig4_constraints", "figS1_kaon_validation")
+FIGURES = ("fig2_vertices", "fig3_decay_length", "fig4_constraints", "figS1_kaon_validation",
+           "fig4_nd280_2019", "fig4_upgrade")
 CONTOUR_COLUMNS = ["mass_gev", "d_low", "d_high", "d_low_err", "d_high_err"]
+QUICK_MASSES = scan.parse_masses(reproduce.QUICK.masses)
+
+
+def _statement(png):
+    """What a PNG says it is (:func:`t2khnl.plots.style.save` writes it into the file)."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        return image.text.get("Description", "")
 
 
 #: The umask of the run (not the usual 022, so that a mode hard-coded to 0644 would show).
@@ -69,14 +80,21 @@ def test_every_artefact_of_a_preset(quick, preset):
         for suffix in (".pdf", ".png"):
             path = folder / f"{stem}{suffix}"
             assert path.stat().st_size > 1000, path
+        assert _statement(folder / f"{stem}.png").startswith("demo"), stem  # every figure
+    assert re.fullmatch(  # the events per beam: the first attempt's, or the range reached
+        rf"demo: {len(QUICK_MASSES)} masses, {reproduce.QUICK.n_events}(-\d+)? events per beam",
+        _statement(folder / "fig4_constraints.png"))
+    assert _statement(folder / "fig2_vertices.png") == (
+        f"demo: {len(reproduce.QUICK.vertex_masses)} masses, {reproduce.QUICK.vertex_events} "
+        "events per beam")
     for name in ("nd280_2019", "upgrade"):
         rows = list(csv.reader((folder / f"contour_{name}.csv").open()))
         assert rows[0] == CONTOUR_COLUMNS
-        assert [float(r[0]) for r in rows[1:]] == [0.1, 0.5]
+        assert [float(r[0]) for r in rows[1:]] == QUICK_MASSES
         for row in rows[1:]:
             assert all(field == "" or float(field) > 0 for field in row)
         twin = json.loads((folder / f"contour_{name}.json").read_text())
-        assert [r["mass_gev"] for r in twin["records"]] == [0.1, 0.5]
+        assert [r["mass_gev"] for r in twin["records"]] == QUICK_MASSES
     numbers = json.loads((folder / "headlines.json").read_text())
     for key in ("nd280_world_leading_mev", "upgrade_world_leading_mev", "minibooNE_nd280_cl",
                 "minibooNE_upgrade_sigma"):
@@ -87,6 +105,11 @@ def test_every_artefact_of_a_preset(quick, preset):
     assert "| ND280 2019 world-leading window [MeV] |" in summary and "390-743" in summary
     assert "| d_high [GeV^-1] | not excluded in between [GeV^-1] |" in summary
     validate(folder / "hepdata" / "submission.tar.gz")
+    # one figure per table: each contour alone, not the whole Fig. 4
+    staged = {p.name: p.read_bytes() for p in (folder / "hepdata" / "submission").glob(
+        "figure_*.png")}
+    assert staged == {f"figure_{det}.png": (folder / f"fig4_{name}.png").read_bytes()
+                      for det, name in reproduce.SCAN_NAMES.items()}
 
 
 def test_comparison_walks_every_step(quick):
@@ -96,6 +119,7 @@ def test_comparison_walks_every_step(quick):
         assert f"| {step.name} |" in text
     for stem in ("fig4_constraints.pdf", "fig4_constraints.png"):
         assert (out / stem).stat().st_size > 1000
+    assert _statement(out / "fig4_constraints.png").startswith("demo")
     assert "corrected:" in output and "published:" in output and "(paper: 390-743)" in output
 
 
