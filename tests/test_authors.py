@@ -134,3 +134,30 @@ def test_csv_and_summary_from_fixed_comparisons() -> None:
     text = A.summary_markdown(rows, n_events=100)
     assert "| ND280 2019: OGTPC1-3 | FHC | 2 | 0.73 | 0.5-0.96 | 0.96 |" in text
     assert "Upgrade" not in text.split("\n\n")[-1]  # only families present are explained
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_long_lived_points_match_the_closed_form(tmp_path) -> None:
+    """Two long-lived points (10 and 18 MeV near the ND280 curve), FHC.
+
+    Closed forms (decay length >> box): HNLs made upstream (the rock) decay in a box in
+    proportion to its volume, gas / fiducial = 3.15; HNLs made inside the box (the dense
+    gas) in proportion to area x depth^2 (the path left after production), 5.43. Ours lies
+    between the two. Theirs: OGTPC1-3 are 2.8-3.2x our fiducial box (2.5-3.8 allowed for the
+    MC error of 3,000 upscatters) and the same as our gas box; ND280UPGRD and TPC2 equal
+    our fiducial box.
+    """
+    results = A.validate(tmp_path / "out", detectors=("nd280", "upgrade"), beams=("fhc",),
+                         n_events=3000, seed=3, mass_indices=(0, 1))
+    assert (tmp_path / "out" / "authors_runs.csv").is_file()
+    assert "OGTPC1-3" in (tmp_path / "out" / "authors_runs.md").read_text()
+    rock = (2.47 * 2.47 * 0.97) / (1.70 * 1.96 * 0.563)
+    in_gas = (2.47 * 2.47 * 0.97**2) / (1.70 * 1.96 * 0.563**2)
+    assert (rock, in_gas) == pytest.approx((3.155, 5.435), abs=1e-3)
+    og = [c for c in results if c.run.startswith("OGTPC")]
+    assert len(og) == 6
+    gas_over_fid = sum(c.ours_gas for c in og) / sum(c.ours_fiducial for c in og)
+    assert 0.9 * rock < gas_over_fid < 1.1 * in_gas
+    assert 2.5 < np.median([c.theirs / c.ours_fiducial for c in og]) < 3.8
+    assert np.median([c.ratio for c in og]) == pytest.approx(1.0, abs=0.25)
+    boxes = [c for c in results if c.run in ("ND280UPGRD", "TPC2")]
+    assert len(boxes) == 4
+    assert np.median([c.ratio for c in boxes]) == pytest.approx(1.0, abs=0.3)
