@@ -63,10 +63,10 @@ YIELD_FILES = {
 CURVES = {"nd280": "authors/t2k_new.txt", "upgrade": "authors/t2kfullnII_new.txt"}
 #: Decay regions a run can count decays in (the ``decay_region`` preset values).
 REGIONS = ("fiducial", "tpc_gas")
-#: Grid mass indices of the default run: 10, 18 and 32 MeV (long-lived, yield ~ d^4, where
-#: a one-box estimate is a closed form), 190 MeV (the turnover) and 616 MeV (the dense-gas
+#: Grid mass indices of the default run: 10 and 32 MeV (long-lived, yield ~ d^4, where a
+#: one-box estimate is a closed form), 190 MeV (the turnover) and 616 MeV (the dense-gas
 #: bump), each at their grid coupling nearest to their curve.
-DEFAULT_MASS_INDICES = (0, 1, 2, 5, 7)
+DEFAULT_MASS_INDICES = (0, 2, 5, 7)
 #: Masses [GeV] up to which a point counts as long-lived in the summary.
 LONG_LIVED_MAX_GEV = 0.033
 
@@ -407,7 +407,8 @@ def compare_point(rows: Sequence[AuthorsYield], yields: dict[tuple[str, str], Bo
 # --------------------------------------------------------------------------------------
 def check_arguments(output_dir: str | os.PathLike[str], *, detectors: Sequence[str],
                     beams: Sequence[str], n_events: int, seed: int,
-                    mass_indices: Sequence[int] | None) -> Path:
+                    mass_indices: Sequence[int] | None,
+                    points: Sequence[int] | None = None) -> Path:
     """Check the arguments of :func:`validate` (same meaning); nothing is written.
 
     Returns:
@@ -432,6 +433,8 @@ def check_arguments(output_dir: str | os.PathLike[str], *, detectors: Sequence[s
             if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < GRID_MASSES_GEV.size:
                 msg = f"grid mass indices must be integers in [0, 10), got {k!r}"
                 raise InputError(msg)
+    for index in points or ():
+        grid_point(index)
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         msg = f"output {out} exists and is not a folder"
@@ -442,7 +445,7 @@ def check_arguments(output_dir: str | os.PathLike[str], *, detectors: Sequence[s
 def validate(output_dir: str | os.PathLike[str], *, detectors: Sequence[str] = config.DETECTORS,
              beams: Sequence[str] = config.BEAMS, n_events: int = 6000, seed: int = 1,
              all_points: bool = False, mass_indices: Sequence[int] | None = None,
-             data_dir: str | os.PathLike[str] | None = None,
+             points: Sequence[int] | None = None, data_dir: str | os.PathLike[str] | None = None,
              announce: Callable[[str], object] | None = None) -> list[RunComparison]:
     """Recompute the authors' per-run yields and write ``authors_runs.csv`` and
     ``authors_runs.md`` to ``output_dir``.
@@ -457,6 +460,7 @@ def validate(output_dir: str | os.PathLike[str], *, detectors: Sequence[str] = c
             their points nearest their curve at the masses of ``mass_indices``.
         mass_indices: grid mass indices (0-9) of the points near their curve (default
             :data:`DEFAULT_MASS_INDICES`).
+        points: their grid indices (0-99) to compare at instead (e.g. small couplings).
         data_dir: the data folder.
         announce: called with a line per simulated point.
 
@@ -468,10 +472,10 @@ def validate(output_dir: str | os.PathLike[str], *, detectors: Sequence[str] = c
         DataFileError: missing or modified data.
     """
     out = check_arguments(output_dir, detectors=detectors, beams=beams, n_events=n_events,
-                          seed=seed, mass_indices=mass_indices)
+                          seed=seed, mass_indices=mass_indices, points=points)
     plan = []
     for detector in detectors:
-        indices = (tuple(range(100)) if all_points else
+        indices = (tuple(range(100)) if all_points else tuple(points) if points else
                    points_near_curve(detector, mass_indices or DEFAULT_MASS_INDICES, data_dir))
         for beam in beams:
             rows = read_yields(detector, beam, data_dir)

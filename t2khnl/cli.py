@@ -329,8 +329,11 @@ def validate() -> None:
               help="Upscatters injected per simulation (one per detector, beam and point).")
 @click.option("--masses", "mass_indices", default=None,
               help="Their grid masses to compare at, as indices 0-9 of geomspace(0.01, 2, 10) "
-              "GeV, comma-separated (default: 0,1,2,5,7, i.e. 10, 18, 32, 190, 616 MeV), each "
+              "GeV, comma-separated (default: 0,2,5,7, i.e. 10, 32, 190, 616 MeV), each "
               "at their grid coupling nearest their curve.")
+@click.option("--points", "grid_points", default=None,
+              help="Their grid points to compare at instead, as indices 0-99 (i = 10 x "
+              "coupling index + mass index), comma-separated.")
 @click.option("--all", "all_points", is_flag=True,
               help="Every point of their 10 x 10 grid (hours) instead.")
 @_SEED
@@ -338,24 +341,29 @@ def validate() -> None:
 @click.option("--output", type=click.Path(file_okay=False), required=True,
               help="Output folder: authors_runs.csv and authors_runs.md.")
 def authors(detectors: tuple[str, ...], beams: tuple[str, ...], n_events: int,
-            mass_indices: str | None, all_points: bool, seed: int, data_dir: str | None,
-            output: str) -> None:
+            mass_indices: str | None, grid_points: str | None, all_points: bool, seed: int,
+            data_dir: str | None, output: str) -> None:
     """Recompute each of the paper's authors' runs and compare, run by run."""
     from . import authors as authors_step
 
-    indices = None
-    if mass_indices is not None:
-        try:
-            indices = [int(part) for part in mass_indices.split(",")]
-        except ValueError as err:
-            msg = f"--masses must be comma-separated integers 0-9, got {mass_indices!r}"
-            raise InputError(msg) from err
     results = authors_step.validate(
         output, detectors=detectors or config.DETECTORS, beams=beams or config.BEAMS,
-        n_events=n_events, seed=seed, all_points=all_points, mass_indices=indices,
-        data_dir=data_dir, announce=click.echo)
+        n_events=n_events, seed=seed, all_points=all_points,
+        mass_indices=_integers("--masses", mass_indices, 9),
+        points=_integers("--points", grid_points, 99), data_dir=data_dir, announce=click.echo)
     click.echo(f"{len(results)} run comparisons written to "
                f"{Path(output) / 'authors_runs.csv'} and authors_runs.md")
+
+
+def _integers(option: str, text: str | None, largest: int) -> list[int] | None:
+    """A comma-separated list of integers 0..largest of an option, or None."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError as err:
+        msg = f"{option} must be comma-separated integers 0-{largest}, got {text!r}"
+        raise InputError(msg) from err
 
 
 def _format_limit(summary: dict) -> str:

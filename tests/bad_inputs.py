@@ -90,6 +90,8 @@ CASES: list[Case] = [
     _case("validate authors --events 0 --output val", "number of events", "0"),
     _case("validate authors --masses 3,a --output val", "--masses", "3,a"),
     _case("validate authors --masses 12 --output val", "grid mass", "12"),
+    _case("validate authors --points 100 --output val", "grid index", "100"),
+    _case("validate authors --points 5,x --output val", "--points", "5,x"),
     _case("validate authors --detector superk --output val", "--detector", "superk"),
     _case("validate authors --beam numi --output val", "--beam", "numi"),
     _case("validate authors --seed -1 --output val", "seed", "-1"),
