@@ -326,7 +326,7 @@ def points_near_curve(detector: str, mass_indices: Iterable[int] | None = None,
 # Our yields
 # --------------------------------------------------------------------------------------
 def box_yields(detector: str, beam: str, mass_gev: float, mu_tr_gev_inv: float, *,
-               n_events: int, seed: int = 1,
+               n_events: int, seed: int = 1, preset: str = "published",
                data_dir: str | os.PathLike[str] | None = None,
                progress: Callable[[int], object] | None = None,
                ) -> dict[tuple[str, str], BoxYield]:
@@ -335,7 +335,8 @@ def box_yields(detector: str, beam: str, mass_gev: float, mu_tr_gev_inv: float, 
 
     One ``published`` simulation with decays in the TPC gas (:func:`t2khnl.generate.simulate`);
     each selected decay is credited to the gas box it lies in and, when inside it, to
-    that box's fiducial box.
+    that box's fiducial box. ``preset`` may name a preset file derived from ``published``
+    (e.g. another geometry variant) for a diagnostic; it must keep ``decay_region: tpc_gas``.
 
     Returns:
         ``{(box name, region): yield}`` for every box and both :data:`REGIONS`.
@@ -346,11 +347,11 @@ def box_yields(detector: str, beam: str, mass_gev: float, mu_tr_gev_inv: float, 
     """
     d_gev_inv = float(model.d_from_mu_tr(mu_tr_gev_inv))
     cfg, _, geometry = generate.check_inputs(detector, beam, mass_gev, d_gev_inv,
-                                             n_events=n_events, seed=seed, preset="published",
+                                             n_events=n_events, seed=seed, preset=preset,
                                              data_dir=None if data_dir is None else str(data_dir))
     _require_gas(cfg)
     sim = generate.simulate(detector, beam, mass_gev, d_gev_inv, n_events=n_events, seed=seed,
-                            preset="published",
+                            preset=preset,
                             data_dir=None if data_dir is None else str(data_dir),
                             progress=progress)
     selection = select.load(cfg["selection"][detector])
