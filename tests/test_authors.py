@@ -130,9 +130,13 @@ def test_csv_and_summary_from_fixed_comparisons() -> None:
     assert stats.n == 2 and stats.median == pytest.approx(0.73)
     assert (stats.low, stats.high) == (0.5, 0.96)
     assert stats.long_lived_median == pytest.approx(0.96)
-    assert stats.fiducial_median == pytest.approx((0.32 + 0.2) / 2)
+    assert stats.fiducial_median == pytest.approx(0.32)  # long-lived points only
+    assert stats.gas_median == pytest.approx(0.96)
     text = A.summary_markdown(rows, n_events=100)
-    assert "| ND280 2019: OGTPC1-3 | FHC | 2 | 0.73 | 0.5-0.96 | 0.96 |" in text
+    assert stats.band_medians[0] == pytest.approx(0.96)
+    assert stats.band_medians[2] == pytest.approx(0.5)
+    assert math.isnan(stats.band_medians[1])
+    assert "| ND280 2019: OGTPC1-3 | FHC | 2 | 0.73 | 0.5-0.96 | 0.96 | - | 0.5 | - |" in text
     assert "Upgrade" not in text.split("\n\n")[-1]  # only families present are explained
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_long_lived_points_match_the_closed_form(tmp_path) -> None:
