@@ -137,7 +137,7 @@ def plot(smooth: dict[str, tuple[np.ndarray, np.ndarray]],
             bottom.axhline(1.0, color="black", lw=0.8)
             top.set(xscale="log", yscale="log", ylim=(2e-8, 6e-6))
             top.set_ylabel(r"$d_{\mu N}$ [GeV$^{-1}$]")
-            bottom.set(xscale="log", ylim=(0.5, 2.5), xlabel=r"$m_N$ [MeV]",
+            bottom.set(xscale="log", ylim=(0.3, 2.5), xlabel=r"$m_N$ [MeV]",
                        ylabel="ours / paper")
             top.legend(loc="upper left", fontsize="small", title=LABELS[det])
             corner_label(top, rlabel="95% CL, published preset", left=col == 0)
