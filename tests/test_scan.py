@@ -25,7 +25,7 @@ import pyhf
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import allocation, couplings, scan
+from t2khnl import allocation, couplings, precision, scan
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 
@@ -395,17 +395,17 @@ def test_refused_edges_call_for_effective_events():
     summary = {"d_low": 1e-6, "d_high": None, "n_eff": {"d_low": 10.0, "d_high": None},
                "refused": {"d_low": "n_eff = 10 < 50", "d_high": None}}
     errors = {"d_low_err": None, "d_high_err": None}
-    assert scan._variance_needs(summary, errors, 0.03) == {"d_low": pytest.approx(5.0)}
-    assert scan._variance_needs(summary, errors, None) == {}
+    assert precision.variance_needs(summary, errors, 0.03) == {"d_low": pytest.approx(5.0)}
+    assert precision.variance_needs(summary, errors, None) == {}
     met = {**summary, "refused": {"d_low": None, "d_high": None}}
-    assert scan._variance_needs(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
+    assert precision.variance_needs(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
     # an error twice the target needs a variance 4x smaller
-    short = scan._variance_needs(met, {"d_low_err": 6e-8, "d_high_err": None}, 0.03)
+    short = precision.variance_needs(met, {"d_low_err": 6e-8, "d_high_err": None}, 0.03)
     assert short == {"d_low": pytest.approx(4.0)}
     # the grid end (an open edge) refused for n_eff is not chased: more events do not move it
     grid_end = {**met, "d_high_open": True, "n_eff": {"d_low": 1e4, "d_high": 48.6},
                 "refused": {"d_low": None, "d_high": "n_eff = 48.6 < 50"}}
-    assert scan._variance_needs(grid_end, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
+    assert precision.variance_needs(grid_end, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
 
 
 def test_precision_default_and_one_attempt(tmp_path, monkeypatch):
