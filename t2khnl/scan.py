@@ -204,10 +204,10 @@ def scan_config(detector: str, masses: list[float], *, preset: str, n_events: in
 def write_grid_likelihood(store: ScanStore, detector: str) -> None:
     """Write the likelihood of the whole (m_N, d) grid: ``bkgonly_<detector>.json`` and
     ``patchset_<detector>.json`` (one patch per analysed mass and coupling, pyhf's
-    patchset schema; :func:`t2khnl.hepdata.merge_patchsets`), atomically. Nothing is
+    patchset schema; :func:`t2khnl.patchsets.merge_patchsets`), atomically. Nothing is
     written when no mass left a likelihood (all skipped, or a runner that writes none)."""
     from . import stats
-    from .hepdata import merge_patchsets
+    from .patchsets import merge_patchsets
 
     if not store.has_mass_likelihoods(detector):
         return

@@ -16,7 +16,8 @@ from hepdata_validator.full_submission_validator import FullSubmissionValidator
 
 from t2khnl import hepdata, stats
 from t2khnl.errors import DataFileError, T2KHNLError
-from t2khnl.scan import mass_label
+from t2khnl.masses import mass_label
+from t2khnl.scanstore import ScanStore, read_contour
 
 HEADER = "mass_gev,d_low,d_high,d_low_err,d_high_err\n"
 # nd280: a closed interval, a mass with nothing excluded, an interval open at the grid top
@@ -184,7 +185,7 @@ def test_likelihood_archive_is_one_patchset_over_the_grid(inputs, tmp_path):
 
 def test_mismatched_bkgonly_workspaces_are_refused(tmp_path):
     scan = _scan_patchsets(tmp_path / "scan", background={0.5: {"fhc": 0.6, "rhc": 0.015}})
-    pairs = hepdata.scan_patchset_files(scan, "nd280")
+    pairs = ScanStore(scan).mass_likelihoods("nd280")
     with pytest.raises(
         hepdata.HEPDataError,
         match=r"m000\.100000/bkgonly_nd280\.json and .*m000\.500000/bkgonly_"
@@ -195,9 +196,9 @@ def test_mismatched_bkgonly_workspaces_are_refused(tmp_path):
 
 def test_patchset_of_another_workspace_is_refused(tmp_path):
     scan = _scan_patchsets(tmp_path / "scan")
-    (bkg_a, _), (_, patch_b) = hepdata.scan_patchset_files(scan, "nd280")
+    (bkg_a, _), (_, patch_b) = ScanStore(scan).mass_likelihoods("nd280")
     other = _scan_patchsets(tmp_path / "other", background={0.1: {"fhc": 1.0, "rhc": 1.0}})
-    (bkg_other, _), _ = hepdata.scan_patchset_files(other, "nd280")
+    (bkg_other, _), _ = ScanStore(other).mass_likelihoods("nd280")
     with pytest.raises(hepdata.HEPDataError, match=r"patchset_nd280\.json was not made for"):
         hepdata.merge_patchsets([(bkg_other, patch_b)])
     with pytest.raises(hepdata.HEPDataError, match=r"patch 'm0p1_d1em07' of .* is already in"):
@@ -208,8 +209,8 @@ def test_patchset_of_another_workspace_is_refused(tmp_path):
 
 def test_contour_missing_a_column_names_the_file(tmp_path):
     bad = _csv(tmp_path / "bad.csv", "mass_gev,d_low,d_high,d_low_err\n0.1,2e-07,3e-05,1e-08\n")
-    with pytest.raises(hepdata.HEPDataError, match=r"bad\.csv lacks the column\(s\) d_high_err"):
-        hepdata.read_contour(bad)
+    with pytest.raises(DataFileError, match=r"bad\.csv lacks the column\(s\) d_high_err"):
+        read_contour(bad)
     with pytest.raises(T2KHNLError, match=r"bad\.csv"):
         hepdata.write_submission(tmp_path / "out", {"nd280": bad}, preset="corrected")
     assert not (tmp_path / "out").exists()
@@ -217,10 +218,10 @@ def test_contour_missing_a_column_names_the_file(tmp_path):
 
 def test_contour_with_a_bad_number_names_file_and_line(tmp_path):
     bad = _csv(tmp_path / "c.csv", HEADER + "0.1,2e-07,3e-05,,\n0.2,abc,,,\n")
-    with pytest.raises(hepdata.HEPDataError, match=r"c\.csv, line 3: d_low = 'abc'"):
-        hepdata.read_contour(bad)
+    with pytest.raises(DataFileError, match=r"c\.csv, line 3: d_low = 'abc'"):
+        read_contour(bad)
     with pytest.raises(DataFileError, match=r"nowhere\.csv"):
-        hepdata.read_contour(tmp_path / "nowhere.csv")
+        read_contour(tmp_path / "nowhere.csv")
 
 
 def _contour_json(
@@ -255,7 +256,7 @@ def test_contour_json_gives_flags_preset_and_exposure(inputs, tmp_path):
     _contour_json(
         inputs["nd280"].with_suffix(".json"), ND280_CSV, preset="published", high_open=False
     )
-    contour = hepdata.read_contour(inputs["nd280"].parent)  # a scan folder works too
+    contour = read_contour(inputs["nd280"].parent)  # a scan folder works too
     assert [r.d_high_open for r in contour.rows] == [False, False, False]
     hepdata.write_submission(tmp_path / "out", {"nd280": inputs["nd280"]})
     table = _table(tmp_path / "out" / "submission", "Excluded d_muN interval ND280 2019")
@@ -276,8 +277,8 @@ def test_contour_json_gives_flags_preset_and_exposure(inputs, tmp_path):
 
 def test_contour_json_that_disagrees_with_the_csv_is_refused(inputs):
     _contour_json(inputs["nd280"].with_suffix(".json"), ND280_CSV.replace("3.5e-05", "3.6e-05"))
-    with pytest.raises(hepdata.HEPDataError, match=r"disagree on d_high at m_N = 0\.1"):
-        hepdata.read_contour(inputs["nd280"])
+    with pytest.raises(DataFileError, match=r"disagree on d_high at m_N = 0\.1"):
+        read_contour(inputs["nd280"])
 
 
 def test_bad_arguments(inputs, tmp_path):
@@ -412,7 +413,7 @@ def test_submission_from_a_scan_folder(tmp_path):
     )
     _scan_patchsets(out)  # the fake limit step writes no likelihoods
     hepdata.write_submission(tmp_path / "hep", {"nd280": out}, patchsets={"nd280": out})
-    contour = hepdata.read_contour(out / "contour.csv")
+    contour = read_contour(out / "contour.csv")
     assert contour.metadata["preset"] == "corrected"
     table = _table(tmp_path / "hep" / "submission", "Excluded d_muN interval ND280 2019")
     assert [v["value"] for v in table["independent_variables"][0]["values"]] == [0.1, 0.3]
