@@ -1,7 +1,7 @@
 """The paper's headline numbers, computed from finished mass scans.
 
 * where a contour is world-leading: the mass windows [MeV] in which its lower edge d_low
-  lies below the strongest existing limit (:func:`t2khnl.plots.constraints.envelope`);
+  lies below the strongest existing limit (:func:`t2khnl.constraints_data.envelope`);
 * the MiniBooNE verdict: the "MiniBooNE solution" is the overlap of the E_nu^QE and
   cos(theta) 95% CL regions (PROVENANCE.md). At every scanned mass inside it, CLs is
   evaluated on a log grid of d across the overlap's vertical slice, from the stored
@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 from pathlib import Path
@@ -29,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import config, limit, stats
-from .errors import DataFileError
+from .constraints_data import envelope, miniboone_regions
+from .scanstore import ScanStore
 
 #: What arXiv:2412.15051 reports (PHYSICS.md, "What the paper reports").
 PAPER: dict[str, Any] = {
@@ -44,18 +44,12 @@ _FINE_MASSES = 2000
 
 
 def load_records(scan_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The finished masses of a scan (``contour.json`` records with ``status == "done"``).
+    """The finished masses of a scan (:meth:`t2khnl.scanstore.ScanStore.records`).
 
     Raises:
         DataFileError: ``contour.json`` is missing or unreadable.
     """
-    path = Path(scan_dir) / "contour.json"
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        msg = f"cannot read the scan result {path}: {err}"
-        raise DataFileError(msg) from err
-    return [rec for rec in document["records"] if rec["status"] == "done"]
+    return ScanStore(scan_dir).records()
 
 
 def world_leading_windows(
@@ -71,13 +65,13 @@ def world_leading_windows(
         mass_mev: scanned masses [MeV], increasing.
         d_low: lower edges [GeV^-1], NaN where nothing is excluded.
         existing: a function mass [MeV] -> strongest existing d [GeV^-1] (default
-            :func:`t2khnl.plots.constraints.envelope`).
+            :func:`t2khnl.constraints_data.envelope`).
 
     Returns:
         The windows (lo, hi) [MeV], in increasing mass.
     """
     if existing is None:
-        from .plots.constraints import envelope as existing
+        existing = envelope
     m = np.asarray(mass_mev, dtype=np.float64)
     d = np.asarray(d_low, dtype=np.float64)
     fine = np.geomspace(m[0], m[-1], _FINE_MASSES)
@@ -133,8 +127,6 @@ def miniboone_overlap(
     mass_mev: float, data_dir: str | os.PathLike[str] | None = None,
 ) -> list[tuple[float, float]]:
     """d intervals [GeV^-1] at one mass inside both MiniBooNE 95% CL regions (may be empty)."""
-    from .plots.constraints import miniboone_regions
-
     regions = [
         [iv for poly in polys for iv in vertical_intervals(poly, mass_mev)]
         for polys in miniboone_regions(data_dir).values()
@@ -240,19 +232,9 @@ def rock_crossover_mev(shares: list[tuple[float, float]]) -> float | None:
 def _mass_result(scan_dir: str | os.PathLike[str], rec: dict[str, Any]
                  ) -> tuple[Path, dict[str, Any]]:
     """The folder and limit summary of one scanned mass."""
-    path = Path(scan_dir) / "masses" / f"{_label(rec)}.json"
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        msg = f"cannot read the per-mass result {path}: {err}"
-        raise DataFileError(msg) from err
-    return Path(scan_dir) / "masses" / result["label"], result["summary"]
-
-
-def _label(rec: dict[str, Any]) -> str:
-    from .scan import mass_label
-
-    return mass_label(rec["mass_gev"])
+    store = ScanStore(scan_dir)
+    result = store.read_mass_result(rec["mass_gev"])
+    return store.mass_dir(rec["mass_gev"]), result["summary"]
 
 
 def _analysis_config(preset: str, summary: dict[str, Any]) -> dict[str, Any]:
