@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -130,7 +130,7 @@ def curves(
     Returns:
         The curves, the agreement metrics and the factors.
     """
-    options = {"kinematics": kinematics, "data_dir": data_dir}
+    options: dict[str, Any] = {"kinematics": kinematics, "data_dir": data_dir}
     nd280 = kaon.limit_curve(masses_gev, pot=kaon.POT_ND280_2019_FHC,
                              opening_angle_max_deg=opening_angle_max_deg, **options)
     masses = nd280.mass_gev

@@ -162,7 +162,8 @@ def histogram(
     w = ak.to_numpy(events["weight"]).astype(float)
     rock = ak.to_numpy(events["region_id"]) == REGIONS.index("rock")
     inside = (z >= z_edges[0]) & (z <= z_edges[-1]) & (t >= t_edges[0]) & (t <= t_edges[-1])
-    counts, _, _ = np.histogram2d(z[inside], t[inside], bins=(z_edges, t_edges), weights=w[inside])
+    counts, _, _ = np.histogram2d(z[inside], t[inside], bins=(z_edges, t_edges),  # type: ignore[arg-type]
+                                  weights=w[inside])  # (numpy 1.26's stub omits edge arrays)
     return VertexMap(
         z_edges, t_edges, counts, float(w[~inside].sum()), float(w[rock].sum()), float(w.sum())
     )

@@ -111,16 +111,12 @@ def simulate_vertex_samples(
     cfg = config.load(preset)
     for det in detectors:
         config.check_choice("detector", det, DETECTORS)
-    options = {
-        "n_events": n_events,
-        "seed": seed,
-        "preset": preset,
-        "data_dir": None if data_dir is None else str(data_dir),
-    }
+    folder = None if data_dir is None else str(data_dir)
     samples: dict[str, list[tuple[float, ak.Array]]] = {det: [] for det in detectors}
     for mass in map(float, masses_gev):  # the detectors of a mass share SIREN's objects
         for det in detectors:
-            events = simulate(det, beam, mass, d_gev_inv, **options).events
+            events = simulate(det, beam, mass, d_gev_inv, n_events=n_events, seed=seed,
+                              preset=preset, data_dir=folder).events
             logger.info("Fig. 2 sample %s, m_N = %g GeV: %d events", det, mass, len(events))
             samples[det].append((mass, events))
     return VertexSamples(
@@ -205,15 +201,11 @@ def simulate_medians(
     from .generate import simulate
 
     d = np.asarray(d_grid_gev_inv, dtype=float)
-    options = {
-        "n_events": n_events,
-        "seed": seed,
-        "preset": preset,
-        "data_dir": None if data_dir is None else str(data_dir),
-    }
+    folder = None if data_dir is None else str(data_dir)
     rows = []
     for mass in map(float, masses_gev):
-        run = simulate(detector, beam, mass, d_ref_gev_inv, d_min_gev_inv=float(d.min()), **options)
+        run = simulate(detector, beam, mass, d_ref_gev_inv, d_min_gev_inv=float(d.min()),
+                       n_events=n_events, seed=seed, preset=preset, data_dir=folder)
         if len(run.events) == 0:
             logger.warning("no events at m_N = %g GeV: median decay length left NaN", mass)
             rows.append(np.full(d.shape, np.nan))

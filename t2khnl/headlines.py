@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +252,7 @@ def _region_index(mass_dir: Path, name: str) -> int:
 
 
 def headlines(
-    scans: dict[str, str | os.PathLike[str]], preset: str,
+    scans: Mapping[str, str | os.PathLike[str]], preset: str,
     *, data_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """The headline numbers of one preset from its ND280 2019 and upgrade scans.

@@ -15,9 +15,13 @@ import os
 import tarfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import files
 from .errors import DataFileError, HEPDataError
+
+if TYPE_CHECKING:
+    from .scanstore import ScanStore
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +103,8 @@ def merge_patchsets(
         for patch in spec["patches"]:
             name = patch["metadata"]["name"]
             key = tuple(float(v) for v in patch["metadata"]["values"])
-            for seen, item in ((names, name), (values, key)):
+            seen_pairs: tuple[tuple[dict[Any, Path], Any], ...] = ((names, name), (values, key))
+            for seen, item in seen_pairs:
                 if item in seen:
                     msg = f"patch {item!r} of {ps_path} is already in {seen[item]}"
                     raise HEPDataError(msg)
@@ -190,4 +195,24 @@ def write_likelihoods(
     return target
 
 
-__all__ = ["merge_patchsets", "write_likelihoods"]
+def write_grid_likelihood(store: ScanStore, detector: str) -> None:
+    """Write the likelihood of the whole (m_N, d) grid: ``bkgonly_<detector>.json`` and
+    ``patchset_<detector>.json`` (one patch per analysed mass and coupling, pyhf's
+    patchset schema; :func:`t2khnl.patchsets.merge_patchsets`), atomically. Nothing is
+    written when no mass left a likelihood (all skipped, or a runner that writes none).
+
+    Args:
+        store: the scan's folder.
+        detector: ``"nd280"`` or ``"upgrade"``.
+    """
+    from . import stats
+
+    if not store.has_mass_likelihoods(detector):
+        return
+    bkg_only, patchset = merge_patchsets(store.mass_likelihoods(detector))
+    bkg_file, patchset_file = store.grid_likelihood(detector)
+    files.write_text(bkg_file, stats.workspace_json(bkg_only) + "\n")
+    files.write_text(patchset_file, stats.patchset_json(patchset) + "\n")
+
+
+__all__ = ["merge_patchsets", "write_grid_likelihood", "write_likelihoods"]

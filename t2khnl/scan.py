@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 # tqdm before anything imports siren (see t2khnl.cli).
 from tqdm import tqdm
 
-from . import __version__, files
+from . import __version__
 from .errors import ClusterError, DataFileError, InputError
 from .executors import (
     CONNECT_TIMEOUT_S,
@@ -43,9 +43,10 @@ from .executors import (
     local_pool,
 )
 from .masses import mass_label, parse_masses
+from .patchsets import write_grid_likelihood
 from .precision import edge_errors, variance_needs
 from .scanlog import mass_log, scan_log
-from .scanstore import ScanStore
+from .scanstore import OpenEdges, ScanStore, open_edges
 from .seeds import attempt_seed, mass_seed, mass_seeds
 
 log = logging.getLogger(__name__)
@@ -199,22 +200,6 @@ def scan_config(detector: str, masses: list[float], *, preset: str, n_events: in
         # a preset file may change under the same name: bind the folder to its content
         config_dict["preset_sha256"] = hashlib.sha256(Path(preset).read_bytes()).hexdigest()
     return config_dict
-
-
-def write_grid_likelihood(store: ScanStore, detector: str) -> None:
-    """Write the likelihood of the whole (m_N, d) grid: ``bkgonly_<detector>.json`` and
-    ``patchset_<detector>.json`` (one patch per analysed mass and coupling, pyhf's
-    patchset schema; :func:`t2khnl.patchsets.merge_patchsets`), atomically. Nothing is
-    written when no mass left a likelihood (all skipped, or a runner that writes none)."""
-    from . import stats
-    from .patchsets import merge_patchsets
-
-    if not store.has_mass_likelihoods(detector):
-        return
-    bkg_only, patchset = merge_patchsets(store.mass_likelihoods(detector))
-    bkg_file, patchset_file = store.grid_likelihood(detector)
-    files.write_text(bkg_file, stats.workspace_json(bkg_only) + "\n")
-    files.write_text(patchset_file, stats.patchset_json(patchset) + "\n")
 
 
 def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
@@ -450,46 +435,6 @@ def scan_many(
         msg = "; ".join(failures) + "; rerun the same command to retry them"
         raise InputError(msg)
     return [job.store.write_contour(job.config, job.results) for job in prepared]
-
-
-class OpenEdges(NamedTuple):
-    """Masses [GeV] whose exclusion reaches an end of the coupling grid.
-
-    Attributes:
-        low: masses excluded already at the lowest grid coupling.
-        high: masses excluded still at the highest grid coupling.
-    """
-
-    low: list[float]
-    high: list[float]
-
-    def lines(self, d_range: Sequence[float] | None = None) -> list[str]:
-        """One sentence per open end (none when no mass reaches one), for a scan's summary;
-        ``d_range`` [GeV^-1] is the scan's coupling range (None: the default)."""
-        from .couplings import D_RANGE_GEV_INV
-
-        grid = tuple(d_range or D_RANGE_GEV_INV)
-        out = []
-        for masses, end, value in ((self.low, "lowest", grid[0]),
-                                   (self.high, "highest", grid[1])):
-            if masses:
-                out.append(
-                    f"{len(masses)} mass(es) ({_mass_span(masses)} GeV) are excluded at the "
-                    f"{end} scanned coupling, {value:g} GeV^-1: the exclusion goes on beyond "
-                    f"it; widen the grid with --d-range")
-        return out
-
-
-def open_edges(records: Sequence[dict[str, Any]]) -> OpenEdges:
-    """The masses of finished per-mass results (or contour records) with an open edge."""
-    done = sorted((rec for rec in records if rec.get("status") == "done"),
-                  key=lambda rec: rec["mass_gev"])
-    return OpenEdges([rec["mass_gev"] for rec in done if rec.get("d_low_open")],
-                     [rec["mass_gev"] for rec in done if rec.get("d_high_open")])
-
-
-def _mass_span(masses: list[float]) -> str:
-    return f"{masses[0]:g}" if len(masses) == 1 else f"{masses[0]:g}-{masses[-1]:g}"
 
 
 class _Checked(NamedTuple):

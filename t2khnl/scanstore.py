@@ -176,7 +176,7 @@ def read_contour(path: PathLike) -> Contour:
         msg = (f"contour file {csv_path} lacks the column(s) {', '.join(missing)}; expected "
                f"the header {','.join(CONTOUR_COLUMNS)}")
         raise DataFileError(msg)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line, record in enumerate(reader, start=2):
         values = {c: _csv_number(record.get(c), c, csv_path, line) for c in CONTOUR_COLUMNS}
         if values["mass_gev"] is None:
@@ -284,6 +284,46 @@ def contour_records(results: Mapping[int, Mapping[str, Any]]) -> list[dict[str, 
             "n_events": res["n_events"], "seed": res["seed"],
         })
     return records
+
+
+class OpenEdges(NamedTuple):
+    """Masses [GeV] whose exclusion reaches an end of the coupling grid.
+
+    Attributes:
+        low: masses excluded already at the lowest grid coupling.
+        high: masses excluded still at the highest grid coupling.
+    """
+
+    low: list[float]
+    high: list[float]
+
+    def lines(self, d_range: Sequence[float] | None = None) -> list[str]:
+        """One sentence per open end (none when no mass reaches one), for a scan's summary;
+        ``d_range`` [GeV^-1] is the scan's coupling range (None: the default)."""
+        from .couplings import D_RANGE_GEV_INV
+
+        grid = tuple(d_range or D_RANGE_GEV_INV)
+        out = []
+        for masses, end, value in ((self.low, "lowest", grid[0]),
+                                   (self.high, "highest", grid[1])):
+            if masses:
+                out.append(
+                    f"{len(masses)} mass(es) ({_mass_span(masses)} GeV) are excluded at the "
+                    f"{end} scanned coupling, {value:g} GeV^-1: the exclusion goes on beyond "
+                    f"it; widen the grid with --d-range")
+        return out
+
+
+def open_edges(records: Sequence[dict[str, Any]]) -> OpenEdges:
+    """The masses of finished per-mass results (or contour records) with an open edge."""
+    done = sorted((rec for rec in records if rec.get("status") == "done"),
+                  key=lambda rec: rec["mass_gev"])
+    return OpenEdges([rec["mass_gev"] for rec in done if rec.get("d_low_open")],
+                     [rec["mass_gev"] for rec in done if rec.get("d_high_open")])
+
+
+def _mass_span(masses: list[float]) -> str:
+    return f"{masses[0]:g}" if len(masses) == 1 else f"{masses[0]:g}-{masses[-1]:g}"
 
 
 # --------------------------------------------------------------------------- the folder
@@ -506,5 +546,5 @@ class ScanStore:
             files.write_text(target.with_suffix(suffix), source.read_text())
 
 
-__all__ = ["CONTOUR_COLUMNS", "Contour", "ContourRow", "ScanStore", "contour_records",
-           "read_contour"]
+__all__ = ["CONTOUR_COLUMNS", "Contour", "ContourRow", "OpenEdges", "ScanStore",
+           "contour_records", "open_edges", "read_contour"]
