@@ -56,7 +56,7 @@ class StepResult:
     scan_dir: Path
     records: list[dict[str, Any]]
     windows_mev: list[tuple[float, float]]
-    miniboone: dict[str, Any]
+    miniboone: headlines.MiniBooNEVerdict
 
 
 def _walk_spec() -> dict[str, Any]:
@@ -181,7 +181,7 @@ def markdown(results: list[StepResult]) -> str:
         for m in masses:
             cells.append(_edge_cell(by_mass.get(m), previous.get(m), index > 0))
         windows = ", ".join(f"{lo:.0f}-{hi:.0f}" for lo, hi in res.windows_mev) or "none"
-        cl = res.miniboone["cl"]
+        cl = res.miniboone.cl
         cells += [windows, "no mass in region" if cl is None else f"{cl:.3g}"]
         lines.append("| " + " | ".join(cells) + " |")
         previous = by_mass

@@ -22,7 +22,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import awkward as ak
 import numpy as np
@@ -139,10 +139,29 @@ def miniboone_overlap(
     return sorted(overlap)
 
 
+class MiniBooNEVerdict(NamedTuple):
+    """How strongly a scan disfavours the MiniBooNE solution.
+
+    Attributes:
+        cl: 1 - max CLs over the overlap of the two MiniBooNE regions (None: no scanned mass
+            inside it).
+        worst_mass_mev: the mass of the weakest point [MeV].
+        worst_d: the coupling of the weakest point [GeV^-1].
+        masses_mev: the scanned masses inside the overlap [MeV].
+        sigma: for the upgrade, the Asimov Z of the weakest point (else None).
+    """
+
+    cl: float | None
+    worst_mass_mev: float | None
+    worst_d: float | None
+    masses_mev: list[float]
+    sigma: float | None
+
+
 def miniboone_verdict(
     scan_dir: str | os.PathLike[str], detector: str, preset: str,
     *, data_dir: str | os.PathLike[str] | None = None, points_per_slice: int = 25,
-) -> dict[str, Any]:
+) -> MiniBooNEVerdict:
     """How strongly a scan disfavours the MiniBooNE solution (module docstring).
 
     Args:
@@ -153,9 +172,7 @@ def miniboone_verdict(
         points_per_slice: d values per mass across the overlap.
 
     Returns:
-        ``cl`` (1 - max CLs over the overlap), ``worst_mass_mev``, ``worst_d`` [GeV^-1],
-        ``masses_mev`` (the scanned masses inside the overlap), and for the upgrade
-        ``sigma`` (Z of the weakest point); all None if no scanned mass falls inside.
+        The verdict; its numbers are None if no scanned mass falls inside the overlap.
     """
     worst: tuple[float, float, float, dict[str, float], dict[str, float]] | None = None
     used = []
@@ -178,14 +195,12 @@ def miniboone_verdict(
                 if worst is None or value > worst[0]:
                     worst = (value, mass_mev, float(d), s, background)
     if worst is None:
-        return {"cl": None, "worst_mass_mev": None, "worst_d": None, "masses_mev": used,
-                "sigma": None}
+        return MiniBooNEVerdict(None, None, None, used, None)
     value, mass_mev, d, s, background = worst
     sigma = None
     if detector == "upgrade":
         sigma = stats.significance_of_exclusion(s, background)
-    return {"cl": 1.0 - value, "worst_mass_mev": mass_mev, "worst_d": d, "masses_mev": used,
-            "sigma": sigma}
+    return MiniBooNEVerdict(1.0 - value, mass_mev, d, used, sigma)
 
 
 def rock_shares(scan_dir: str | os.PathLike[str], preset: str) -> list[tuple[float, float]]:
@@ -251,10 +266,47 @@ def _region_index(mass_dir: Path, name: str) -> int:
     return list(meta["regions"]).index(name)
 
 
+class Headlines(NamedTuple):
+    """The headline numbers of one preset (:func:`headlines`).
+
+    Attributes:
+        preset: the preset.
+        nd280_world_leading_mev: [lo, hi] [MeV] of the widest window where the ND280 2019
+            contour is world-leading, None if none.
+        nd280_windows_mev: every such window [MeV].
+        upgrade_world_leading_mev: the same for the upgrade's sensitivity.
+        upgrade_windows_mev: every such window [MeV].
+        minibooNE_nd280_cl: the CL at which ND280 2019 disfavours the MiniBooNE solution.
+        minibooNE_upgrade_sigma: the significance [sigma] of the upgrade's exclusion of it.
+        minibooNE: the two verdicts in full, by detector.
+        rock_turnover_mev: the mass [MeV] of the lowest d_low on the rock-fed branch.
+        rock_crossover_mev: the mass [MeV] where the rock's share falls below one half.
+        paper: what the paper reports (:data:`PAPER`).
+    """
+
+    preset: str
+    nd280_world_leading_mev: list[float] | None
+    nd280_windows_mev: list[list[float]]
+    upgrade_world_leading_mev: list[float] | None
+    upgrade_windows_mev: list[list[float]]
+    minibooNE_nd280_cl: float | None
+    minibooNE_upgrade_sigma: float | None
+    minibooNE: dict[str, MiniBooNEVerdict]
+    rock_turnover_mev: float | None
+    rock_crossover_mev: float | None
+    paper: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The numbers as ``headlines.json`` holds them (key order as the fields')."""
+        out = self._asdict()
+        out["minibooNE"] = {det: verdict._asdict() for det, verdict in self.minibooNE.items()}
+        return out
+
+
 def headlines(
     scans: Mapping[str, str | os.PathLike[str]], preset: str,
     *, data_dir: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
+) -> Headlines:
     """The headline numbers of one preset from its ND280 2019 and upgrade scans.
 
     Args:
@@ -263,26 +315,20 @@ def headlines(
         data_dir: input-data folder.
 
     Returns:
-        ``nd280_world_leading_mev`` / ``upgrade_world_leading_mev`` ([lo, hi] of the widest
-        window, None if none) with every window under ``*_windows_mev``,
-        ``minibooNE_nd280_cl``, ``minibooNE_upgrade_sigma``, ``rock_turnover_mev``,
-        ``rock_crossover_mev``, the
-        MiniBooNE details under ``minibooNE``, and ``paper`` (:data:`PAPER`).
+        The numbers (:class:`Headlines`).
     """
-    out: dict[str, Any] = {"preset": preset}
-    records = {detector: load_records(folder) for detector, folder in scans.items()}
+    windows: dict[str, list[list[float]]] = {}
+    widest: dict[str, list[float] | None] = {}
+    records = {detector: load_records(scans[detector]) for detector in ("nd280", "upgrade")}
     for detector, recs in records.items():
-        windows = scan_windows(recs)
-        widest = max(windows, key=lambda w: w[1] / w[0], default=None)
-        out[f"{detector}_world_leading_mev"] = None if widest is None else list(widest)
-        out[f"{detector}_windows_mev"] = [list(w) for w in windows]
+        found = scan_windows(recs)
+        best = max(found, key=lambda w: w[1] / w[0], default=None)
+        widest[detector] = None if best is None else list(best)
+        windows[detector] = [list(w) for w in found]
     nd280 = miniboone_verdict(scans["nd280"], "nd280", preset, data_dir=data_dir)
     upgrade = miniboone_verdict(scans["upgrade"], "upgrade", preset, data_dir=data_dir)
-    out["minibooNE_nd280_cl"] = nd280["cl"]
-    out["minibooNE_upgrade_sigma"] = upgrade["sigma"]
-    out["minibooNE"] = {"nd280": nd280, "upgrade": upgrade}
     shares = rock_shares(scans["nd280"], preset)
-    out["rock_turnover_mev"] = rock_turnover_mev(records["nd280"], shares)
-    out["rock_crossover_mev"] = rock_crossover_mev(shares)
-    out["paper"] = PAPER
-    return out
+    return Headlines(
+        preset, widest["nd280"], windows["nd280"], widest["upgrade"], windows["upgrade"],
+        nd280.cl, upgrade.sigma, {"nd280": nd280, "upgrade": upgrade},
+        rock_turnover_mev(records["nd280"], shares), rock_crossover_mev(shares), PAPER)

@@ -336,7 +336,7 @@ def write_numbers(folder: Path, preset: str, kaon_curves: validation.ValidationC
         The headline numbers.
     """
     scans = _scans(folder)
-    numbers = headlines.headlines(scans, preset, data_dir=data_dir)
+    numbers = headlines.headlines(scans, preset, data_dir=data_dir).as_json()
     kaon = kaon_curves.agreement
     numbers["kaon_validation"] = {
         "compared_with": "AFH's ND280 90% CL limit from their event-rate table (HNL-DIF "

@@ -59,7 +59,7 @@ def _fake_scan(tmp_path, masses):
 def test_miniboone_verdict_equals_the_exact_cls_of_the_weakest_point(tmp_path):
     out = _fake_scan(tmp_path, "0.3,0.6")
     verdict = headlines.miniboone_verdict(out, "nd280", "corrected", points_per_slice=9)
-    assert verdict["masses_mev"] == [600.0]
+    assert verdict.masses_mev == [600.0]
     # independent: expected events from the ntuple columns, CLs = exp(-s) for 0 observed
     (lo, hi), = headlines.miniboone_overlap(600.0)
     mass_dir = out / "masses" / scan.mass_label(0.6)
@@ -74,8 +74,8 @@ def test_miniboone_verdict_equals_the_exact_cls_of_the_weakest_point(tmp_path):
             s += float(np.sum(np.asarray(ev["upscatter_weight"]) * (d / _fake_limit.D_REF) ** 2
                               * p)) * meta["efficiency"] * _fake_limit.POT[beam]
         smallest = min(smallest, s * float(model.br_ee(0.6)))
-    assert verdict["cl"] == pytest.approx(1 - math.exp(-smallest), rel=1e-9)
-    assert verdict["sigma"] is None
+    assert verdict.cl == pytest.approx(1 - math.exp(-smallest), rel=1e-9)
+    assert verdict.sigma is None
 
 
 def test_rock_share_and_turnover(tmp_path):
@@ -151,3 +151,21 @@ def test_summary_rows_put_the_paper_beside_each_number():
     assert rows["T2K + T2K-II world-leading window [MeV]"] == ("34-82", "148-860")
     assert rows["bedrock turnover: lowest d_low of the rock branch [MeV]"] == ("105", "~200")
     assert rows["bedrock turnover: rock share of the signal below 1/2 [MeV]"] == ("-", "~200")
+
+
+def test_headlines_json_keeps_its_keys_and_order():
+    """headlines.json is written from the typed result with the keys, in the order, it had
+    as a dict."""
+    verdict = headlines.MiniBooNEVerdict(0.9, 600.0, 2e-6, [600.0], None)
+    numbers = headlines.Headlines("corrected", [390.0, 743.0], [[390.0, 743.0]], None, [], 0.9,
+                                  5.1, {"nd280": verdict, "upgrade": verdict}, 200.0, None,
+                                  headlines.PAPER)
+    document = numbers.as_json()
+    assert list(document) == [
+        "preset", "nd280_world_leading_mev", "nd280_windows_mev", "upgrade_world_leading_mev",
+        "upgrade_windows_mev", "minibooNE_nd280_cl", "minibooNE_upgrade_sigma", "minibooNE",
+        "rock_turnover_mev", "rock_crossover_mev", "paper"]
+    assert document["minibooNE"]["nd280"] == {"cl": 0.9, "worst_mass_mev": 600.0,
+                                              "worst_d": 2e-6, "masses_mev": [600.0],
+                                              "sigma": None}
+    assert json.loads(json.dumps(document)) == document
