@@ -213,3 +213,14 @@ def test_plots_only_draw():
     loaded = _loaded_after_import([f"t2khnl.plots.{p.stem}" for p in modules
                                    if p.stem != "__init__"])
     assert "t2khnl.plots.vertices" in loaded and "t2khnl.generate" not in loaded
+
+
+def test_doctests_of_the_scan_modules():
+    """The examples in the docstrings of the mass parsing and precision modules hold."""
+    import doctest
+
+    from t2khnl import masses, precision
+
+    for module in (masses, precision):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
