@@ -44,15 +44,6 @@ PAPER: dict[str, Any] = {
 _FINE_MASSES = 2000
 
 
-def load_records(scan_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The finished masses of a scan (:meth:`t2khnl.scanstore.ScanStore.records`).
-
-    Raises:
-        DataFileError: ``contour.json`` is missing or unreadable.
-    """
-    return ScanStore(scan_dir).records()
-
-
 def world_leading_windows(
     mass_mev: npt.ArrayLike, d_low: npt.ArrayLike, existing: Any = None,
 ) -> list[tuple[float, float]]:
@@ -83,7 +74,8 @@ def world_leading_windows(
 
 
 def scan_windows(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    """:func:`world_leading_windows` [MeV] of a scan's finished masses (:func:`load_records`)."""
+    """:func:`world_leading_windows` [MeV] of a scan's finished masses
+    (:meth:`t2khnl.scanstore.ScanStore.records`)."""
     return world_leading_windows(
         [r["mass_gev"] * 1e3 for r in records],
         [np.nan if r["d_low"] is None else r["d_low"] for r in records])
@@ -176,7 +168,7 @@ def miniboone_verdict(
     """
     worst: tuple[float, float, float, dict[str, float], dict[str, float]] | None = None
     used = []
-    for rec in load_records(scan_dir):
+    for rec in ScanStore(scan_dir).records():
         mass_mev = rec["mass_gev"] * 1e3
         slices = miniboone_overlap(mass_mev, data_dir)
         if not slices:
@@ -207,7 +199,7 @@ def rock_shares(scan_dir: str | os.PathLike[str], preset: str) -> list[tuple[flo
     """Per scanned mass with a lower edge: (m [MeV], share of the selected signal at d_low
     from upscatters in the rock)."""
     out = []
-    for rec in load_records(scan_dir):
+    for rec in ScanStore(scan_dir).records():
         if rec["d_low"] is None:
             continue
         mass_dir, summary = _mass_result(scan_dir, rec)
@@ -227,7 +219,7 @@ def rock_turnover_mev(records: list[dict[str, Any]],
     """Mass [MeV] of the lowest d_low on the rock-dominated branch (rock share > 1/2).
 
     Args:
-        records: the scan's finished masses (:func:`load_records`).
+        records: the scan's finished masses (:meth:`t2khnl.scanstore.ScanStore.records`).
         shares: their rock shares (:func:`rock_shares`).
     """
     rock_share = dict(shares)
@@ -319,7 +311,7 @@ def headlines(
     """
     windows: dict[str, list[list[float]]] = {}
     widest: dict[str, list[float] | None] = {}
-    records = {detector: load_records(scans[detector]) for detector in ("nd280", "upgrade")}
+    records = {detector: ScanStore(scans[detector]).records() for detector in ("nd280", "upgrade")}
     for detector, recs in records.items():
         found = scan_windows(recs)
         best = max(found, key=lambda w: w[1] / w[0], default=None)

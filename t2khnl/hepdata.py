@@ -66,13 +66,7 @@ from .scanstore import Contour, ScanStore, read_contour
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "HEPDataError",
-    "merge_patchsets",
-    "validate",
-    "write_likelihoods",
-    "write_submission",
-]
+__all__ = ["validate", "write_submission"]
 
 #: Name of the submission folder and of the archive inside the output folder.
 SUBMISSION_DIR = "submission"

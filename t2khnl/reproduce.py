@@ -59,7 +59,7 @@ class Settings:
     """How much work a reproduction does.
 
     Attributes:
-        masses: scan masses (:func:`t2khnl.scan.parse_masses` specification) [GeV].
+        masses: scan masses (:func:`t2khnl.masses.parse_masses` specification) [GeV].
         n_events: upscatters per beam and mass in the scans (first attempt).
         precision: the scans' target relative MC error on the edges (None: one attempt).
         walk_masses: masses of the published -> corrected walk [GeV].
@@ -93,7 +93,7 @@ class Settings:
             return None
         if not scans:
             return style.demo_text(len(self.vertex_masses), self.vertex_events)
-        records = [rec for folder in scans for rec in headlines.load_records(folder)]
+        records = [rec for folder in scans for rec in ScanStore(folder).records()]
         events = [int(rec["n_events"]) for rec in records]
         masses = {rec["mass_gev"] for rec in records}
         return style.demo_text(len(masses), min(events, default=0), max(events, default=0))
@@ -412,7 +412,7 @@ def summary_markdown(numbers: dict[str, Any], scans: dict[str, Path]) -> str:
         lines += ["", f"## Contour, {_LABELS[detector]}", "",
                   "| m_N [MeV] | d_low [GeV^-1] | d_high [GeV^-1] | not excluded in between "
                   "[GeV^-1] |", "|---|---|---|---|"]
-        for rec in headlines.load_records(folder):
+        for rec in ScanStore(folder).records():
             lines.append(f"| {rec['mass_gev'] * 1e3:.4g} | {_edge(rec, 'd_low')} | "
                          f"{_edge(rec, 'd_high')} | {_holes(rec)} |")
     return "\n".join(lines) + "\n"

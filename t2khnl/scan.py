@@ -33,21 +33,13 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import ClusterError, DataFileError, InputError
-from .executors import (
-    CONNECT_TIMEOUT_S,
-    InProcess,
-    TaskFailure,
-    check_single_threaded,
-    connect,
-    finished_groups,
-    local_pool,
-)
+from .executors import CONNECT_TIMEOUT_S, TaskFailure, connect, finished_groups
 from .masses import mass_label, parse_masses
 from .patchsets import write_grid_likelihood
 from .precision import edge_errors, variance_needs
 from .scanlog import mass_log, scan_log
-from .scanstore import OpenEdges, ScanStore, open_edges
-from .seeds import attempt_seed, mass_seed, mass_seeds
+from .scanstore import ScanStore, open_edges
+from .seeds import attempt_seed, mass_seeds
 
 log = logging.getLogger(__name__)
 
@@ -539,8 +531,5 @@ def _record(job: _Prepared, task: MassTask, outcome: dict[str, Any] | TaskFailur
     job.store.write_contour(job.config, job.results)
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "DEFAULT_EVENTS", "DEFAULT_PRECISION", "MAX_EVENTS_FACTOR",
-           "InProcess", "MassTask", "OpenEdges", "ScanJob", "TaskFailure",
-           "check_single_threaded", "connect", "edge_errors", "group_key", "local_pool",
-           "mass_label", "mass_seed", "mass_seeds", "open_edges", "parse_masses", "run_group",
-           "run_mass", "scan", "scan_config", "scan_many", "write_grid_likelihood"]
+__all__ = ["DEFAULT_EVENTS", "DEFAULT_PRECISION", "MAX_EVENTS_FACTOR", "MassTask", "ScanJob",
+           "group_key", "run_group", "run_mass", "scan", "scan_config", "scan_many"]

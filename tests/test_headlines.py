@@ -12,6 +12,8 @@ import pytest
 
 from t2khnl import compare, config, headlines, limit, model, ntuple, reproduce, scan
 from t2khnl.errors import DataFileError, InputError
+from t2khnl.masses import mass_label
+from t2khnl.scanstore import ScanStore
 
 
 def test_vertical_intervals_of_a_square_and_a_ring_shaped_polygon():
@@ -62,7 +64,7 @@ def test_miniboone_verdict_equals_the_exact_cls_of_the_weakest_point(tmp_path):
     assert verdict.masses_mev == [600.0]
     # independent: expected events from the ntuple columns, CLs = exp(-s) for 0 observed
     (lo, hi), = headlines.miniboone_overlap(600.0)
-    mass_dir = out / "masses" / scan.mass_label(0.6)
+    mass_dir = out / "masses" / mass_label(0.6)
     smallest = math.inf
     for d in np.geomspace(lo, hi, 9):
         s = 0.0
@@ -82,17 +84,17 @@ def test_rock_share_and_turnover(tmp_path):
     out = _fake_scan(tmp_path, "0.05,0.1,0.2")
     share_list = headlines.rock_shares(out, "corrected")
     shares = dict(share_list)
-    for rec in headlines.load_records(out):
-        mass_dir = out / "masses" / scan.mass_label(rec["mass_gev"])
+    for rec in ScanStore(out).records():
+        mass_dir = out / "masses" / mass_label(rec["mass_gev"])
         summary = json.loads((mass_dir / "summary.json").read_text())
         channels = limit.load_channels(mass_dir, summary)
         w = limit.event_yields(channels, rec["d_low"], config.load("corrected"))
         rock = np.concatenate([np.asarray(ch.events["t_in_m"]) > 10.0 for ch in channels])
         assert shares[rec["mass_gev"] * 1e3] == pytest.approx(w[rock].sum() / w.sum())
-    branch = {m: rec["d_low"] for rec in headlines.load_records(out)
+    branch = {m: rec["d_low"] for rec in ScanStore(out).records()
               if shares[(m := rec["mass_gev"] * 1e3)] > 0.5}
     expected = min(branch, key=branch.get) if branch else None
-    assert headlines.rock_turnover_mev(headlines.load_records(out), share_list) == expected
+    assert headlines.rock_turnover_mev(ScanStore(out).records(), share_list) == expected
     crossover = headlines.rock_crossover_mev(share_list)
     ordered = sorted(shares.items())
     falls = [(a, b) for a, b in itertools.pairwise(ordered) if a[1] > 0.5 >= b[1]]
@@ -105,7 +107,7 @@ def test_rock_share_and_turnover(tmp_path):
 
 def test_missing_scan_is_a_clear_error(tmp_path):
     with pytest.raises(DataFileError, match=r"contour\.json"):
-        headlines.load_records(tmp_path)
+        ScanStore(tmp_path).records()
 
 
 def test_walk_goes_from_published_to_corrected_one_change_at_a_time():

@@ -15,8 +15,9 @@ import yaml
 from hepdata_validator.full_submission_validator import FullSubmissionValidator
 
 from t2khnl import hepdata, stats
-from t2khnl.errors import DataFileError, T2KHNLError
+from t2khnl.errors import DataFileError, HEPDataError, T2KHNLError
 from t2khnl.masses import mass_label
+from t2khnl.patchsets import merge_patchsets
 from t2khnl.scanstore import ScanStore, read_contour
 
 HEADER = "mass_gev,d_low,d_high,d_low_err,d_high_err\n"
@@ -187,11 +188,11 @@ def test_mismatched_bkgonly_workspaces_are_refused(tmp_path):
     scan = _scan_patchsets(tmp_path / "scan", background={0.5: {"fhc": 0.6, "rhc": 0.015}})
     pairs = ScanStore(scan).mass_likelihoods("nd280")
     with pytest.raises(
-        hepdata.HEPDataError,
+        HEPDataError,
         match=r"m000\.100000/bkgonly_nd280\.json and .*m000\.500000/bkgonly_"
         r"nd280\.json differ \(at /channels/0/samples/0/data/0\)",
     ):
-        hepdata.merge_patchsets(pairs)
+        merge_patchsets(pairs)
 
 
 def test_patchset_of_another_workspace_is_refused(tmp_path):
@@ -199,10 +200,10 @@ def test_patchset_of_another_workspace_is_refused(tmp_path):
     (bkg_a, _), (_, patch_b) = ScanStore(scan).mass_likelihoods("nd280")
     other = _scan_patchsets(tmp_path / "other", background={0.1: {"fhc": 1.0, "rhc": 1.0}})
     (bkg_other, _), _ = ScanStore(other).mass_likelihoods("nd280")
-    with pytest.raises(hepdata.HEPDataError, match=r"patchset_nd280\.json was not made for"):
-        hepdata.merge_patchsets([(bkg_other, patch_b)])
-    with pytest.raises(hepdata.HEPDataError, match=r"patch 'm0p1_d1em07' of .* is already in"):
-        hepdata.merge_patchsets(
+    with pytest.raises(HEPDataError, match=r"patchset_nd280\.json was not made for"):
+        merge_patchsets([(bkg_other, patch_b)])
+    with pytest.raises(HEPDataError, match=r"patch 'm0p1_d1em07' of .* is already in"):
+        merge_patchsets(
             [(bkg_a, scan / "masses" / mass_label(0.1) / "patchset_nd280.json")] * 2
         )
 
@@ -266,12 +267,12 @@ def test_contour_json_gives_flags_preset_and_exposure(inputs, tmp_path):
     assert qualifiers["exposure"] == "1.987e+21 (FHC) + 1.013e+21 (RHC)"
     assert qualifiers["statistics"].endswith("CLs+b, asymptotic formulae")
     with pytest.raises(
-        hepdata.HEPDataError,
+        HEPDataError,
         match=r"preset 'corrected' was asked for, but "
         r".*contour\.csv comes from preset",
     ):
         hepdata.write_submission(tmp_path / "out2", {"nd280": inputs["nd280"]}, preset="corrected")
-    with pytest.raises(hepdata.HEPDataError, match=r"is a nd280 contour, given as 'upgrade'"):
+    with pytest.raises(HEPDataError, match=r"is a nd280 contour, given as 'upgrade'"):
         hepdata.write_submission(tmp_path / "out2", {"upgrade": inputs["nd280"]})
 
 
@@ -282,17 +283,17 @@ def test_contour_json_that_disagrees_with_the_csv_is_refused(inputs):
 
 
 def test_bad_arguments(inputs, tmp_path):
-    with pytest.raises(hepdata.HEPDataError, match=r"unknown detector\(s\) 'sk'"):
+    with pytest.raises(HEPDataError, match=r"unknown detector\(s\) 'sk'"):
         hepdata.write_submission(tmp_path / "o", {"sk": inputs["nd280"]}, preset="corrected")
-    with pytest.raises(hepdata.HEPDataError, match="give preset="):
+    with pytest.raises(HEPDataError, match="give preset="):
         hepdata.write_submission(tmp_path / "o", {"nd280": inputs["nd280"]})
-    with pytest.raises(hepdata.HEPDataError, match="inspire_id"):
+    with pytest.raises(HEPDataError, match="inspire_id"):
         hepdata.write_submission(
             tmp_path / "o", {"nd280": inputs["nd280"]}, preset="corrected", inspire_id="1234567"
         )
     (tmp_path / "o" / "submission").mkdir(parents=True)
     (tmp_path / "o" / "submission" / "notes.txt").write_text("mine")
-    with pytest.raises(hepdata.HEPDataError, match="not a HEPData submission folder"):
+    with pytest.raises(HEPDataError, match="not a HEPData submission folder"):
         hepdata.write_submission(tmp_path / "o", {"nd280": inputs["nd280"]}, preset="corrected")
     assert (tmp_path / "o" / "submission" / "notes.txt").read_text() == "mine"
 
@@ -321,14 +322,14 @@ def test_validate_reports_the_validator_messages(inputs, tmp_path):
     hepdata.validate(folder)
     (folder / "stray.txt").write_text("not referenced")
     with pytest.raises(
-        hepdata.HEPDataError,
+        HEPDataError,
         match=r"(?s)validation of .*submission failed.*stray\.txt is not "
         r"referenced in the submission",
     ):
         hepdata.validate(folder)
     data_file = next(folder.glob("excluded*.yaml"))
     data_file.write_text(data_file.read_text().replace("dependent_variables", "dependents"))
-    with pytest.raises(hepdata.HEPDataError, match=r"excluded_d_mun_interval_nd280_2019\.yaml"):
+    with pytest.raises(HEPDataError, match=r"excluded_d_mun_interval_nd280_2019\.yaml"):
         hepdata.validate(folder)
 
 
@@ -366,7 +367,7 @@ def test_figure_without_imagemagick_is_a_plain_resource(inputs, tmp_path, monkey
         {"description": "Figure (ND280 (2019 data set))", "location": "figure_nd280.png"}
     ]
     assert (folder / "figure_nd280.png").read_bytes() == figure.read_bytes()
-    with pytest.raises(hepdata.HEPDataError, match="without a contour"):
+    with pytest.raises(HEPDataError, match="without a contour"):
         hepdata.write_submission(
             tmp_path / "o",
             {"nd280": inputs["nd280"]},
