@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from . import compare, config, executors, figure_data, files, headlines, scan
+from . import compare, config, executors, figure_data, files, headlines, kaon_validation, scan
 from .errors import InputError
 from .flux import load_beam_flux
 from .plots import constraints, decay_length, style, validation, vertices
@@ -192,7 +192,7 @@ def reproduce(
             d_gev_inv=figure_data.D_FIG2_GEV_INV,
             n_events=settings.vertex_events, seed=seed, preset=preset, data_dir=data_dir)
             for preset in presets}
-        kaon = pool.submit(validation.curves, data_dir=data_dir)
+        kaon = pool.submit(kaon_validation.curves, data_dir=data_dir)
         scan.scan_many(walk + scans, data_dir=data_dir, workers=workers,
                        executor=pool if workers > 1 or scheduler_file else None,
                        progress=progress)
@@ -222,7 +222,7 @@ STAGES = ("figures", "headline numbers", "HEPData")
 
 def _final_stages(pool: Executor, folders: dict[str, Path],
                   samples: dict[str, figure_data.VertexSamples],
-                  kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
+                  kaon_curves: kaon_validation.ValidationCurves, *, data_dir: str | None,
                   settings: Settings, say: Callable[[str], object]) -> dict[str, dict[str, Any]]:
     """Each preset's figures and headline numbers side by side on the pool, then its
     HEPData (which attaches Fig. 4); one line per part as it is written."""
@@ -276,7 +276,7 @@ def copy_contours(folder: Path) -> None:
 
 def write_figures(
     folder: Path, preset: str, vertex_samples: figure_data.VertexSamples,
-    kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
+    kaon_curves: kaon_validation.ValidationCurves, *, data_dir: str | None,
     settings: Settings = FULL,
 ) -> list[str]:
     """Figs. 2, 3, 4 (with each detector's contour alone, for HEPData) and Suppl. Fig. 1
@@ -287,7 +287,7 @@ def write_figures(
         preset: the preset.
         vertex_samples: the samples of Fig. 2
             (:func:`t2khnl.figure_data.simulate_vertex_samples`).
-        kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
+        kaon_curves: the kaon validation (:func:`t2khnl.kaon_validation.curves`).
         data_dir: input-data folder.
         settings: what the run did (a quick run's figures say they are a demo).
 
@@ -322,14 +322,14 @@ def write_figures(
     return list(figures)
 
 
-def write_numbers(folder: Path, preset: str, kaon_curves: validation.ValidationCurves, *,
+def write_numbers(folder: Path, preset: str, kaon_curves: kaon_validation.ValidationCurves, *,
                   data_dir: str | None) -> dict[str, Any]:
     """The headline numbers of one preset (``headlines.json``) and ``summary.md``.
 
     Args:
         folder: the preset's output folder.
         preset: the preset.
-        kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
+        kaon_curves: the kaon validation (:func:`t2khnl.kaon_validation.curves`).
         data_dir: input-data folder.
 
     Returns:
