@@ -127,7 +127,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
         "index": task.index, "mass_gev": task.mass_gev, "label": task.label,
         "seed": task.seed, "status": "done", "reason": None, "n_events": task.n_events,
     }
-    with mass_log(mass_dir / "run.log"):
+    with mass_log(store.mass_log_file(task.mass_gev)):
         samples: dict[str, Any] = {}  # the runner's pooled simulations, by beam
         n_new, total, attempt = task.n_events, 0, 0
         cap = task.n_events * MAX_EVENTS_FACTOR

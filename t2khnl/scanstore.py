@@ -6,7 +6,8 @@ written atomically, :mod:`t2khnl.files`):
 =================================  ==========================================================
 ``scan.json``                      the scan's configuration (detector, preset, events, seed,
                                    POT, masses, t2khnl version); a rerun must match it
-``masses/m<mass>/``                every artefact of :func:`t2khnl.limit.run` at one mass
+``masses/m<mass>/``                every artefact of :func:`t2khnl.limit.run` at one mass,
+                                   and its log ``run.log``
 ``masses/m<mass>.json``            the per-mass result, written when the mass is finished;
                                    its existence marks the mass as done
 ``contour.csv``, ``contour.json``  the contour so far (rewritten after each mass)
@@ -370,6 +371,10 @@ class ScanStore:
     def mass_dir(self, mass_gev: float) -> Path:
         """The folder of the limit step's artefacts at one mass [GeV]."""
         return self.masses_dir / mass_label(mass_gev)
+
+    def mass_log_file(self, mass_gev: float) -> Path:
+        """The log of one mass's analysis (``masses/m<mass>/run.log``)."""
+        return self.mass_dir(mass_gev) / "run.log"
 
     def mass_file(self, mass_gev: float) -> Path:
         """The per-mass result of one mass [GeV]."""
