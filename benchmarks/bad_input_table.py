@@ -7,7 +7,7 @@ output. Prints a Markdown table (``--output`` also writes it)::
 
     python benchmarks/bad_input_table.py [--skip-slow] [--output table.md]
 
-The cases that wait for a Dask scheduler take ``t2khnl.scan.CONNECT_TIMEOUT_S`` (20 s)
+The cases that wait for a Dask scheduler take ``t2khnl.executors.CONNECT_TIMEOUT_S`` (20 s)
 each; ``--skip-slow`` leaves them out.
 """
 

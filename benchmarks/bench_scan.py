@@ -95,6 +95,7 @@ def _children_cpu_s() -> float:
 def _run_scan(detector: str, masses: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     """One ``t2khnl.scan.scan``: wall and CPU time (this process + workers), per-mass results."""
     from t2khnl import scan
+    from t2khnl.masses import mass_label
 
     children0 = _children_cpu_s()
     records, timer = _timed(
@@ -117,7 +118,7 @@ def _run_scan(detector: str, masses: str, out: Path, args: argparse.Namespace) -
         total["cpu_s"] += row["cpu_s"]
     per_mass = []
     for rec in records:
-        per = json.loads((out / "masses" / f"{scan.mass_label(rec['mass_gev'])}.json").read_text())
+        per = json.loads((out / "masses" / f"{mass_label(rec['mass_gev'])}.json").read_text())
         rel = {
             f"{edge}_rel_err": (rec[f"{edge}_err"] / rec[edge] if rec.get(f"{edge}_err") else None)
             for edge in ("d_low", "d_high")
@@ -402,9 +403,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # DarkNews (which sets its level on import) warns about every approximated form factor.
         logging.getLogger("logger.DarkNews").setLevel(logging.ERROR)
-        from t2khnl import scan
+        from t2khnl.masses import parse_masses
 
-        masses = scan.parse_masses(args.masses)
+        masses = parse_masses(args.masses)
         ours = bench_ours(args, work)
         darknews = bench_darknews(args, masses, work)
         full = bench_full_scan(args, work) if args.full_scan else None
@@ -419,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             "d_points": args.d_points,
             "dn_nuclei": args.dn_nuclei,
             "full_scan": args.full_scan,
-            "full_masses": scan.parse_masses(FULL_MASSES),
+            "full_masses": parse_masses(FULL_MASSES),
             "preset": "corrected",
         },
         "machine": {

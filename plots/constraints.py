@@ -2,49 +2,39 @@
 
 Draws, on log axes m_N [MeV] versus d_muN [GeV^-1]:
 
-* our contours (``contour.csv`` written by the scan: ``mass_gev,d_low,d_high,d_low_err,
-  d_high_err``; empty fields where nothing is excluded) in one strong colour
-  (:data:`OURS_COLOR`) — ND280 2019 constraints filled between ``d_low`` and ``d_high``,
-  upgrade sensitivities as dashed outlines, the MC error band of each edge from the
-  ``*_err`` columns, the holes between a mass's excluded intervals left open and
-  annotated, a mass excluded alone as a vertical bar;
-* the MiniBooNE-preferred 95% CL regions (Kamp et al. 2206.07100) from the data folder,
-  sha256-checked through :func:`t2khnl.flux.verify`: E_nu^QE filled light orange, cos theta
-  hatched magenta;
-* existing limits from the ``hnlimits`` package, converted to our d convention and to 95% CL
-  as listed in ``existing_limits.yaml`` (see :func:`cl_factor`): one light grey for their
-  areas, each outline in the muted tone of the YAML, named on the plot beside its outline
+* our contours (:class:`t2khnl.scanstore.Contour`, or the ``contour.csv`` files the scan
+  writes) in one strong colour (:data:`OURS_COLOR`) — ND280 2019 constraints filled between
+  ``d_low`` and ``d_high``, upgrade sensitivities as dashed outlines, the MC error band of
+  each edge, the holes between a mass's excluded intervals left open and annotated, a mass
+  excluded alone as a vertical bar;
+* the MiniBooNE-preferred 95% CL regions (:func:`t2khnl.constraints_data.miniboone_regions`):
+  E_nu^QE filled light orange, cos theta hatched magenta;
+* existing limits (:func:`t2khnl.constraints_data.load_existing_limits`, converted to our d
+  convention and to 95% CL): one light grey for their areas, each outline in the muted tone
+  of ``existing_limits.yaml``, named on the plot beside its outline
   (:mod:`t2khnl.plots.layout` finds room clear of every curve).
 
 :func:`plot` draws one panel, :func:`plot_presets` one panel per preset side by side on
 shared axes. The d range follows what is drawn: our edges and the MiniBooNE regions.
-
-:func:`envelope` gives the strongest existing limit (lowest excluded d) at each mass, for
-"world-leading" statements.
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
-import json
 import logging
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
-from t2khnl.errors import DataFileError, InputError
+from t2khnl.constraints_data import Limit, load_existing_limits, miniboone_regions
+from t2khnl.errors import InputError
 from t2khnl.plots.layout import FreeSpace
 from t2khnl.plots.style import COLUMN_WIDTH_IN, FONT, PAGE_WIDTH_IN, corner_label, save, style
+from t2khnl.scanstore import Contour, read_contour
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -54,19 +44,9 @@ if TYPE_CHECKING:
 __all__ = [
     "D_RANGE",
     "MASS_RANGE_MEV",
-    "MINIBOONE_FILES",
     "OURS_COLOR",
-    "Contour",
-    "Limit",
-    "cl_factor",
-    "envelope",
-    "hnlimits_dir",
-    "limits_config",
-    "load_contour",
-    "load_existing_limits",
+    "ContourSource",
     "log_log_axes",
-    "lower_boundary",
-    "miniboone_regions",
     "plot",
     "plot_presets",
     "save",
@@ -80,338 +60,12 @@ MASS_RANGE_MEV: tuple[float, float] = (10.0, 2000.0)
 D_RANGE: tuple[float, float] = (1.0e-8, 1.0e-4)
 """Default y range [GeV^-1]."""
 
-MINIBOONE_FILES: dict[str, tuple[str, ...]] = {
-    r"MiniBooNE $E_\nu^{\rm QE}$ 95% CL": (
-        "minibooNE_region/EnuQE_0.950_CL_Path0.txt",
-        "minibooNE_region/EnuQE_0.950_CL_Path1.txt",
-    ),
-    r"MiniBooNE $\cos\theta$ 95% CL": ("minibooNE_region/CosTheta_0.950_CL_Path0.txt",),
-}
-"""Legend label -> manifest paths of its closed polygons (m_N [MeV], d [GeV^-1])."""
 _MINIBOONE_COLORS = ("#F9B859", "#3B8BC2")
 
-_SIGNAL_STATS = ("poisson0", "chi2")
 _SENSITIVITY_WORDS = ("upgrade", "upgrd", "sensitivity", "t2k-ii", "t2k+t2k-ii", "projected")
 
-
-# --------------------------------------------------------------------------------------
-# CL conversion and the existing-limits table
-# --------------------------------------------------------------------------------------
-def _signal_at(cl: float, stat: str) -> float:
-    """Signal (in its own units) needed for an upper limit at ``cl``.
-
-    ``poisson0``: zero-background Poisson counting, s = -ln(1 - CL) (2.303 at 90%, 2.996 at
-    95%). ``chi2``: Gaussian, 1 dof, s ∝ sqrt(Δχ²) with Δχ² the chi² quantile at CL.
-    """
-    if not 0.0 < cl < 1.0:
-        msg = f"confidence level must be in (0, 1), got {cl}"
-        raise InputError(msg)
-    if stat == "poisson0":
-        return -math.log(1.0 - cl)
-    if stat == "chi2":
-        from scipy.stats import chi2
-
-        return math.sqrt(float(chi2.ppf(cl, 1)))
-    msg = f"unknown statistics {stat!r}; valid: {', '.join(_SIGNAL_STATS)}"
-    raise InputError(msg)
-
-
-def cl_factor(
-    cl_from: float, cl_to: float = 0.95, power: float = 2, stat: str = "poisson0"
-) -> float:
-    """Factor on d turning a limit at ``cl_from`` into one at ``cl_to``.
-
-    With a signal yield ∝ d^power, the d excluded at a CL scales as s_CL^(1/power), so the
-    factor is (s_to / s_from)^(1/power). For zero-background counting and d² yields,
-    90% -> 95% gives sqrt(2.996/2.303) = 1.1406; d⁴ gives 1.0680. For ``chi2`` the signal
-    ratio is sqrt(3.841/2.706) = 1.1914.
-
-    Args:
-        cl_from: the stored CL (0.90).
-        cl_to: the wanted CL (0.95).
-        power: n in yield ∝ d^n (> 0).
-        stat: ``"poisson0"`` or ``"chi2"`` (see :func:`_signal_at`).
-
-    Returns:
-        The multiplicative factor on d.
-    """
-    if power <= 0:
-        msg = f"yield power must be > 0, got {power}"
-        raise InputError(msg)
-    ratio = _signal_at(cl_to, stat) / _signal_at(cl_from, stat)
-    return float(ratio ** (1.0 / power))
-
-
-@lru_cache(maxsize=1)
-def limits_config() -> dict[str, Any]:
-    """Return the parsed ``existing_limits.yaml`` shipped beside this module."""
-    text = resources.files(__package__).joinpath("existing_limits.yaml").read_text("utf-8")
-    parsed: dict[str, Any] = yaml.safe_load(text)
-    return parsed
-
-
-def hnlimits_dir() -> Path | None:
-    """Folder of the installed ``hnlimits`` dipole data, or ``None`` (warning logged)."""
-    try:
-        import HNLimits  # optional dependency
-    except ImportError:
-        logger.warning("hnlimits is not installed (pip install hnlimits): no existing limits")
-        return None
-    base = Path(HNLimits.__file__).resolve().parent / limits_config()["base"]
-    if not base.is_dir():
-        logger.warning("hnlimits has no %s: no existing limits", base)
-        return None
-    return base
-
-
-@dataclass(frozen=True, eq=False)
-class Limit:
-    """One existing limit, converted: masses [MeV], d [GeV^-1] at 95% CL, our convention.
-
-    ``outline`` holds the parts of its outline that are boundaries of the excluded region,
-    as (n, 2) arrays of (m [MeV], d [GeV^-1]): a lower curve's curve, a polygon's files but
-    those the YAML lists as ``not_boundary`` (a digitised plot's edge). Empty: the whole
-    outline.
-    """
-
-    name: str
-    label: str
-    mass_mev: npt.NDArray[np.float64]
-    d: npt.NDArray[np.float64]
-    shape: str
-    color: str
-    factor: float
-    source: tuple[Path, ...]
-    outline: tuple[npt.NDArray[np.float64], ...] = ()
-
-
-def _read_two_columns(path: Path) -> npt.NDArray[np.float64]:
-    rows: list[tuple[float, float]] = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        parts = text.replace(",", " ").split()
-        rows.append((float(parts[0]), float(parts[1])))
-    if len(rows) < 2:
-        msg = f"{path}: fewer than two (m, d) rows"
-        raise DataFileError(msg)
-    return np.array(rows, dtype=np.float64)
-
-
-def load_existing_limits() -> list[Limit]:
-    """Load every limit of ``existing_limits.yaml`` from ``hnlimits``, converted.
-
-    A missing package or file is skipped with a logged warning.
-    """
-    base = hnlimits_dir()
-    if base is None:
-        return []
-    config = limits_config()
-    target = float(config["target_cl"])
-    out: list[Limit] = []
-    for name, spec in config["limits"].items():
-        parts: list[npt.NDArray[np.float64]] = []
-        paths: list[Path] = []
-        boundary: list[bool] = []
-        for entry in spec["files"]:
-            reverse = entry.startswith("reversed:")
-            path = base / entry.removeprefix("reversed:")
-            if not path.is_file():
-                logger.warning("hnlimits lacks %s: skipping the %s limit", path, name)
-                parts = []
-                break
-            table = _read_two_columns(path)
-            parts.append(table[::-1] if reverse else table)
-            paths.append(path)
-            boundary.append(entry not in spec.get("not_boundary", ()))
-        if not parts:
-            continue
-        table = np.concatenate(parts)
-        to_mev = {"MeV": 1.0, "GeV": 1.0e3}[spec["mass_unit"]]
-        factor = float(spec["d_factor"]) * cl_factor(
-            float(spec["cl"]), target, float(spec["power"]), spec["stat"]
-        )
-        scale = np.array([to_mev, factor])
-        outline = () if all(boundary) else tuple(
-            part * scale for part, drawn in zip(parts, boundary, strict=True) if drawn)
-        out.append(
-            Limit(
-                name=name,
-                label=spec["label"],
-                mass_mev=table[:, 0] * to_mev,
-                d=table[:, 1] * factor,
-                shape=spec["shape"],
-                color=spec["color"],
-                factor=factor,
-                source=tuple(paths),
-                outline=outline,
-            )
-        )
-        logger.debug(
-            "existing limit %s: d × %.4f (convention, CL %s -> %s)",
-            name,
-            factor,
-            spec["cl"],
-            target,
-        )
-    return out
-
-
-# --------------------------------------------------------------------------------------
-# Lower boundaries and their envelope
-# --------------------------------------------------------------------------------------
-def lower_boundary(limit: Limit, mass_mev: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Lowest excluded d of one limit at each mass (NaN where it excludes nothing).
-
-    The limit's outline (a closed polygon, or an open curve excluded above) is cut by the
-    vertical line at each mass; crossings are interpolated linearly in (log m, log d) and
-    the smallest is returned.
-    """
-    masses = np.atleast_1d(np.asarray(mass_mev, dtype=np.float64))
-    x = np.log(limit.mass_mev)
-    y = np.log(limit.d)
-    if limit.shape == "polygon":
-        x = np.append(x, x[0])
-        y = np.append(y, y[0])
-    x0, x1, y0, y1 = x[:-1], x[1:], y[:-1], y[1:]
-    result = np.full(masses.shape, np.nan)
-    for i, m in enumerate(np.log(masses)):
-        lo, hi = np.minimum(x0, x1), np.maximum(x0, x1)
-        hit = (lo <= m) & (m <= hi)
-        if not np.any(hit):
-            continue
-        dx = x1[hit] - x0[hit]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(dx != 0, (m - x0[hit]) / dx, 0.0)
-        ys = y0[hit] + t * (y1[hit] - y0[hit])
-        # a vertical edge at exactly this mass: its lower end is the crossing
-        ys = np.where(dx != 0, ys, np.minimum(y0[hit], y1[hit]))
-        result[i] = math.exp(float(np.min(ys)))
-    return result
-
-
-def envelope(
-    mass_mev: npt.ArrayLike, limits: Iterable[Limit] | None = None
-) -> npt.NDArray[np.float64] | float:
-    """Strongest existing limit: the lowest excluded d over all limits at each mass.
-
-    Args:
-        mass_mev: mass or masses [MeV].
-        limits: the limits to combine; defaults to :func:`load_existing_limits`.
-
-    Returns:
-        d [GeV^-1] at 95% CL in our convention, NaN where no limit is defined; a float for a
-        scalar mass.
-    """
-    chosen = load_existing_limits() if limits is None else list(limits)
-    masses = np.asarray(mass_mev, dtype=np.float64)
-    flat = np.atleast_1d(masses)
-    best = np.full(flat.shape, np.nan)
-    for limit in chosen:
-        best = np.fmin(best, lower_boundary(limit, flat))
-    if masses.ndim == 0:
-        return float(best[0])
-    return best.reshape(masses.shape)
-
-
-# --------------------------------------------------------------------------------------
-# Inputs: MiniBooNE regions and our contours
-# --------------------------------------------------------------------------------------
-def miniboone_regions(
-    data_dir: str | os.PathLike[str] | None = None,
-) -> dict[str, list[npt.NDArray[np.float64]]]:
-    """The MiniBooNE-preferred 95% CL regions: label -> list of (n, 2) polygons.
-
-    Columns: m_N [MeV], d_muN [GeV^-1]. Each file is one polygon, whitespace-separated,
-    no header; some are not explicitly closed (the last vertex joins the first).
-    """
-    from t2khnl.flux import verify
-
-    regions: dict[str, list[npt.NDArray[np.float64]]] = {}
-    for label, names in MINIBOONE_FILES.items():
-        polys = []
-        for name in names:
-            table = np.loadtxt(verify(name, data_dir), dtype=np.float64, ndmin=2)
-            if table.shape[1] != 2 or np.any(table <= 0):
-                msg = f"{name}: expected two positive columns (m_N [MeV], d [GeV^-1])"
-                raise DataFileError(msg)
-            polys.append(table)
-        regions[label] = polys
-    return regions
-
-
-@dataclass(frozen=True, eq=False)
-class Contour:
-    """One contour.csv: per mass [MeV] the excluded d interval and its MC errors (NaN: none).
-
-    ``holes`` lists the couplings inside ``d_low``..``d_high`` that are *not* excluded, as
-    (index of the mass, lower end, upper end) [GeV^-1], from the ``intervals`` of the
-    contour's JSON twin (empty without one).
-    """
-
-    mass_mev: npt.NDArray[np.float64]
-    d_low: npt.NDArray[np.float64]
-    d_high: npt.NDArray[np.float64]
-    d_low_err: npt.NDArray[np.float64]
-    d_high_err: npt.NDArray[np.float64]
-    holes: tuple[tuple[int, float, float], ...] = ()
-
-
-_CONTOUR_COLUMNS = ("mass_gev", "d_low", "d_high", "d_low_err", "d_high_err")
-
-
-def load_contour(path: str | os.PathLike[str]) -> Contour:
-    """Read a ``contour.csv`` (``mass_gev,d_low,d_high,d_low_err,d_high_err``).
-
-    Empty fields become NaN; the error columns may be absent. Rows are sorted by mass. The
-    holes between a mass's excluded intervals come from the JSON twin (same name, ``.json``;
-    :func:`t2khnl.scan.write_contour`) when there is one.
-    """
-    path = Path(path)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fields = reader.fieldnames or []
-        missing = [c for c in _CONTOUR_COLUMNS[:3] if c not in fields]
-        if missing:
-            msg = f"{path}: missing column(s) {', '.join(missing)}; expected {_CONTOUR_COLUMNS}"
-            raise InputError(msg)
-
-        def num(row: Mapping[str, str | None], key: str) -> float:
-            value = (row.get(key) or "").strip()
-            return float(value) if value else math.nan
-
-        rows = [[num(row, c) for c in _CONTOUR_COLUMNS] for row in reader]
-    if not rows:
-        msg = f"{path}: no rows"
-        raise InputError(msg)
-    table = np.array(rows, dtype=np.float64)
-    table = table[np.argsort(table[:, 0])]
-    return Contour(table[:, 0] * 1e3, table[:, 1], table[:, 2], table[:, 3], table[:, 4],
-                   _holes(path.with_suffix(".json"), table[:, 0]))
-
-
-def _holes(
-    json_path: Path, mass_gev: npt.NDArray[np.float64]
-) -> tuple[tuple[int, float, float], ...]:
-    """(mass index, lower, upper end [GeV^-1]) of the gaps between each mass's excluded
-    intervals, from a contour.json's records; none when the file does not exist."""
-    if not json_path.is_file():
-        return ()
-    try:
-        records = json.loads(json_path.read_text(encoding="utf-8"))["records"]
-    except (ValueError, KeyError, TypeError) as err:
-        msg = f"{json_path}: not a contour.json ({err})"
-        raise InputError(msg) from err
-    holes = []
-    for record in records:
-        intervals = record.get("intervals") or []
-        index = np.flatnonzero(np.isclose(mass_gev, record["mass_gev"], rtol=1e-9))
-        if index.size == 0:
-            continue
-        holes.extend((int(index[0]), float(left[1]), float(right[0]))
-                     for left, right in itertools.pairwise(intervals))
-    return tuple(sorted(holes))
+ContourSource = Contour | str | os.PathLike[str]
+"""A contour to draw: read already, or a ``contour.csv`` file (or a scan folder)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -682,9 +336,10 @@ class _Panel:
     title: str | None = None
 
 
-def _panel(contours: Mapping[str, str | os.PathLike[str]],
+def _panel(contours: Mapping[str, ContourSource],
            sensitivity: Iterable[str] | None, title: str | None = None) -> _Panel:
-    loaded = {label: load_contour(path) for label, path in contours.items()}
+    loaded = {label: source if isinstance(source, Contour) else read_contour(source)
+              for label, source in contours.items()}
     dashed = frozenset(sensitivity if sensitivity is not None
                        else (label for label in loaded if _is_sensitivity(label)))
     return _Panel(loaded, dashed, title)
@@ -738,7 +393,7 @@ def _draw(
 
 
 def plot(
-    contours: Mapping[str, str | os.PathLike[str]],
+    contours: Mapping[str, ContourSource],
     *,
     data_dir: str | os.PathLike[str] | None = None,
     existing_limits: bool = True,
@@ -758,7 +413,8 @@ def plot(
     what is drawn (:func:`_y_range`).
 
     Args:
-        contours: legend label -> path of a ``contour.csv``.
+        contours: legend label -> contour (:class:`t2khnl.scanstore.Contour`, or a
+            ``contour.csv`` read with :func:`t2khnl.scanstore.read_contour`).
         data_dir: the input-data folder (MiniBooNE regions); see :func:`t2khnl.flux.verify`.
         existing_limits: draw the ``hnlimits`` limits (converted to 95% CL, our d).
         ax: axes to draw on (its figure's layout must not change afterwards: the labels are
@@ -788,7 +444,7 @@ def plot(
 
 
 def plot_presets(
-    panels: Mapping[str, Mapping[str, str | os.PathLike[str]]],
+    panels: Mapping[str, Mapping[str, ContourSource]],
     *,
     data_dir: str | os.PathLike[str] | None = None,
     existing_limits: bool = True,

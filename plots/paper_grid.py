@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from t2khnl import authors, files, headlines, paper_contour
+from t2khnl import authors, files, paper_contour
 from t2khnl.errors import DataFileError, InputError
 from t2khnl.plots.style import COLUMN_WIDTH_IN, close, corner_label, save, style
+from t2khnl.scanstore import ScanStore
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -65,7 +66,7 @@ def read_grid(path: str | os.PathLike[str]) -> paper_contour.GridStatistic:
 
 def smooth_edge(scan_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """A scan's lower edges: masses [GeV] and d_low [GeV^-1] where quoted."""
-    records = [r for r in headlines.load_records(scan_dir) if r.get("d_low")]
+    records = [r for r in ScanStore(scan_dir).records() if r.get("d_low")]
     records.sort(key=lambda r: r["mass_gev"])
     return (np.array([r["mass_gev"] for r in records]),
             np.array([r["d_low"] for r in records]))

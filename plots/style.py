@@ -156,8 +156,8 @@ def corner_label(
     end = max(t.get_window_extent(renderer).x1 for t in lefts)
     if end + 0.5 * box.height > box.x0:
         points = 1.3 * box.height * 72.0 / ax.figure.dpi
-        right.set_transform(offset_copy(right.get_transform(), ax.figure, y=points,
-                                        units="points"))
+        right.set_transform(offset_copy(right.get_transform(), ax.figure,  # type: ignore[arg-type]
+                                        y=points, units="points"))
 
 
 def statement(fig: Figure) -> str:

@@ -1,7 +1,7 @@
 """Suppl. Fig. 1 of arXiv:2412.15051: kaon-decay HNLs at ND280, this work versus AFH.
 
 |U_muN|² versus m_N [MeV], log-log, 90% CL, zero background, mu_tr = 1e-6 GeV^-1
-(:mod:`t2khnl.kaon` has the physics, :mod:`t2khnl.afh` AFH's own inputs):
+(the curves: :func:`t2khnl.kaon_validation.curves`; this module only draws them):
 
 * top panel: AFH's ND280 limit (their event-rate table at 2.3 events: FHC kaon flux x
   18.63e20 POT); this work like for like (AFH's efficiency, kaon fluxes, exposure and decay
@@ -15,9 +15,10 @@
   the chain analysis -> like for like), so every difference is stated.
 
 ```python
+from t2khnl import kaon_validation
 from t2khnl.plots import style, validation
 
-fig = validation.plot(validation.curves())
+fig = validation.plot(kaon_validation.curves())
 style.save(fig, "suppl_fig1")   # suppl_fig1.pdf and .png
 ```
 """
@@ -25,20 +26,20 @@ style.save(fig, "suppl_fig1")   # suppl_fig1.pdf and .png
 from __future__ import annotations
 
 import logging
-import os
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from t2khnl import afh, kaon
+from t2khnl import kaon
+from t2khnl.kaon_validation import TARGET, ValidationCurves
 from t2khnl.plots.style import FONT, corner_label, style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["MASS_RANGE_MEV", "RATIO_RANGE", "Factor", "ValidationCurves", "curves", "plot"]
+__all__ = ["MASS_RANGE_MEV", "RATIO_RANGE", "caption", "plot"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,129 +50,8 @@ RATIO_RANGE: tuple[float, float] = (0.6, 2.6)
 U2_DRAWN_MAX: float = 1e-4
 """Curves are drawn up to this |U_muN|², the top of AFH's table grid; the band above holds
 the legend."""
-#: The validation's target: like for like within this fraction of AFH.
-TARGET = 0.2
 
 _AFH_COLOUR, _LIKE_COLOUR, _OURS_COLOUR, _FILE_COLOUR = "k", "#C0392B", "#1F4E9C", "0.55"
-
-
-class Factor(NamedTuple):
-    """What one of AFH's assumptions does to this work's limit.
-
-    Attributes:
-        name: the assumption switched to AFH's.
-        median_ratio: median over the masses of (limit with it) / (limit without it).
-    """
-
-    name: str
-    median_ratio: float
-
-
-class ValidationCurves(NamedTuple):
-    """Everything Suppl. Fig. 1 draws.
-
-    Attributes:
-        nd280_2019: this work, analysis assumptions, :data:`t2khnl.kaon.POT_ND280_2019_FHC`.
-        t2k_full: this work, analysis assumptions, :data:`t2khnl.kaon.POT_T2K_FULL_FHC`.
-        afh_exposure: this work, analysis assumptions at AFH's exposure.
-        like_for_like: this work with AFH's efficiency, fluxes, exposure and decay volume.
-        afh_nd280_2019: AFH's ND280 limit from their event-rate table.
-        afh_file: AFH's "T2K full" file x √10.7 (their ND280 curve, as digitised).
-        agreement: ``like_for_like`` over ``afh_nd280_2019``.
-        analysis_agreement: ``afh_exposure`` over ``afh_nd280_2019``.
-        file_agreement: ``afh_file`` over ``afh_nd280_2019``.
-        factors: the chain from ``nd280_2019`` to ``like_for_like``, one assumption at a time
-            (medians over the masses of ``agreement``).
-    """
-
-    nd280_2019: kaon.LimitCurve
-    t2k_full: kaon.LimitCurve
-    afh_exposure: kaon.LimitCurve
-    like_for_like: kaon.LimitCurve
-    afh_nd280_2019: kaon.AFHCurve
-    afh_file: kaon.AFHCurve
-    agreement: kaon.Agreement
-    analysis_agreement: kaon.Agreement
-    file_agreement: kaon.Agreement
-    factors: tuple[Factor, ...]
-
-
-def _median_ratio(new: kaon.LimitCurve, old: kaon.LimitCurve,
-                  range_mev: tuple[float, float]) -> float:
-    """Median of new / old over the masses in ``range_mev`` [MeV] where both are finite."""
-    mass_mev = new.mass_gev * 1e3
-    both = (np.isfinite(new.u2) & np.isfinite(old.u2) & (mass_mev >= range_mev[0])
-            & (mass_mev <= range_mev[1]))
-    return float(np.median(new.u2[both] / old.u2[both]))
-
-
-def _as_limit(curve: kaon.AFHCurve) -> kaon.LimitCurve:
-    """An AFH curve as a :class:`t2khnl.kaon.LimitCurve` (to compare it like ours)."""
-    mass_gev = curve.mass_mev / 1e3
-    return kaon.LimitCurve(mass_gev, curve.u2, kaon.EVENTS_90CL / curve.u2, afh.POT)
-
-
-def curves(
-    masses_gev: npt.ArrayLike | None = None,
-    *,
-    data_dir: str | os.PathLike[str] | None = None,
-    kinematics: kaon.Kinematics = "momentum",
-    opening_angle_max_deg: float | None = None,
-) -> ValidationCurves:
-    """Compute our curves, read AFH's and compare them.
-
-    Args:
-        masses_gev: HNL masses [GeV]; default :func:`t2khnl.kaon.default_masses_gev`.
-        data_dir: the input-data folder (kaon fluxes, efficiencies, AFH's files).
-        kinematics: HNL momentum from the neutrino energy (:func:`t2khnl.kaon.hnl_spectrum`).
-        opening_angle_max_deg: e+e- opening-angle cut [deg] of the analysis curves, or
-            ``None`` (as AFH).
-
-    Returns:
-        The curves, the agreement metrics and the factors.
-    """
-    options = {"kinematics": kinematics, "data_dir": data_dir}
-    nd280 = kaon.limit_curve(masses_gev, pot=kaon.POT_ND280_2019_FHC,
-                             opening_angle_max_deg=opening_angle_max_deg, **options)
-    masses = nd280.mass_gev
-    exposure = nd280.rescaled(afh.POT)
-
-    def their_efficiency(mass_gev: float) -> float:
-        return afh.efficiency(mass_gev, data_dir)
-
-    efficiency = kaon.limit_curve(masses, pot=afh.POT, efficiency=their_efficiency, **options)
-    flux = kaon.limit_curve(masses, pot=afh.POT, efficiency=their_efficiency,
-                            flux=afh.kaon_flux(data_dir), **options)
-    like = kaon.limit_curve(masses, pot=afh.POT, efficiency=their_efficiency,
-                            flux=afh.kaon_flux(data_dir), boxes=afh.decay_box(), **options)
-    table = afh.table_limit(data_dir).as_curve()
-    stored = kaon.read_afh(data_dir, exposure="nd280_2019")
-    chain = (("exposure 12.34e20 -> 18.63e20 POT", exposure, nd280),
-             ("AFH's efficiency", efficiency, exposure),
-             ("AFH's kaon fluxes (nu_mu + nu_mu-bar)", flux, efficiency),
-             ("AFH's decay volume", like, flux))
-    agreement = kaon.agreement(like, table)
-    compared = (float(agreement.mass_mev.min()), float(agreement.mass_mev.max()))
-    result = ValidationCurves(
-        nd280_2019=nd280,
-        t2k_full=nd280.rescaled(kaon.POT_T2K_FULL_FHC),
-        afh_exposure=exposure,
-        like_for_like=like,
-        afh_nd280_2019=table,
-        afh_file=stored,
-        agreement=agreement,
-        analysis_agreement=kaon.agreement(exposure, table),
-        file_agreement=kaon.agreement(_as_limit(stored), table),
-        factors=tuple(Factor(name, _median_ratio(new, old, compared))
-                      for name, new, old in chain),
-    )
-    logger.info(
-        "like for like / AFH ND280: median %.3f (%.3f-%.3f); analysis at AFH's exposure: "
-        "median %.3f",
-        result.agreement.median_ratio, result.agreement.ratio.min(),
-        result.agreement.ratio.max(), result.analysis_agreement.median_ratio,
-    )
-    return result
 
 
 def _visible(curve: kaon.LimitCurve | kaon.AFHCurve,
@@ -211,7 +91,7 @@ def plot(c: ValidationCurves, *, demo: str | None = None) -> Figure:
     panel and the factors of AFH's assumptions stated under it.
 
     Args:
-        c: the curves and their agreement, from :func:`curves`.
+        c: the curves and their agreement, from :func:`t2khnl.kaon_validation.curves`.
         demo: the demo statement of a coarse run's figure set (None: a full run).
 
     Returns:

@@ -8,13 +8,14 @@ colour is the expected number of HNL decays inside the fiducial volumes per m² 
 ``weight`` branch times the preset's nominal exposure, before BR(ee), cuts and efficiency,
 over the bin's area), on a log scale.
 
-What the map shows: :func:`t2khnl.generate.simulate` injects upscatters only in a cylinder in
-front of each fiducial box and keeps those whose HNL line crosses it, and rock vertices are
-moved across the beam ("aimed") so that the HNL line hits the box. So the map shows where the
-*contributing* upscatters come from: rock vertices gather around the beam axis (within a
-few metres for heavy HNLs, tens of metres for light ones made far upstream), not over the
-whole rock, and may lie beyond the 24 m wide rock block of the model, as aiming assumes
-rock that is uniform across the beam.
+The samples come from :func:`t2khnl.figure_data.simulate_vertex_samples` (the pipeline
+runs the simulation; this module only draws). What the map shows: the simulation injects
+upscatters only in a cylinder in front of each fiducial box and keeps those whose HNL line
+crosses it, and rock vertices are moved across the beam ("aimed") so that the HNL line hits
+the box. So the map shows where the *contributing* upscatters come from: rock vertices
+gather around the beam axis (within a few metres for heavy HNLs, tens of metres for light
+ones made far upstream), not over the whole rock, and may lie beyond the 24 m wide rock
+block of the model, as aiming assumes rock that is uniform across the beam.
 
 Axes: light HNLs come from up to ~280 m of rock upstream, and aiming spreads those
 vertices over tens of metres across the beam (an HNL at angle θ made a distance L upstream
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -40,8 +40,8 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from t2khnl import config
 from t2khnl.errors import InputError
+from t2khnl.figure_data import VertexSamples
 from t2khnl.plots.style import FONT, PAGE_WIDTH_IN, corner_label, save, style
 
 if TYPE_CHECKING:
@@ -49,23 +49,17 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "DETECTORS",
-    "D_FIG2_GEV_INV",
     "DetectorBox",
     "VertexMap",
     "detector_boxes",
     "histogram",
     "plot",
     "save",
-    "simulate_samples",
     "style",
 ]
 
 logger = logging.getLogger(__name__)
 
-D_FIG2_GEV_INV = 3.87e-7
-"""Coupling d_muN of Fig. 2 [GeV^-1]."""
-DETECTORS: tuple[str, ...] = ("nd280", "upgrade")
 Z_RANGE_M: tuple[float, float] = (-300.0, 4.0)
 """Default z window [m]."""
 TRANSVERSE_RANGE_M: tuple[float, float] = (-50.0, 50.0)
@@ -168,7 +162,8 @@ def histogram(
     w = ak.to_numpy(events["weight"]).astype(float)
     rock = ak.to_numpy(events["region_id"]) == REGIONS.index("rock")
     inside = (z >= z_edges[0]) & (z <= z_edges[-1]) & (t >= t_edges[0]) & (t <= t_edges[-1])
-    counts, _, _ = np.histogram2d(z[inside], t[inside], bins=(z_edges, t_edges), weights=w[inside])
+    counts, _, _ = np.histogram2d(z[inside], t[inside], bins=(z_edges, t_edges),  # type: ignore[arg-type]
+                                  weights=w[inside])  # (numpy 1.26's stub omits edge arrays)
     return VertexMap(
         z_edges, t_edges, counts, float(w[~inside].sum()), float(w[rock].sum()), float(w.sum())
     )
@@ -218,50 +213,6 @@ def detector_boxes(
         boxes = _merge_boxes(boxes)
         out.extend(DetectorBox(region, (lo + hi) / 2, hi - lo) for lo, hi in boxes)
     return out
-
-
-def simulate_samples(
-    masses_gev: Sequence[float],
-    *,
-    detectors: Sequence[str] = DETECTORS,
-    beam: str = "fhc",
-    d_gev_inv: float = D_FIG2_GEV_INV,
-    n_events: int = 20000,
-    seed: int = 1,
-    preset: str = "corrected",
-    data_dir: str | os.PathLike[str] | None = None,
-) -> dict[str, list[tuple[float, ak.Array]]]:
-    """Simulate the samples of Fig. 2 with :func:`t2khnl.generate.simulate`.
-
-    Args:
-        masses_gev: HNL masses [GeV] (e.g. 0.05, 0.2, 0.5: rock-dominated, the turnover,
-            in-detector upscattering).
-        detectors: any of ``"nd280"``, ``"upgrade"``.
-        beam: ``"fhc"`` or ``"rhc"``.
-        d_gev_inv: dipole coupling d_muN [GeV^-1].
-        n_events: upscatters injected per detector and mass.
-        seed: random seed (the same for every sample).
-        preset: ``"corrected"`` or ``"published"``.
-        data_dir: input-data folder (default as :func:`t2khnl.flux.verify`).
-
-    Returns:
-        detector -> list of (mass [GeV], events), the input of :func:`plot`.
-    """
-    from t2khnl.generate import simulate
-
-    options = {
-        "n_events": n_events,
-        "seed": seed,
-        "preset": preset,
-        "data_dir": None if data_dir is None else str(data_dir),
-    }
-    samples: dict[str, list[tuple[float, ak.Array]]] = {det: [] for det in detectors}
-    for mass in map(float, masses_gev):  # the detectors of a mass share SIREN's objects
-        for det in detectors:
-            events = simulate(det, beam, mass, d_gev_inv, **options).events
-            logger.info("Fig. 2 sample %s, m_N = %g GeV: %d events", det, mass, len(events))
-            samples[det].append((mass, events))
-    return samples
 
 
 def _draw_outline(ax: Axes, geometry: Any, axis: str, drawn: set[str]) -> None:
@@ -350,11 +301,8 @@ def _caption(beam: str, pot: Mapping[str, float]) -> str:
 
 
 def plot(
-    samples: Mapping[str, Sequence[tuple[float, ak.Array]]],
+    data: VertexSamples,
     *,
-    d_gev_inv: float = D_FIG2_GEV_INV,
-    preset: str = "corrected",
-    beam: str = "fhc",
     z_range_m: tuple[float, float] = Z_RANGE_M,
     transverse_range_m: tuple[float, float] = TRANSVERSE_RANGE_M,
     demo: str | None = None,
@@ -362,12 +310,9 @@ def plot(
     """Draw Fig. 2: rows are detector × (z–x, z–y), columns the masses.
 
     Args:
-        samples: detector (``"nd280"``, ``"upgrade"``) -> list of (mass [GeV], events), the
-            events as :func:`t2khnl.generate.simulate` returns them.
-        d_gev_inv: the coupling the samples were simulated at [GeV^-1] (for the label).
-        preset: sets the geometry variant drawn and the nominal exposure [POT] that turns
-            weights [1/POT] into expected decays.
-        beam: beam of the samples (``"fhc"`` or ``"rhc"``), for the exposure.
+        data: the samples (:func:`t2khnl.figure_data.simulate_vertex_samples`) with their
+            coupling and preset (for the label), beam and nominal exposure [POT] (turns the
+            weights [1/POT] into expected decays) and geometry (the outlines drawn).
         z_range_m: z window [m] (symlog axis, linear for |z| < 4 m).
         transverse_range_m: x and y window [m] (symlog, linear for |x|, |y| < 3 m).
         demo: the demo statement of a coarse run (:func:`t2khnl.plots.style.demo_text`).
@@ -378,13 +323,10 @@ def plot(
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    from t2khnl.generate import GEOMETRY_NAMES
     from t2khnl.geometry import load
     from t2khnl.plots.layout import FreeSpace
 
-    cfg = config.load(preset)
-    for det in samples:
-        config.check_choice("detector", det, DETECTORS)
+    samples, pot = data.events, data.exposure_pot
     rows = [(det, axis) for det in samples for axis in ("x", "y")]
     n_cols = max((len(v) for v in samples.values()), default=0)
     if not rows or n_cols == 0:
@@ -397,7 +339,6 @@ def plot(
         for det, axis in rows
         for i, (_, events) in enumerate(samples[det])
     }
-    pot = {det: float(cfg["exposure_pot"][det][beam]) for det in samples}
     vmax = max(float(_density(m, pot[k[0]]).max() or 0.0) for k, m in maps.items()) or 1.0
     norm = LogNorm(vmin=vmax / _DYNAMIC_RANGE, vmax=vmax)
     with style():
@@ -408,7 +349,7 @@ def plot(
         drawn: set[str] = set()
         notes = []
         for r, (det, axis) in enumerate(rows):
-            geometry = load(GEOMETRY_NAMES[det], cfg["geometry_variant"])
+            geometry = load(*data.geometry[det])
             for c, ax in enumerate(axes[r]):
                 if c >= len(samples[det]):
                     ax.set_visible(False)
@@ -422,13 +363,13 @@ def plot(
             ax.set_xlabel("z [m]")
         fig.colorbar(mesh, ax=axes, label="expected decays [m$^{-2}$]")
         fig.legend(loc="outside lower center", ncols=6, frameon=False, fontsize=FONT.legend,
-                   title=_caption(beam, pot), title_fontsize=FONT.note)
+                   title=_caption(data.beam, pot), title_fontsize=FONT.note)
         fig.canvas.draw()
         fig.set_layout_engine("none")  # freeze the layout: the notes go by display pixels
         # mplhep spaces its label's parts in axes coordinates: after the layout is final
         corner_label(axes[0][0], demo=demo)
         corner_label(axes[0][-1], left=False,
-                     rlabel=rf"$d_{{\mu N}}$ = {d_gev_inv:.3g} GeV$^{{-1}}$, {preset}")
+                     rlabel=rf"$d_{{\mu N}}$ = {data.d_gev_inv:.3g} GeV$^{{-1}}$, {data.preset}")
         for ax, text in notes:
             box = ax.get_window_extent()  # wanted: top right, above the detector
             label = ax.text(0, 0, text, ha="center", va="center", fontsize=FONT.note,

@@ -234,6 +234,7 @@ def scan(
 ) -> None:
     """Excluded d_muN intervals over many masses: contour.csv / contour.json, resumable."""
     from . import scan as scan_step
+    from . import scanstore
 
     records = scan_step.scan(
         detector, masses, output_dir=output, preset=preset, n_events=n_events,
@@ -247,7 +248,7 @@ def scan(
                f"{Path(output) / 'contour.csv'}")
     for rec in skipped:
         click.echo(f"  skipped m_N = {rec['mass_gev']:g} GeV: {rec['reason']}")
-    for line in scan_step.open_edges(records).lines(d_range):
+    for line in scanstore.open_edges(records).lines(d_range):
         click.echo(f"  {line}")
 
 

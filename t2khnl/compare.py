@@ -20,6 +20,7 @@ import yaml
 
 from . import config, files, headlines, scan
 from .errors import InputError
+from .scanstore import ScanStore
 
 #: Preset keys that describe a preset rather than configure it.
 _LABEL_KEYS = ("name", "description")
@@ -59,7 +60,7 @@ class StepResult:
     scan_dir: Path
     records: list[dict[str, Any]]
     windows_mev: list[tuple[float, float]]
-    miniboone: dict[str, Any]
+    miniboone: headlines.MiniBooNEVerdict
 
 
 def _walk_spec() -> dict[str, Any]:
@@ -122,7 +123,7 @@ def run(
 
     Args:
         output_dir: the walk folder (resumable: rerun to continue).
-        masses: masses [GeV] or a :func:`t2khnl.scan.parse_masses` specification.
+        masses: masses [GeV] or a :func:`t2khnl.masses.parse_masses` specification.
         detector: the detector whose contour is followed.
         n_events: upscatters per beam and mass.
         seed: scan seed (the same for every step, so steps sharing a geometry share the
@@ -167,7 +168,7 @@ def results(walk: list[scan.ScanJob], *, data_dir: str | None = None) -> list[St
     out = []
     for step, job in zip(steps(), walk, strict=True):
         scan_dir = Path(job.output_dir)
-        records = headlines.load_records(scan_dir)
+        records = ScanStore(scan_dir).records()
         verdict = headlines.miniboone_verdict(scan_dir, job.detector, job.preset,
                                               data_dir=data_dir)
         out.append(StepResult(step, scan_dir, records, headlines.scan_windows(records), verdict))
@@ -188,7 +189,7 @@ def markdown(results: list[StepResult]) -> str:
         for m in masses:
             cells.append(_edge_cell(by_mass.get(m), previous.get(m), index > 0))
         windows = ", ".join(f"{lo:.0f}-{hi:.0f}" for lo, hi in res.windows_mev) or "none"
-        cl = res.miniboone["cl"]
+        cl = res.miniboone.cl
         cells += [windows, "no mass in region" if cl is None else f"{cl:.3g}"]
         lines.append("| " + " | ".join(cells) + " |")
         previous = by_mass

@@ -19,3 +19,8 @@ class MissingDependencyError(T2KHNLError, ImportError):
 
 class ClusterError(InputError):
     """The Dask cluster given cannot run t2khnl's tasks (e.g. a worker with several threads)."""
+
+
+class HEPDataError(T2KHNLError, ValueError):
+    """A HEPData submission cannot be made: inconsistent inputs (contours, likelihoods) or a
+    submission HEPData's validator rejects."""

@@ -1,7 +1,7 @@
 """The paper's headline numbers, computed from finished mass scans.
 
 * where a contour is world-leading: the mass windows [MeV] in which its lower edge d_low
-  lies below the strongest existing limit (:func:`t2khnl.plots.constraints.envelope`);
+  lies below the strongest existing limit (:func:`t2khnl.constraints_data.envelope`);
 * the MiniBooNE verdict: the "MiniBooNE solution" is the overlap of the E_nu^QE and
   cos(theta) 95% CL regions (PROVENANCE.md). At every scanned mass inside it, CLs is
   evaluated on a log grid of d across the overlap's vertical slice, from the stored
@@ -18,18 +18,19 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
 from . import config, limit, stats
-from .errors import DataFileError
+from .constraints_data import envelope, miniboone_regions
+from .scanstore import ScanStore
 
 #: What arXiv:2412.15051 reports (PHYSICS.md, "What the paper reports").
 PAPER: dict[str, Any] = {
@@ -41,21 +42,6 @@ PAPER: dict[str, Any] = {
 }
 #: Points of the fine mass grid used to locate world-leading windows (log-spaced).
 _FINE_MASSES = 2000
-
-
-def load_records(scan_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The finished masses of a scan (``contour.json`` records with ``status == "done"``).
-
-    Raises:
-        DataFileError: ``contour.json`` is missing or unreadable.
-    """
-    path = Path(scan_dir) / "contour.json"
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        msg = f"cannot read the scan result {path}: {err}"
-        raise DataFileError(msg) from err
-    return [rec for rec in document["records"] if rec["status"] == "done"]
 
 
 def world_leading_windows(
@@ -71,13 +57,13 @@ def world_leading_windows(
         mass_mev: scanned masses [MeV], increasing.
         d_low: lower edges [GeV^-1], NaN where nothing is excluded.
         existing: a function mass [MeV] -> strongest existing d [GeV^-1] (default
-            :func:`t2khnl.plots.constraints.envelope`).
+            :func:`t2khnl.constraints_data.envelope`).
 
     Returns:
         The windows (lo, hi) [MeV], in increasing mass.
     """
     if existing is None:
-        from .plots.constraints import envelope as existing
+        existing = envelope
     m = np.asarray(mass_mev, dtype=np.float64)
     d = np.asarray(d_low, dtype=np.float64)
     fine = np.geomspace(m[0], m[-1], _FINE_MASSES)
@@ -88,7 +74,8 @@ def world_leading_windows(
 
 
 def scan_windows(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    """:func:`world_leading_windows` [MeV] of a scan's finished masses (:func:`load_records`)."""
+    """:func:`world_leading_windows` [MeV] of a scan's finished masses
+    (:meth:`t2khnl.scanstore.ScanStore.records`)."""
     return world_leading_windows(
         [r["mass_gev"] * 1e3 for r in records],
         [np.nan if r["d_low"] is None else r["d_low"] for r in records])
@@ -133,8 +120,6 @@ def miniboone_overlap(
     mass_mev: float, data_dir: str | os.PathLike[str] | None = None,
 ) -> list[tuple[float, float]]:
     """d intervals [GeV^-1] at one mass inside both MiniBooNE 95% CL regions (may be empty)."""
-    from .plots.constraints import miniboone_regions
-
     regions = [
         [iv for poly in polys for iv in vertical_intervals(poly, mass_mev)]
         for polys in miniboone_regions(data_dir).values()
@@ -146,10 +131,29 @@ def miniboone_overlap(
     return sorted(overlap)
 
 
+class MiniBooNEVerdict(NamedTuple):
+    """How strongly a scan disfavours the MiniBooNE solution.
+
+    Attributes:
+        cl: 1 - max CLs over the overlap of the two MiniBooNE regions (None: no scanned mass
+            inside it).
+        worst_mass_mev: the mass of the weakest point [MeV].
+        worst_d: the coupling of the weakest point [GeV^-1].
+        masses_mev: the scanned masses inside the overlap [MeV].
+        sigma: for the upgrade, the Asimov Z of the weakest point (else None).
+    """
+
+    cl: float | None
+    worst_mass_mev: float | None
+    worst_d: float | None
+    masses_mev: list[float]
+    sigma: float | None
+
+
 def miniboone_verdict(
     scan_dir: str | os.PathLike[str], detector: str, preset: str,
     *, data_dir: str | os.PathLike[str] | None = None, points_per_slice: int = 25,
-) -> dict[str, Any]:
+) -> MiniBooNEVerdict:
     """How strongly a scan disfavours the MiniBooNE solution (module docstring).
 
     Args:
@@ -160,13 +164,11 @@ def miniboone_verdict(
         points_per_slice: d values per mass across the overlap.
 
     Returns:
-        ``cl`` (1 - max CLs over the overlap), ``worst_mass_mev``, ``worst_d`` [GeV^-1],
-        ``masses_mev`` (the scanned masses inside the overlap), and for the upgrade
-        ``sigma`` (Z of the weakest point); all None if no scanned mass falls inside.
+        The verdict; its numbers are None if no scanned mass falls inside the overlap.
     """
     worst: tuple[float, float, float, dict[str, float], dict[str, float]] | None = None
     used = []
-    for rec in load_records(scan_dir):
+    for rec in ScanStore(scan_dir).records():
         mass_mev = rec["mass_gev"] * 1e3
         slices = miniboone_overlap(mass_mev, data_dir)
         if not slices:
@@ -185,21 +187,19 @@ def miniboone_verdict(
                 if worst is None or value > worst[0]:
                     worst = (value, mass_mev, float(d), s, background)
     if worst is None:
-        return {"cl": None, "worst_mass_mev": None, "worst_d": None, "masses_mev": used,
-                "sigma": None}
+        return MiniBooNEVerdict(None, None, None, used, None)
     value, mass_mev, d, s, background = worst
     sigma = None
     if detector == "upgrade":
         sigma = stats.significance_of_exclusion(s, background)
-    return {"cl": 1.0 - value, "worst_mass_mev": mass_mev, "worst_d": d, "masses_mev": used,
-            "sigma": sigma}
+    return MiniBooNEVerdict(1.0 - value, mass_mev, d, used, sigma)
 
 
 def rock_shares(scan_dir: str | os.PathLike[str], preset: str) -> list[tuple[float, float]]:
     """Per scanned mass with a lower edge: (m [MeV], share of the selected signal at d_low
     from upscatters in the rock)."""
     out = []
-    for rec in load_records(scan_dir):
+    for rec in ScanStore(scan_dir).records():
         if rec["d_low"] is None:
             continue
         mass_dir, summary = _mass_result(scan_dir, rec)
@@ -219,7 +219,7 @@ def rock_turnover_mev(records: list[dict[str, Any]],
     """Mass [MeV] of the lowest d_low on the rock-dominated branch (rock share > 1/2).
 
     Args:
-        records: the scan's finished masses (:func:`load_records`).
+        records: the scan's finished masses (:meth:`t2khnl.scanstore.ScanStore.records`).
         shares: their rock shares (:func:`rock_shares`).
     """
     rock_share = dict(shares)
@@ -240,19 +240,9 @@ def rock_crossover_mev(shares: list[tuple[float, float]]) -> float | None:
 def _mass_result(scan_dir: str | os.PathLike[str], rec: dict[str, Any]
                  ) -> tuple[Path, dict[str, Any]]:
     """The folder and limit summary of one scanned mass."""
-    path = Path(scan_dir) / "masses" / f"{_label(rec)}.json"
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        msg = f"cannot read the per-mass result {path}: {err}"
-        raise DataFileError(msg) from err
-    return Path(scan_dir) / "masses" / result["label"], result["summary"]
-
-
-def _label(rec: dict[str, Any]) -> str:
-    from .scan import mass_label
-
-    return mass_label(rec["mass_gev"])
+    store = ScanStore(scan_dir)
+    result = store.read_mass_result(rec["mass_gev"])
+    return store.mass_dir(rec["mass_gev"]), result["summary"]
 
 
 def _analysis_config(preset: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -268,10 +258,47 @@ def _region_index(mass_dir: Path, name: str) -> int:
     return list(meta["regions"]).index(name)
 
 
+class Headlines(NamedTuple):
+    """The headline numbers of one preset (:func:`headlines`).
+
+    Attributes:
+        preset: the preset.
+        nd280_world_leading_mev: [lo, hi] [MeV] of the widest window where the ND280 2019
+            contour is world-leading, None if none.
+        nd280_windows_mev: every such window [MeV].
+        upgrade_world_leading_mev: the same for the upgrade's sensitivity.
+        upgrade_windows_mev: every such window [MeV].
+        minibooNE_nd280_cl: the CL at which ND280 2019 disfavours the MiniBooNE solution.
+        minibooNE_upgrade_sigma: the significance [sigma] of the upgrade's exclusion of it.
+        minibooNE: the two verdicts in full, by detector.
+        rock_turnover_mev: the mass [MeV] of the lowest d_low on the rock-fed branch.
+        rock_crossover_mev: the mass [MeV] where the rock's share falls below one half.
+        paper: what the paper reports (:data:`PAPER`).
+    """
+
+    preset: str
+    nd280_world_leading_mev: list[float] | None
+    nd280_windows_mev: list[list[float]]
+    upgrade_world_leading_mev: list[float] | None
+    upgrade_windows_mev: list[list[float]]
+    minibooNE_nd280_cl: float | None
+    minibooNE_upgrade_sigma: float | None
+    minibooNE: dict[str, MiniBooNEVerdict]
+    rock_turnover_mev: float | None
+    rock_crossover_mev: float | None
+    paper: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The numbers as ``headlines.json`` holds them (key order as the fields')."""
+        out = self._asdict()
+        out["minibooNE"] = {det: verdict._asdict() for det, verdict in self.minibooNE.items()}
+        return out
+
+
 def headlines(
-    scans: dict[str, str | os.PathLike[str]], preset: str,
+    scans: Mapping[str, str | os.PathLike[str]], preset: str,
     *, data_dir: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
+) -> Headlines:
     """The headline numbers of one preset from its ND280 2019 and upgrade scans.
 
     Args:
@@ -280,26 +307,20 @@ def headlines(
         data_dir: input-data folder.
 
     Returns:
-        ``nd280_world_leading_mev`` / ``upgrade_world_leading_mev`` ([lo, hi] of the widest
-        window, None if none) with every window under ``*_windows_mev``,
-        ``minibooNE_nd280_cl``, ``minibooNE_upgrade_sigma``, ``rock_turnover_mev``,
-        ``rock_crossover_mev``, the
-        MiniBooNE details under ``minibooNE``, and ``paper`` (:data:`PAPER`).
+        The numbers (:class:`Headlines`).
     """
-    out: dict[str, Any] = {"preset": preset}
-    records = {detector: load_records(folder) for detector, folder in scans.items()}
+    windows: dict[str, list[list[float]]] = {}
+    widest: dict[str, list[float] | None] = {}
+    records = {detector: ScanStore(scans[detector]).records() for detector in ("nd280", "upgrade")}
     for detector, recs in records.items():
-        windows = scan_windows(recs)
-        widest = max(windows, key=lambda w: w[1] / w[0], default=None)
-        out[f"{detector}_world_leading_mev"] = None if widest is None else list(widest)
-        out[f"{detector}_windows_mev"] = [list(w) for w in windows]
+        found = scan_windows(recs)
+        best = max(found, key=lambda w: w[1] / w[0], default=None)
+        widest[detector] = None if best is None else list(best)
+        windows[detector] = [list(w) for w in found]
     nd280 = miniboone_verdict(scans["nd280"], "nd280", preset, data_dir=data_dir)
     upgrade = miniboone_verdict(scans["upgrade"], "upgrade", preset, data_dir=data_dir)
-    out["minibooNE_nd280_cl"] = nd280["cl"]
-    out["minibooNE_upgrade_sigma"] = upgrade["sigma"]
-    out["minibooNE"] = {"nd280": nd280, "upgrade": upgrade}
     shares = rock_shares(scans["nd280"], preset)
-    out["rock_turnover_mev"] = rock_turnover_mev(records["nd280"], shares)
-    out["rock_crossover_mev"] = rock_crossover_mev(shares)
-    out["paper"] = PAPER
-    return out
+    return Headlines(
+        preset, widest["nd280"], windows["nd280"], widest["upgrade"], windows["upgrade"],
+        nd280.cl, upgrade.sigma, {"nd280": nd280, "upgrade": upgrade},
+        rock_turnover_mev(records["nd280"], shares), rock_crossover_mev(shares), PAPER)

@@ -22,17 +22,16 @@ HEPData's placeholder for an empty cell (the data schema allows string values); 
 without an MC error (open edges, flat signal) has no ``errors`` entry.
 
 Open edges come from ``contour.json`` beside the CSV (``d_low_open``/``d_high_open``,
-written by :func:`t2khnl.scan.write_contour`); without it, an edge equal to an end of the
-coupling grid counts as open.
+written by the scan, read by :func:`t2khnl.scanstore.read_contour`); without it, an edge
+equal to an end of the coupling grid counts as open.
 
 Likelihoods, HEPData's pyhf convention: one ``.tar.gz`` per detector holding
 ``BkgOnly.json`` (the background-only workspace), ``patchset.json`` (one signal patch per
 (m_N, d) grid point, labels ``mass_gev`` and ``d_gev_inv``) and a ``README.md``, attached to
-the whole submission as an additional resource of ``type: HistFactory``. The scan writes
-one patchset per mass; :func:`merge_patchsets` joins them into one, which is valid only
-because the background-only workspace does not depend on the mass (checked: the workspaces
-must be identical). The patchset's INSPIRE reference is ``inspire_id``
-(:data:`t2khnl.limit.HEPDATA_PLACEHOLDER`, ``ins0000000``, until the record exists).
+the whole submission as an additional resource of ``type: HistFactory``; the per-mass
+patchsets of a scan are merged by :func:`t2khnl.patchsets.merge_patchsets`. The
+patchset's INSPIRE reference is ``inspire_id`` (:data:`t2khnl.limit.HEPDATA_PLACEHOLDER`,
+``ins0000000``, until the record exists).
 
 Figures (PNG or PDF) are attached to their table. ``hepdata_lib`` makes the table image and
 its thumbnail with ImageMagick's ``convert``; if no ImageMagick is found, a figure is
@@ -49,43 +48,26 @@ fails afterwards (``yaml.safe_load`` and ``CSafeLoader`` are unaffected).
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
-import io
-import itertools
-import json
 import logging
-import math
 import os
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._version import __version__
-from .errors import DataFileError, T2KHNLError
+from .errors import DataFileError, HEPDataError
+from .patchsets import merge_patchsets, write_likelihoods
+from .scanstore import Contour, ScanStore, read_contour
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "CONTOUR_COLUMNS",
-    "Contour",
-    "ContourRow",
-    "HEPDataError",
-    "merge_patchsets",
-    "read_contour",
-    "scan_patchset_files",
-    "validate",
-    "write_likelihoods",
-    "write_submission",
-]
+__all__ = ["validate", "write_submission"]
 
-#: Columns ``contour.csv`` must have (:data:`t2khnl.scan.CONTOUR_COLUMNS`).
-CONTOUR_COLUMNS = ("mass_gev", "d_low", "d_high", "d_low_err", "d_high_err")
 #: Name of the submission folder and of the archive inside the output folder.
 SUBMISSION_DIR = "submission"
 SUBMISSION_ARCHIVE = "submission.tar.gz"
@@ -97,8 +79,6 @@ MC_ERROR_LABEL = "MC stat"
 COUPLING_CONVENTION = "d_muN = mu_tr/2 (DarkNews mu_tr_mu4 = 2 d_muN)"
 #: HEPData's additional-resource type of pyhf (HistFactory JSON) likelihoods.
 HISTFACTORY_TYPE = "HistFactory"
-#: Relative tolerance when an edge is compared with the ends of the coupling grid.
-_GRID_END_RTOL = 1e-9
 _DETECTOR_TEXT = {
     "nd280": ("ND280 2019", "ND280 (2019 data set)"),
     "upgrade": ("ND280 upgrade", "ND280 upgrade (projection)"),
@@ -116,344 +96,12 @@ DEFAULT_COMMENT = (
     "Analysis of arXiv:2412.15051 redone with t2khnl {version}, preset {preset}."
 )
 
-
-class HEPDataError(T2KHNLError, ValueError):
-    """A submission cannot be made: inconsistent inputs or a submission HEPData rejects."""
-
-
-class ContourRow(NamedTuple):
-    """One mass of a contour.
-
-    Attributes:
-        mass_gev: HNL mass [GeV].
-        d_low: lower edge of the excluded interval [GeV^-1], None if not quoted.
-        d_high: upper edge [GeV^-1], None if not quoted.
-        d_low_err: MC error on ``d_low`` [GeV^-1], None if not given.
-        d_high_err: MC error on ``d_high`` [GeV^-1], None if not given.
-        d_low_open: ``d_low`` is the lowest coupling of the grid (excluded below it too).
-        d_high_open: ``d_high`` is the highest coupling of the grid (excluded above it too).
-    """
-
-    mass_gev: float
-    d_low: float | None
-    d_high: float | None
-    d_low_err: float | None
-    d_high_err: float | None
-    d_low_open: bool
-    d_high_open: bool
-
-
-class Contour(NamedTuple):
-    """A contour read from ``contour.csv`` (and ``contour.json`` when present).
-
-    Attributes:
-        path: the CSV file.
-        rows: one per mass, sorted by mass.
-        metadata: ``contour.json``'s metadata (detector, preset, pot_total, ...), or {}.
-    """
-
-    path: Path
-    rows: tuple[ContourRow, ...]
-    metadata: dict[str, Any]
-
-
 PathLike = str | os.PathLike[str]
 #: A likelihood source: (background-only workspace, patchset) files, or a scan folder.
 LikelihoodSource = tuple[PathLike, PathLike] | PathLike
 
 
-# --------------------------------------------------------------------------- contours
-def read_contour(path: PathLike) -> Contour:
-    """Read a contour: ``contour.csv`` (or a scan folder holding one) and its open flags.
-
-    The open flags come from the JSON file beside the CSV (``contour.json`` for
-    ``contour.csv``, else the CSV's stem + ``.json``) when it exists, else from the grid
-    ends (an edge equal to 1e-8 or 1e-3 GeV^-1 is open).
-
-    Args:
-        path: the CSV file, or a scan folder (its ``contour.csv``).
-
-    Returns:
-        The :class:`Contour`.
-
-    Raises:
-        DataFileError: the file is missing or unreadable.
-        HEPDataError: a missing column, an unparsable or non-positive number, no rows, a
-            duplicate mass, or a JSON file that does not match the CSV.
-    """
-    csv_path = Path(path)
-    if csv_path.is_dir():
-        csv_path = csv_path / "contour.csv"
-    try:
-        text = csv_path.read_text(encoding="utf-8")
-    except OSError as err:
-        msg = f"cannot read contour file {csv_path}: {err}"
-        raise DataFileError(msg) from err
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CONTOUR_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        msg = (
-            f"contour file {csv_path} lacks the column(s) {', '.join(missing)}; expected "
-            f"the header {','.join(CONTOUR_COLUMNS)}"
-        )
-        raise HEPDataError(msg)
-    rows = []
-    for line, record in enumerate(reader, start=2):
-        values = {c: _csv_number(record.get(c), c, csv_path, line) for c in CONTOUR_COLUMNS}
-        if values["mass_gev"] is None:
-            msg = f"contour file {csv_path}, line {line}: mass_gev is empty"
-            raise HEPDataError(msg)
-        rows.append(values)
-    if not rows:
-        msg = f"contour file {csv_path} has no rows"
-        raise HEPDataError(msg)
-    rows.sort(key=lambda r: r["mass_gev"])
-    for a, b in itertools.pairwise(rows):
-        if a["mass_gev"] == b["mass_gev"]:
-            msg = f"contour file {csv_path} lists m_N = {a['mass_gev']!r} GeV twice"
-            raise HEPDataError(msg)
-    json_path = csv_path.with_suffix(".json")
-    metadata: dict[str, Any] = {}
-    flags: dict[float, dict[str, Any]] | None = None
-    if json_path.is_file():
-        metadata, flags = _read_contour_json(json_path, csv_path, rows)
-    out = []
-    for r in rows:
-        held = flags.get(r["mass_gev"], {}) if flags is not None else {}
-        out.append(
-            ContourRow(
-                **r,
-                d_low_open=_open_flag(held.get("d_low_open"), r["d_low"], 0),
-                d_high_open=_open_flag(held.get("d_high_open"), r["d_high"], -1),
-            )
-        )
-    return Contour(csv_path, tuple(out), metadata)
-
-
-def _csv_number(field: str | None, column: str, path: Path, line: int) -> float | None:
-    text = (field or "").strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError as err:
-        msg = f"contour file {path}, line {line}: {column} = {text!r} is not a number"
-        raise HEPDataError(msg) from err
-    if not (math.isfinite(value) and value >= 0 and (value > 0 or column.endswith("_err"))):
-        msg = f"contour file {path}, line {line}: {column} = {text!r} must be positive"
-        raise HEPDataError(msg)
-    return value
-
-
-def _read_contour_json(
-    json_path: Path, csv_path: Path, rows: list[dict[str, Any]]
-) -> tuple[dict[str, Any], dict[float, dict[str, Any]]]:
-    """Metadata and per-mass records of ``contour.json``, checked against the CSV rows."""
-    try:
-        document = json.loads(json_path.read_text(encoding="utf-8"))
-        metadata = dict(document.get("metadata") or {})
-        records = [rec for rec in document["records"] if rec.get("status", "done") == "done"]
-        by_mass = {float(rec["mass_gev"]): rec for rec in records}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        msg = f"cannot read contour records from {json_path}: {err}"
-        raise DataFileError(msg) from err
-    for r in rows:
-        rec = by_mass.get(r["mass_gev"])
-        if rec is None:
-            msg = (
-                f"{json_path} has no record of m_N = {r['mass_gev']!r} GeV listed in "
-                f"{csv_path}; rerun the scan to rewrite both"
-            )
-            raise HEPDataError(msg)
-        for edge in ("d_low", "d_high"):
-            held = rec.get(edge)
-            if (held is None) != (r[edge] is None) or (
-                held is not None and not math.isclose(float(held), r[edge], rel_tol=1e-12)
-            ):
-                msg = (
-                    f"{json_path} and {csv_path} disagree on {edge} at m_N = "
-                    f"{r['mass_gev']!r} GeV ({held!r} vs {r[edge]!r})"
-                )
-                raise HEPDataError(msg)
-    return metadata, by_mass
-
-
-def _open_flag(held: Any, value: float | None, end: int) -> bool:
-    """Whether an edge is open: ``contour.json``'s flag, else whether it is a grid end."""
-    if value is None:
-        return False
-    if held is not None:
-        return bool(held)
-    from .couplings import D_GRID_GEV_INV
-
-    return math.isclose(value, float(D_GRID_GEV_INV[end]), rel_tol=_GRID_END_RTOL)
-
-
 # --------------------------------------------------------------------------- likelihoods
-def scan_patchset_files(scan_dir: PathLike, detector: str) -> list[tuple[Path, Path]]:
-    """The per-mass (background-only workspace, patchset) files of a scan, sorted by mass.
-
-    Args:
-        scan_dir: the scan folder (``masses/m<mass>/bkgonly_<detector>.json`` and
-            ``patchset_<detector>.json``).
-        detector: ``"nd280"`` or ``"upgrade"``.
-
-    Returns:
-        The pairs of files; masses without a background-only workspace (skipped) are left
-        out.
-
-    Raises:
-        DataFileError: no mass has the files, or a mass has one file of the pair only.
-    """
-    masses = Path(scan_dir) / "masses"
-    pairs = []
-    for bkg in sorted(masses.glob(f"m*/bkgonly_{detector}.json")):
-        patchset = bkg.with_name(f"patchset_{detector}.json")
-        if not patchset.is_file():
-            msg = f"{bkg} has no patchset beside it ({patchset.name})"
-            raise DataFileError(msg)
-        pairs.append((bkg, patchset))
-    if not pairs:
-        msg = f"no masses/m*/bkgonly_{detector}.json in the scan folder {scan_dir}"
-        raise DataFileError(msg)
-    return pairs
-
-
-def merge_patchsets(
-    pairs: Iterable[tuple[PathLike, PathLike]],
-    *,
-    inspire_id: str | None = None,
-    description: str | None = None,
-) -> tuple[dict[str, Any], Any]:
-    """One patchset over the whole grid from per-mass (background-only, patchset) files.
-
-    Every patchset must verify against its background-only workspace (pyhf digest), and
-    the background-only workspaces must be identical (the backgrounds do not depend on the
-    mass), so that every patch applies to the one workspace returned.
-
-    Args:
-        pairs: (background-only workspace, patchset) JSON files, e.g. from
-            :func:`scan_patchset_files`.
-        inspire_id: the INSPIRE reference of the merged patchset (``"ins"`` + 7 digits);
-            default :data:`t2khnl.limit.HEPDATA_PLACEHOLDER`.
-        description: description of the merged patchset (default: the first one's).
-
-    Returns:
-        (background-only workspace spec, merged ``pyhf.patchset.PatchSet``).
-
-    Raises:
-        DataFileError: a file is missing or not JSON.
-        HEPDataError: an invalid workspace or patchset, a patchset made for another
-            workspace, differing background-only workspaces or labels, a patch name or
-            value given twice, or no pairs.
-    """
-    import pyhf
-
-    from .limit import HEPDATA_PLACEHOLDER
-
-    reference: tuple[dict[str, Any], str, Path] | None = None
-    labels: list[str] | None = None
-    first_description = None
-    patches: list[dict[str, Any]] = []
-    names: dict[str, Path] = {}
-    values: dict[tuple[float, ...], Path] = {}
-    for bkg_file, patchset_file in pairs:
-        bkg_path, ps_path = Path(bkg_file), Path(patchset_file)
-        bkg = _read_json(bkg_path)
-        try:
-            pyhf.Workspace(bkg)
-        except pyhf.exceptions.InvalidSpecification as err:
-            msg = f"{bkg_path} is not a valid pyhf workspace: {err}"
-            raise HEPDataError(msg) from err
-        spec = _read_json(ps_path)
-        try:
-            patchset = pyhf.patchset.PatchSet(spec)
-            patchset.verify(bkg)
-        except pyhf.exceptions.PatchSetVerificationError as err:
-            msg = f"{ps_path} was not made for the background-only workspace {bkg_path}: {err}"
-            raise HEPDataError(msg) from err
-        except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidPatchSet) as err:
-            msg = f"{ps_path} is not a valid pyhf patchset: {err}"
-            raise HEPDataError(msg) from err
-        digest = pyhf.utils.digest(bkg, algorithm="sha256")
-        if reference is None:
-            reference = (bkg, digest, bkg_path)
-            labels, first_description = list(patchset.labels), patchset.description
-        elif digest != reference[1]:
-            where = _first_difference(reference[0], bkg) or "/"
-            msg = (
-                f"the background-only workspaces {reference[2]} and {bkg_path} differ (at "
-                f"{where}): their patchsets cannot be merged into one"
-            )
-            raise HEPDataError(msg)
-        elif list(patchset.labels) != labels:
-            msg = (
-                f"{ps_path} labels its patches {list(patchset.labels)}, the first patchset {labels}"
-            )
-            raise HEPDataError(msg)
-        for patch in spec["patches"]:
-            name = patch["metadata"]["name"]
-            key = tuple(float(v) for v in patch["metadata"]["values"])
-            for seen, item in ((names, name), (values, key)):
-                if item in seen:
-                    msg = f"patch {item!r} of {ps_path} is already in {seen[item]}"
-                    raise HEPDataError(msg)
-                seen[item] = ps_path
-            patches.append(patch)
-    if reference is None:
-        msg = "merge_patchsets needs at least one (background-only, patchset) pair"
-        raise HEPDataError(msg)
-    merged = {
-        "metadata": {
-            "description": description or first_description,
-            "digests": {"sha256": reference[1]},
-            "labels": labels,
-            "references": {"hepdata": inspire_id or HEPDATA_PLACEHOLDER},
-        },
-        "patches": patches,
-        "version": "1.0.0",
-    }
-    try:
-        patchset = pyhf.patchset.PatchSet(merged)
-    except (pyhf.exceptions.InvalidSpecification, pyhf.exceptions.InvalidPatchSet) as err:
-        msg = f"the merged patchset is invalid: {err}"
-        raise HEPDataError(msg) from err
-    log.info("merged %d patches from %d patchsets", len(patches), len(set(names.values())))
-    return reference[0], patchset
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        msg = f"cannot read {path}: {err}"
-        raise DataFileError(msg) from err
-    except ValueError as err:
-        msg = f"{path} is not valid JSON: {err}"
-        raise DataFileError(msg) from err
-
-
-def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
-    """JSON pointer of the first place two JSON documents differ, None if they are equal."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                return f"{where}/{key}"
-            found = _first_difference(a[key], b[key], f"{where}/{key}")
-            if found:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return where or "/"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            found = _first_difference(x, y, f"{where}/{i}")
-            if found:
-                return found
-        return None
-    return None if a == b else (where or "/")
-
-
 def _load_likelihood(
     source: LikelihoodSource, detector: str, inspire_id: str | None
 ) -> tuple[dict[str, Any], Any]:
@@ -466,39 +114,8 @@ def _load_likelihood(
             raise HEPDataError(msg)
         pairs: Sequence[tuple[PathLike, PathLike]] = [(source[0], source[1])]
     else:
-        pairs = scan_patchset_files(source, detector)
+        pairs = ScanStore(source).mass_likelihoods(detector)
     return merge_patchsets(pairs, inspire_id=inspire_id)
-
-
-def write_likelihoods(
-    path: PathLike, bkg_only: Mapping[str, Any], patchset: Any, *, readme: str
-) -> Path:
-    """Write a pyhf likelihood archive: ``BkgOnly.json``, ``patchset.json``, ``README.md``.
-
-    Args:
-        path: the ``.tar.gz`` file to write.
-        bkg_only: the background-only workspace spec.
-        patchset: its ``pyhf.patchset.PatchSet``.
-        readme: text of ``README.md``.
-
-    Returns:
-        The archive's path.
-    """
-    from .stats import patchset_json, workspace_json
-
-    target = Path(path)
-    files = {
-        "BkgOnly.json": workspace_json(bkg_only) + "\n",
-        "patchset.json": patchset_json(patchset) + "\n",
-        "README.md": readme,
-    }
-    with tarfile.open(target, "w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return target
 
 
 def _likelihood_readme(detector: str, patchset: Any, cfg: dict[str, Any]) -> str:
@@ -566,10 +183,10 @@ def write_submission(
         The archive ``output_dir/submission.tar.gz``.
 
     Raises:
-        DataFileError: an input file is missing or unreadable.
-        HEPDataError: unknown detectors, inconsistent inputs (:func:`read_contour`,
-            :func:`merge_patchsets`), or a submission the HEPData validator rejects (with
-            its messages).
+        DataFileError: an input file is missing, unreadable or malformed (a contour:
+            :func:`t2khnl.scanstore.read_contour`).
+        HEPDataError: unknown detectors, inconsistent inputs (:func:`merge_patchsets`), or
+            a submission the HEPData validator rejects (with its messages).
         InputError: an unknown preset.
     """
     from . import config

@@ -40,10 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from . import compare, config, files, headlines, scan
+from . import compare, config, executors, figure_data, files, headlines, kaon_validation, scan
 from .errors import InputError
 from .flux import load_beam_flux
 from .plots import constraints, decay_length, style, validation, vertices
+from .scanstore import Contour, ScanStore, read_contour
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Settings:
     """How much work a reproduction does.
 
     Attributes:
-        masses: scan masses (:func:`t2khnl.scan.parse_masses` specification) [GeV].
+        masses: scan masses (:func:`t2khnl.masses.parse_masses` specification) [GeV].
         n_events: upscatters per beam and mass in the scans (first attempt).
         precision: the scans' target relative MC error on the edges (None: one attempt).
         walk_masses: masses of the published -> corrected walk [GeV].
@@ -68,7 +69,7 @@ class Settings:
         quick: a coarse demonstration, which every figure states (:meth:`demo`).
 
     Fig. 3 draws the medians of the ND280 2019 scan's samples
-    (:func:`t2khnl.plots.decay_length.medians_from_scan`), at its masses.
+    (:func:`t2khnl.figure_data.scan_medians`), at its masses.
     """
 
     masses: str
@@ -92,7 +93,7 @@ class Settings:
             return None
         if not scans:
             return style.demo_text(len(self.vertex_masses), self.vertex_events)
-        records = [rec for folder in scans for rec in headlines.load_records(folder)]
+        records = [rec for folder in scans for rec in ScanStore(folder).records()]
         events = [int(rec["n_events"]) for rec in records]
         masses = {rec["mass_gev"] for rec in records}
         return style.demo_text(len(masses), min(events, default=0), max(events, default=0))
@@ -114,8 +115,6 @@ FULL = Settings(masses="0.01:2.0:48log", n_events=2500,
 QUICK = Settings(masses="0.02,0.05,0.12,0.2,0.4,0.6", n_events=2500, precision=1.0,
                  walk_masses="0.5", walk_events=2000, vertex_masses=(0.05, 0.2, 0.5),
                  vertex_events=300, quick=True)
-#: Coupling of Fig. 2 [GeV^-1] (the paper's).
-FIG2_D_GEV_INV = 3.87e-7
 #: Couplings of Fig. 3 [GeV^-1].
 FIG3_D_GRID_GEV_INV = np.geomspace(1e-8, 1e-4, 33)
 
@@ -176,12 +175,12 @@ def reproduce(
     folders = {preset: out / preset if len(presets) > 1 else out for preset in presets}
     with contextlib.ExitStack() as stack:
         if scheduler_file is not None:
-            client = scan.connect(None, scheduler_file=scheduler_file)
+            client = executors.connect(None, scheduler_file=scheduler_file)
             stack.callback(client.close)
             pool: Executor = client.get_executor(pure=False)
         else:
-            pool = stack.enter_context(scan.local_pool(workers) if workers > 1
-                                       else scan.InProcess())
+            pool = stack.enter_context(executors.local_pool(workers) if workers > 1
+                                       else executors.InProcess())
         walk = compare.jobs(out / "walk", settings.walk_masses, n_events=settings.walk_events,
                             seed=seed) if len(presets) > 1 else []
         scans = [scan.ScanJob(detector, settings.masses, folders[preset] / "scans" / name,
@@ -189,10 +188,11 @@ def reproduce(
                               precision=settings.precision, seed=seed)
                  for preset in presets for detector, name in SCAN_NAMES.items()]
         samples = {preset: pool.submit(
-            vertices.simulate_samples, settings.vertex_masses, d_gev_inv=FIG2_D_GEV_INV,
+            figure_data.simulate_vertex_samples, settings.vertex_masses,
+            d_gev_inv=figure_data.D_FIG2_GEV_INV,
             n_events=settings.vertex_events, seed=seed, preset=preset, data_dir=data_dir)
             for preset in presets}
-        kaon = pool.submit(validation.curves, data_dir=data_dir)
+        kaon = pool.submit(kaon_validation.curves, data_dir=data_dir)
         scan.scan_many(walk + scans, data_dir=data_dir, workers=workers,
                        executor=pool if workers > 1 or scheduler_file else None,
                        progress=progress)
@@ -205,7 +205,7 @@ def reproduce(
     if walked is not None:
         start = time.perf_counter()
         files.write_text(out / "comparison.md", comparison_markdown(walked, results))
-        panels = {preset: _contour_files(out / preset)
+        panels = {preset: _contours(out / preset)
                   for preset in sorted(presets, key=_PANEL_ORDER.index)}
         demo = settings.demo([Path(job.output_dir) for job in scans])
         fig = constraints.plot_presets(panels, data_dir=data_dir, demo=demo)
@@ -221,8 +221,8 @@ STAGES = ("figures", "headline numbers", "HEPData")
 
 
 def _final_stages(pool: Executor, folders: dict[str, Path],
-                  samples: dict[str, dict[str, list[tuple[float, Any]]]],
-                  kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
+                  samples: dict[str, figure_data.VertexSamples],
+                  kaon_curves: kaon_validation.ValidationCurves, *, data_dir: str | None,
                   settings: Settings, say: Callable[[str], object]) -> dict[str, dict[str, Any]]:
     """Each preset's figures and headline numbers side by side on the pool, then its
     HEPData (which attaches Fig. 4); one line per part as it is written."""
@@ -255,9 +255,10 @@ def _final_stages(pool: Executor, folders: dict[str, Path],
 _PANEL_ORDER = ("published", "corrected")
 
 
-def _contour_files(folder: Path) -> dict[str, Path]:
-    """Fig. 4 legend label -> contour file of each detector in a preset's folder."""
-    return {_LABELS[det]: folder / f"contour_{name}.csv" for det, name in SCAN_NAMES.items()}
+def _contours(folder: Path) -> dict[str, Contour]:
+    """Fig. 4 legend label -> the contour of each detector copied into a preset's folder."""
+    return {_LABELS[det]: read_contour(folder / f"contour_{name}.csv")
+            for det, name in SCAN_NAMES.items()}
 
 
 def _scans(folder: Path) -> dict[str, Path]:
@@ -270,14 +271,12 @@ def copy_contours(folder: Path) -> None:
     leaves open) into the preset's folder as ``contour_<scan>.{csv,json}``."""
     scans = _scans(folder)
     for detector, name in SCAN_NAMES.items():
-        for suffix in (".csv", ".json"):
-            text = (scans[detector] / f"contour{suffix}").read_text()
-            files.write_text(folder / f"contour_{name}{suffix}", text)
+        ScanStore(scans[detector]).copy_contour(folder / f"contour_{name}.csv")
 
 
 def write_figures(
-    folder: Path, preset: str, vertex_samples: dict[str, list[tuple[float, Any]]],
-    kaon_curves: validation.ValidationCurves, *, data_dir: str | None,
+    folder: Path, preset: str, vertex_samples: figure_data.VertexSamples,
+    kaon_curves: kaon_validation.ValidationCurves, *, data_dir: str | None,
     settings: Settings = FULL,
 ) -> list[str]:
     """Figs. 2, 3, 4 (with each detector's contour alone, for HEPData) and Suppl. Fig. 1
@@ -286,8 +285,9 @@ def write_figures(
     Args:
         folder: the preset's output folder (``scans/`` and the copied contours).
         preset: the preset.
-        vertex_samples: the samples of Fig. 2 (:func:`t2khnl.plots.vertices.simulate_samples`).
-        kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
+        vertex_samples: the samples of Fig. 2
+            (:func:`t2khnl.figure_data.simulate_vertex_samples`).
+        kaon_curves: the kaon validation (:func:`t2khnl.kaon_validation.curves`).
         data_dir: input-data folder.
         settings: what the run did (a quick run's figures say they are a demo).
 
@@ -295,16 +295,17 @@ def write_figures(
         The figures' stems.
     """
     scans = _scans(folder)
-    masses, medians = decay_length.medians_from_scan(scans["nd280"], FIG3_D_GRID_GEV_INV)
+    simulated = figure_data.scan_medians(scans["nd280"], FIG3_D_GRID_GEV_INV)
+    analytic = figure_data.analytic_map(FIG3_D_GRID_GEV_INV,
+                                        mass_range_mev=constraints.MASS_RANGE_MEV,
+                                        preset=preset, data_dir=data_dir)
     demo = settings.demo(list(scans.values()))
-    contours = _contour_files(folder)
+    contours = _contours(folder)
     figures = {
         "fig4_constraints": constraints.plot(contours, data_dir=data_dir, demo=demo,
                                              title=f"{preset} preset"),
-        "fig2_vertices": vertices.plot(vertex_samples, d_gev_inv=FIG2_D_GEV_INV, preset=preset,
-                                       demo=settings.demo()),
-        "fig3_decay_length": decay_length.plot(masses, FIG3_D_GRID_GEV_INV, medians,
-                                               preset=preset, data_dir=data_dir,
+        "fig2_vertices": vertices.plot(vertex_samples, demo=settings.demo()),
+        "fig3_decay_length": decay_length.plot(simulated, analytic, preset=preset,
                                                demo=settings.demo([scans["nd280"]])),
         # computed in full even in a demonstration, which its label says
         "figS1_kaon_validation": validation.plot(
@@ -321,21 +322,21 @@ def write_figures(
     return list(figures)
 
 
-def write_numbers(folder: Path, preset: str, kaon_curves: validation.ValidationCurves, *,
+def write_numbers(folder: Path, preset: str, kaon_curves: kaon_validation.ValidationCurves, *,
                   data_dir: str | None) -> dict[str, Any]:
     """The headline numbers of one preset (``headlines.json``) and ``summary.md``.
 
     Args:
         folder: the preset's output folder.
         preset: the preset.
-        kaon_curves: the kaon validation (:func:`t2khnl.plots.validation.curves`).
+        kaon_curves: the kaon validation (:func:`t2khnl.kaon_validation.curves`).
         data_dir: input-data folder.
 
     Returns:
         The headline numbers.
     """
     scans = _scans(folder)
-    numbers = headlines.headlines(scans, preset, data_dir=data_dir)
+    numbers = headlines.headlines(scans, preset, data_dir=data_dir).as_json()
     kaon = kaon_curves.agreement
     numbers["kaon_validation"] = {
         "compared_with": "AFH's ND280 90% CL limit from their event-rate table (HNL-DIF "
@@ -360,8 +361,7 @@ def write_hepdata(folder: Path, preset: str) -> Path:
     scans = _scans(folder)
     # the scans' merged grid likelihoods (scan.write_grid_likelihood), not a second merge
     # of their per-mass patchsets
-    likelihoods = {det: (path / f"bkgonly_{det}.json", path / f"patchset_{det}.json")
-                   for det, path in scans.items()}
+    likelihoods = {det: ScanStore(path).grid_likelihood(det) for det, path in scans.items()}
     return hepdata.write_submission(folder / "hepdata", scans, patchsets=likelihoods,
                                     preset=preset,
                                     figures={det: folder / f"fig4_{name}.png"
@@ -412,7 +412,7 @@ def summary_markdown(numbers: dict[str, Any], scans: dict[str, Path]) -> str:
         lines += ["", f"## Contour, {_LABELS[detector]}", "",
                   "| m_N [MeV] | d_low [GeV^-1] | d_high [GeV^-1] | not excluded in between "
                   "[GeV^-1] |", "|---|---|---|---|"]
-        for rec in headlines.load_records(folder):
+        for rec in ScanStore(folder).records():
             lines.append(f"| {rec['mass_gev'] * 1e3:.4g} | {_edge(rec, 'd_low')} | "
                          f"{_edge(rec, 'd_high')} | {_holes(rec)} |")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from t2khnl import allocation, config, generate, limit, ntuple, scan
+from t2khnl import allocation, config, generate, limit, ntuple, precision
 from t2khnl.errors import InputError
 
 pytest.importorskip("siren")
@@ -49,8 +49,8 @@ def test_neyman_shares_lower_the_edge_error(runs):
     upstream = meta["injection_upstream_m"]
     assert meta["strata"]["attempts"] == generate.strata_attempts(3000, 3, upstream,
                                                                   shares["fhc"])
-    before = scan.edge_errors(first_dir, first, "corrected")["d_low_err"] / first["d_low"]
-    after = scan.edge_errors(second_dir, second, "corrected")["d_low_err"] / second["d_low"]
+    before = precision.edge_errors(first_dir, first, "corrected")["d_low_err"] / first["d_low"]
+    after = precision.edge_errors(second_dir, second, "corrected")["d_low_err"] / second["d_low"]
     # (0.88 since corrected has Pauli-weighted incoherent events: their weight factors add
     # a variance inside each stratum that no allocation over strata removes; 0.77 before)
     assert after < 0.9 * before
@@ -156,8 +156,8 @@ def test_pooled_run_analyses_both_attempts(pooled, runs):
     first_dir, first, *_ = runs
     _, meta = ntuple.read(out / "selected_fhc.root")
     assert meta["strata"]["attempts"] == after["fhc"].metadata["strata"]["attempts"]
-    before = scan.edge_errors(first_dir, first, "corrected")["d_low_err"] / first["d_low"]
-    now = scan.edge_errors(out, summary, "corrected")["d_low_err"] / summary["d_low"]
+    before = precision.edge_errors(first_dir, first, "corrected")["d_low_err"] / first["d_low"]
+    now = precision.edge_errors(out, summary, "corrected")["d_low_err"] / summary["d_low"]
     assert now < 0.8 * before
     assert abs(summary["d_low"] / first["d_low"] - 1) < 3 * np.hypot(before, now)
 

@@ -1,4 +1,5 @@
-"""Figs. 2 and 3 (t2khnl.plots.vertices, t2khnl.plots.decay_length) on tiny samples."""
+"""Figs. 2 and 3 on tiny samples: their data (t2khnl.figure_data) and their drawing
+(t2khnl.plots.vertices, t2khnl.plots.decay_length)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ pytest.importorskip("mplhep")
 
 import _figure_checks as checks  # noqa: E402
 
-from t2khnl import model  # noqa: E402
+from t2khnl import figure_data, model  # noqa: E402
 from t2khnl.errors import InputError  # noqa: E402
 from t2khnl.geometry import REGIONS  # noqa: E402
 from t2khnl.geometry import load as load_geometry  # noqa: E402
 from t2khnl.plots import decay_length, style, vertices  # noqa: E402
+from t2khnl.plots.constraints import MASS_RANGE_MEV  # noqa: E402
+from t2khnl.reweight import weighted_median  # noqa: E402
 
 MASS_GEV = 0.2  # near the turnover: both rock and in-detector upscatters contribute
 
@@ -27,7 +30,7 @@ MASS_GEV = 0.2  # near the turnover: both rock and in-detector upscatters contri
 @pytest.fixture(scope="module")
 def samples():
     """ND280 and upgrade FHC samples at m_N = 0.2 GeV, d = 3.87e-7 GeV^-1 (400 injected)."""
-    return vertices.simulate_samples([MASS_GEV], n_events=400, seed=5)
+    return figure_data.simulate_vertex_samples([MASS_GEV], n_events=400, seed=5)
 
 
 def _assert_written(paths):
@@ -39,8 +42,9 @@ def _assert_written(paths):
 
 # ---------------------------------------------------------------------------- Fig. 2
 def test_samples_have_rock_and_detector_vertices(samples):
-    for det in vertices.DETECTORS:
-        ((mass, events),) = samples[det]
+    assert samples.d_gev_inv == 3.87e-7 and samples.preset == "corrected"
+    for det in figure_data.DETECTORS:
+        ((mass, events),) = samples.events[det]
         assert mass == MASS_GEV and len(events) > 20
         regions = {REGIONS[i] for i in np.unique(ak.to_numpy(events["region_id"]))}
         assert "rock" in regions and len(regions) >= 3, (det, regions)
@@ -48,7 +52,7 @@ def test_samples_have_rock_and_detector_vertices(samples):
 
 @pytest.mark.parametrize("axis", ["x", "y"])
 def test_histogram_conserves_weight(samples, axis):
-    events = samples["nd280"][0][1]
+    events = samples.events["nd280"][0][1]
     w = ak.to_numpy(events["weight"])
     z, t = ak.to_numpy(events["vtx_z"]), ak.to_numpy(events[f"vtx_{axis}"])
     rock = ak.to_numpy(events["region_id"]) == REGIONS.index("rock")
@@ -138,7 +142,8 @@ def test_fig2_plot_and_save(samples, tmp_path):
     assert "per m$^2$" in caption
     # the colour is a density: times the bins' areas it sums to the expected decays
     pot = config.load("corrected")["exposure_pot"]["nd280"]["fhc"]
-    vmap = vertices.histogram(samples["nd280"][0][1], "x")
+    assert samples.exposure_pot["nd280"] == pot
+    vmap = vertices.histogram(samples.events["nd280"][0][1], "x")
     (mesh,) = [c for c in axes[0].collections if isinstance(c, QuadMesh)]
     area = np.outer(np.diff(vmap.transverse_edges_m), np.diff(vmap.z_edges_m))
     shown = np.ma.filled(mesh.get_array(), 0.0).reshape(area.shape)
@@ -152,23 +157,23 @@ def test_weighted_median_against_numpy():
     rng = np.random.default_rng(3)
     for n in (101, 100):  # odd and even: equal weights give np.median exactly
         x = rng.normal(size=n)
-        assert decay_length.weighted_median(x, np.full(n, 0.3)) == np.median(x)
+        assert weighted_median(x, np.full(n, 0.3)) == np.median(x)
     x = rng.normal(size=50)
     counts = rng.integers(0, 5, size=50)
-    assert decay_length.weighted_median(x, counts) == np.median(np.repeat(x, counts))
+    assert weighted_median(x, counts) == np.median(np.repeat(x, counts))
     values, weights = [1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1]  # cumulative weight hits half at 2
-    assert decay_length.weighted_median(values, weights) == 2.5
+    assert weighted_median(values, weights) == 2.5
     with pytest.raises(InputError):
-        decay_length.weighted_median([1.0, 2.0], [1.0, -1.0])
+        weighted_median([1.0, 2.0], [1.0, -1.0])
     with pytest.raises(InputError):
-        decay_length.weighted_median([1.0, 2.0], [0.0, 0.0])
+        weighted_median([1.0, 2.0], [0.0, 0.0])
 
 
 def test_weighted_median_of_a_known_distribution():
     # x uniform on [0, 1] weighted by x: density 2x, CDF x^2, median 1/sqrt(2)
     x = np.random.default_rng(11).random(200_000)
-    assert decay_length.weighted_median(x, x) == pytest.approx(1 / math.sqrt(2), rel=5e-3)
-    assert decay_length.weighted_median(x, np.ones_like(x)) == pytest.approx(0.5, rel=5e-3)
+    assert weighted_median(x, x) == pytest.approx(1 / math.sqrt(2), rel=5e-3)
+    assert weighted_median(x, np.ones_like(x)) == pytest.approx(0.5, rel=5e-3)
 
 
 def test_median_decay_length_scales_as_inverse_d_squared():
@@ -180,7 +185,7 @@ def test_median_decay_length_scales_as_inverse_d_squared():
     )
     d_ref = 1e-6
     grid = np.array([1e-8, 3e-7, 1e-6, 2e-5])
-    medians = decay_length.median_decay_length(events, d_ref, grid)
+    medians = figure_data.median_decay_length(events, d_ref, grid)
     # cumulative weight sorted by length: 4, 5, 6, 7, 9 (of 9): the median is 2.0 m
     assert medians[2] == 2.0
     assert np.allclose(medians * grid**2, 2.0 * d_ref**2, rtol=1e-14)
@@ -196,22 +201,22 @@ def test_medians_from_scan(tmp_path):
         (tmp_path / "masses" / f"m{mass:010.6f}.json").write_text(json.dumps(result))
     (tmp_path / "masses" / "m002.000000.json").write_text(json.dumps(
         {"mass_gev": 2.0, "status": "skipped", "summary": None}))
-    masses, medians = decay_length.medians_from_scan(tmp_path, [1e-6, 2e-6])
+    masses, medians = figure_data.medians_from_scan(tmp_path, [1e-6, 2e-6])
     assert masses.tolist() == [0.1, 0.5]
     assert medians.tolist() == [[6.0, 1.5], [2.0, 0.5]]
     with pytest.raises(InputError, match="rhc median"):
-        decay_length.medians_from_scan(tmp_path, [1e-6], beam="rhc")
+        figure_data.medians_from_scan(tmp_path, [1e-6], beam="rhc")
 
 
 def test_analytic_uses_the_preset_width():
     d = np.array([1e-7, 1e-6])
-    corrected = decay_length.analytic_decay_length_m([MASS_GEV], d, preset="corrected")[0]
-    published = decay_length.analytic_decay_length_m([MASS_GEV], d, preset="published")[0]
+    corrected = figure_data.analytic_decay_length_m([MASS_GEV], d, preset="corrected")[0]
+    published = figure_data.analytic_decay_length_m([MASS_GEV], d, preset="published")[0]
     # published: DarkNews's d^2 m^3/(8 pi) alone; corrected: d^2 m^3/(4 pi) (1 + BR(ee))
     ratio = 2.0 * (1.0 + model.br_ee(MASS_GEV))
     assert published / corrected == pytest.approx([ratio, ratio], rel=1e-12)
     assert corrected[0] / corrected[1] == pytest.approx(100.0)
-    boost = decay_length.median_boost(MASS_GEV)
+    boost = figure_data.median_boost(MASS_GEV)
     # the T2K flux peaks at 0.6 GeV: the median HNL momentum lies between 0.3 and 3 GeV
     assert 0.3 < boost * MASS_GEV < 3.0
     assert corrected[1] == pytest.approx(boost * model.ctau_m(MASS_GEV, 1e-6), rel=1e-12)
@@ -225,8 +230,8 @@ def test_simulated_median_agrees_with_analytic():
     events with unequal weights leave ~10% statistical spread (seeds 1-3 give 0.83-1.00).
     """
     d = np.geomspace(1e-7, 1e-5, 3)
-    simulated = decay_length.simulate_medians([MASS_GEV], d, n_events=400, seed=2)
-    analytic = decay_length.analytic_decay_length_m([MASS_GEV], d)
+    simulated = figure_data.simulate_medians([MASS_GEV], d, n_events=400, seed=2)
+    analytic = figure_data.analytic_decay_length_m([MASS_GEV], d)
     assert simulated.shape == (1, 3)
     assert np.allclose(simulated * d**2, simulated[0, 0] * d[0] ** 2, rtol=1e-12)
     assert np.all(np.abs(simulated / analytic - 1) < 0.3), simulated / analytic
@@ -239,9 +244,11 @@ def test_fig3_plot_and_save(tmp_path):
 
     masses = np.array([0.05, 0.1, 0.2, 0.4])
     d = np.geomspace(1e-8, 1e-4, 9)
-    median = 1.2 * decay_length.analytic_decay_length_m(masses, d)
+    median = 1.2 * figure_data.analytic_decay_length_m(masses, d)
     median[1, :] = np.nan  # a mass without events
-    fig = decay_length.plot(masses, d, median, n_analytic_masses=6)
+    analytic = figure_data.analytic_map(d, mass_range_mev=MASS_RANGE_MEV, n_masses=6)
+    assert analytic.median_m.shape == (6, 200)
+    fig = decay_length.plot(figure_data.DecayLengthMap(masses, d, median), analytic)
     paths = decay_length.save(fig, tmp_path / "fig3")
     ax = fig.axes[0]
     _assert_written(paths)
@@ -263,4 +270,4 @@ def test_fig3_plot_and_save(tmp_path):
     assert x.min() == pytest.approx(50.0) and x.max() == pytest.approx(400.0)
     plt.close(fig)
     with pytest.raises(InputError, match="shape"):
-        decay_length.plot(masses, d, median[:, :3])
+        decay_length.plot(figure_data.DecayLengthMap(masses, d, median[:, :3]), analytic)

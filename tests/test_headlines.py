@@ -12,6 +12,8 @@ import pytest
 
 from t2khnl import compare, config, headlines, limit, model, ntuple, reproduce, scan
 from t2khnl.errors import DataFileError, InputError
+from t2khnl.masses import mass_label
+from t2khnl.scanstore import ScanStore
 
 
 def test_vertical_intervals_of_a_square_and_a_ring_shaped_polygon():
@@ -59,10 +61,10 @@ def _fake_scan(tmp_path, masses):
 def test_miniboone_verdict_equals_the_exact_cls_of_the_weakest_point(tmp_path):
     out = _fake_scan(tmp_path, "0.3,0.6")
     verdict = headlines.miniboone_verdict(out, "nd280", "corrected", points_per_slice=9)
-    assert verdict["masses_mev"] == [600.0]
+    assert verdict.masses_mev == [600.0]
     # independent: expected events from the ntuple columns, CLs = exp(-s) for 0 observed
     (lo, hi), = headlines.miniboone_overlap(600.0)
-    mass_dir = out / "masses" / scan.mass_label(0.6)
+    mass_dir = out / "masses" / mass_label(0.6)
     smallest = math.inf
     for d in np.geomspace(lo, hi, 9):
         s = 0.0
@@ -74,25 +76,25 @@ def test_miniboone_verdict_equals_the_exact_cls_of_the_weakest_point(tmp_path):
             s += float(np.sum(np.asarray(ev["upscatter_weight"]) * (d / _fake_limit.D_REF) ** 2
                               * p)) * meta["efficiency"] * _fake_limit.POT[beam]
         smallest = min(smallest, s * float(model.br_ee(0.6)))
-    assert verdict["cl"] == pytest.approx(1 - math.exp(-smallest), rel=1e-9)
-    assert verdict["sigma"] is None
+    assert verdict.cl == pytest.approx(1 - math.exp(-smallest), rel=1e-9)
+    assert verdict.sigma is None
 
 
 def test_rock_share_and_turnover(tmp_path):
     out = _fake_scan(tmp_path, "0.05,0.1,0.2")
     share_list = headlines.rock_shares(out, "corrected")
     shares = dict(share_list)
-    for rec in headlines.load_records(out):
-        mass_dir = out / "masses" / scan.mass_label(rec["mass_gev"])
+    for rec in ScanStore(out).records():
+        mass_dir = out / "masses" / mass_label(rec["mass_gev"])
         summary = json.loads((mass_dir / "summary.json").read_text())
         channels = limit.load_channels(mass_dir, summary)
         w = limit.event_yields(channels, rec["d_low"], config.load("corrected"))
         rock = np.concatenate([np.asarray(ch.events["t_in_m"]) > 10.0 for ch in channels])
         assert shares[rec["mass_gev"] * 1e3] == pytest.approx(w[rock].sum() / w.sum())
-    branch = {m: rec["d_low"] for rec in headlines.load_records(out)
+    branch = {m: rec["d_low"] for rec in ScanStore(out).records()
               if shares[(m := rec["mass_gev"] * 1e3)] > 0.5}
     expected = min(branch, key=branch.get) if branch else None
-    assert headlines.rock_turnover_mev(headlines.load_records(out), share_list) == expected
+    assert headlines.rock_turnover_mev(ScanStore(out).records(), share_list) == expected
     crossover = headlines.rock_crossover_mev(share_list)
     ordered = sorted(shares.items())
     falls = [(a, b) for a, b in itertools.pairwise(ordered) if a[1] > 0.5 >= b[1]]
@@ -105,7 +107,7 @@ def test_rock_share_and_turnover(tmp_path):
 
 def test_missing_scan_is_a_clear_error(tmp_path):
     with pytest.raises(DataFileError, match=r"contour\.json"):
-        headlines.load_records(tmp_path)
+        ScanStore(tmp_path).records()
 
 
 def test_walk_goes_from_published_to_corrected_one_change_at_a_time():
@@ -179,3 +181,21 @@ def test_summary_rows_put_the_paper_beside_each_number():
     assert rows["T2K + T2K-II world-leading window [MeV]"] == ("34-82", "148-860")
     assert rows["bedrock turnover: lowest d_low of the rock branch [MeV]"] == ("105", "~200")
     assert rows["bedrock turnover: rock share of the signal below 1/2 [MeV]"] == ("-", "~200")
+
+
+def test_headlines_json_keeps_its_keys_and_order():
+    """headlines.json is written from the typed result with the keys, in the order, it had
+    as a dict."""
+    verdict = headlines.MiniBooNEVerdict(0.9, 600.0, 2e-6, [600.0], None)
+    numbers = headlines.Headlines("corrected", [390.0, 743.0], [[390.0, 743.0]], None, [], 0.9,
+                                  5.1, {"nd280": verdict, "upgrade": verdict}, 200.0, None,
+                                  headlines.PAPER)
+    document = numbers.as_json()
+    assert list(document) == [
+        "preset", "nd280_world_leading_mev", "nd280_windows_mev", "upgrade_world_leading_mev",
+        "upgrade_windows_mev", "minibooNE_nd280_cl", "minibooNE_upgrade_sigma", "minibooNE",
+        "rock_turnover_mev", "rock_crossover_mev", "paper"]
+    assert document["minibooNE"]["nd280"] == {"cl": 0.9, "worst_mass_mev": 600.0,
+                                              "worst_d": 2e-6, "masses_mev": [600.0],
+                                              "sigma": None}
+    assert json.loads(json.dumps(document)) == document

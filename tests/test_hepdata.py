@@ -15,8 +15,10 @@ import yaml
 from hepdata_validator.full_submission_validator import FullSubmissionValidator
 
 from t2khnl import hepdata, stats
-from t2khnl.errors import DataFileError, T2KHNLError
-from t2khnl.scan import mass_label
+from t2khnl.errors import DataFileError, HEPDataError, T2KHNLError
+from t2khnl.masses import mass_label
+from t2khnl.patchsets import merge_patchsets
+from t2khnl.scanstore import ScanStore, read_contour
 
 HEADER = "mass_gev,d_low,d_high,d_low_err,d_high_err\n"
 # nd280: a closed interval, a mass with nothing excluded, an interval open at the grid top
@@ -184,32 +186,32 @@ def test_likelihood_archive_is_one_patchset_over_the_grid(inputs, tmp_path):
 
 def test_mismatched_bkgonly_workspaces_are_refused(tmp_path):
     scan = _scan_patchsets(tmp_path / "scan", background={0.5: {"fhc": 0.6, "rhc": 0.015}})
-    pairs = hepdata.scan_patchset_files(scan, "nd280")
+    pairs = ScanStore(scan).mass_likelihoods("nd280")
     with pytest.raises(
-        hepdata.HEPDataError,
+        HEPDataError,
         match=r"m000\.100000/bkgonly_nd280\.json and .*m000\.500000/bkgonly_"
         r"nd280\.json differ \(at /channels/0/samples/0/data/0\)",
     ):
-        hepdata.merge_patchsets(pairs)
+        merge_patchsets(pairs)
 
 
 def test_patchset_of_another_workspace_is_refused(tmp_path):
     scan = _scan_patchsets(tmp_path / "scan")
-    (bkg_a, _), (_, patch_b) = hepdata.scan_patchset_files(scan, "nd280")
+    (bkg_a, _), (_, patch_b) = ScanStore(scan).mass_likelihoods("nd280")
     other = _scan_patchsets(tmp_path / "other", background={0.1: {"fhc": 1.0, "rhc": 1.0}})
-    (bkg_other, _), _ = hepdata.scan_patchset_files(other, "nd280")
-    with pytest.raises(hepdata.HEPDataError, match=r"patchset_nd280\.json was not made for"):
-        hepdata.merge_patchsets([(bkg_other, patch_b)])
-    with pytest.raises(hepdata.HEPDataError, match=r"patch 'm0p1_d1em07' of .* is already in"):
-        hepdata.merge_patchsets(
+    (bkg_other, _), _ = ScanStore(other).mass_likelihoods("nd280")
+    with pytest.raises(HEPDataError, match=r"patchset_nd280\.json was not made for"):
+        merge_patchsets([(bkg_other, patch_b)])
+    with pytest.raises(HEPDataError, match=r"patch 'm0p1_d1em07' of .* is already in"):
+        merge_patchsets(
             [(bkg_a, scan / "masses" / mass_label(0.1) / "patchset_nd280.json")] * 2
         )
 
 
 def test_contour_missing_a_column_names_the_file(tmp_path):
     bad = _csv(tmp_path / "bad.csv", "mass_gev,d_low,d_high,d_low_err\n0.1,2e-07,3e-05,1e-08\n")
-    with pytest.raises(hepdata.HEPDataError, match=r"bad\.csv lacks the column\(s\) d_high_err"):
-        hepdata.read_contour(bad)
+    with pytest.raises(DataFileError, match=r"bad\.csv lacks the column\(s\) d_high_err"):
+        read_contour(bad)
     with pytest.raises(T2KHNLError, match=r"bad\.csv"):
         hepdata.write_submission(tmp_path / "out", {"nd280": bad}, preset="corrected")
     assert not (tmp_path / "out").exists()
@@ -217,10 +219,10 @@ def test_contour_missing_a_column_names_the_file(tmp_path):
 
 def test_contour_with_a_bad_number_names_file_and_line(tmp_path):
     bad = _csv(tmp_path / "c.csv", HEADER + "0.1,2e-07,3e-05,,\n0.2,abc,,,\n")
-    with pytest.raises(hepdata.HEPDataError, match=r"c\.csv, line 3: d_low = 'abc'"):
-        hepdata.read_contour(bad)
+    with pytest.raises(DataFileError, match=r"c\.csv, line 3: d_low = 'abc'"):
+        read_contour(bad)
     with pytest.raises(DataFileError, match=r"nowhere\.csv"):
-        hepdata.read_contour(tmp_path / "nowhere.csv")
+        read_contour(tmp_path / "nowhere.csv")
 
 
 def _contour_json(
@@ -255,7 +257,7 @@ def test_contour_json_gives_flags_preset_and_exposure(inputs, tmp_path):
     _contour_json(
         inputs["nd280"].with_suffix(".json"), ND280_CSV, preset="published", high_open=False
     )
-    contour = hepdata.read_contour(inputs["nd280"].parent)  # a scan folder works too
+    contour = read_contour(inputs["nd280"].parent)  # a scan folder works too
     assert [r.d_high_open for r in contour.rows] == [False, False, False]
     hepdata.write_submission(tmp_path / "out", {"nd280": inputs["nd280"]})
     table = _table(tmp_path / "out" / "submission", "Excluded d_muN interval ND280 2019")
@@ -265,33 +267,33 @@ def test_contour_json_gives_flags_preset_and_exposure(inputs, tmp_path):
     assert qualifiers["exposure"] == "1.987e+21 (FHC) + 1.013e+21 (RHC)"
     assert qualifiers["statistics"].endswith("CLs+b, asymptotic formulae")
     with pytest.raises(
-        hepdata.HEPDataError,
+        HEPDataError,
         match=r"preset 'corrected' was asked for, but "
         r".*contour\.csv comes from preset",
     ):
         hepdata.write_submission(tmp_path / "out2", {"nd280": inputs["nd280"]}, preset="corrected")
-    with pytest.raises(hepdata.HEPDataError, match=r"is a nd280 contour, given as 'upgrade'"):
+    with pytest.raises(HEPDataError, match=r"is a nd280 contour, given as 'upgrade'"):
         hepdata.write_submission(tmp_path / "out2", {"upgrade": inputs["nd280"]})
 
 
 def test_contour_json_that_disagrees_with_the_csv_is_refused(inputs):
     _contour_json(inputs["nd280"].with_suffix(".json"), ND280_CSV.replace("3.5e-05", "3.6e-05"))
-    with pytest.raises(hepdata.HEPDataError, match=r"disagree on d_high at m_N = 0\.1"):
-        hepdata.read_contour(inputs["nd280"])
+    with pytest.raises(DataFileError, match=r"disagree on d_high at m_N = 0\.1"):
+        read_contour(inputs["nd280"])
 
 
 def test_bad_arguments(inputs, tmp_path):
-    with pytest.raises(hepdata.HEPDataError, match=r"unknown detector\(s\) 'sk'"):
+    with pytest.raises(HEPDataError, match=r"unknown detector\(s\) 'sk'"):
         hepdata.write_submission(tmp_path / "o", {"sk": inputs["nd280"]}, preset="corrected")
-    with pytest.raises(hepdata.HEPDataError, match="give preset="):
+    with pytest.raises(HEPDataError, match="give preset="):
         hepdata.write_submission(tmp_path / "o", {"nd280": inputs["nd280"]})
-    with pytest.raises(hepdata.HEPDataError, match="inspire_id"):
+    with pytest.raises(HEPDataError, match="inspire_id"):
         hepdata.write_submission(
             tmp_path / "o", {"nd280": inputs["nd280"]}, preset="corrected", inspire_id="1234567"
         )
     (tmp_path / "o" / "submission").mkdir(parents=True)
     (tmp_path / "o" / "submission" / "notes.txt").write_text("mine")
-    with pytest.raises(hepdata.HEPDataError, match="not a HEPData submission folder"):
+    with pytest.raises(HEPDataError, match="not a HEPData submission folder"):
         hepdata.write_submission(tmp_path / "o", {"nd280": inputs["nd280"]}, preset="corrected")
     assert (tmp_path / "o" / "submission" / "notes.txt").read_text() == "mine"
 
@@ -320,14 +322,14 @@ def test_validate_reports_the_validator_messages(inputs, tmp_path):
     hepdata.validate(folder)
     (folder / "stray.txt").write_text("not referenced")
     with pytest.raises(
-        hepdata.HEPDataError,
+        HEPDataError,
         match=r"(?s)validation of .*submission failed.*stray\.txt is not "
         r"referenced in the submission",
     ):
         hepdata.validate(folder)
     data_file = next(folder.glob("excluded*.yaml"))
     data_file.write_text(data_file.read_text().replace("dependent_variables", "dependents"))
-    with pytest.raises(hepdata.HEPDataError, match=r"excluded_d_mun_interval_nd280_2019\.yaml"):
+    with pytest.raises(HEPDataError, match=r"excluded_d_mun_interval_nd280_2019\.yaml"):
         hepdata.validate(folder)
 
 
@@ -365,7 +367,7 @@ def test_figure_without_imagemagick_is_a_plain_resource(inputs, tmp_path, monkey
         {"description": "Figure (ND280 (2019 data set))", "location": "figure_nd280.png"}
     ]
     assert (folder / "figure_nd280.png").read_bytes() == figure.read_bytes()
-    with pytest.raises(hepdata.HEPDataError, match="without a contour"):
+    with pytest.raises(HEPDataError, match="without a contour"):
         hepdata.write_submission(
             tmp_path / "o",
             {"nd280": inputs["nd280"]},
@@ -412,7 +414,7 @@ def test_submission_from_a_scan_folder(tmp_path):
     )
     _scan_patchsets(out)  # the fake limit step writes no likelihoods
     hepdata.write_submission(tmp_path / "hep", {"nd280": out}, patchsets={"nd280": out})
-    contour = hepdata.read_contour(out / "contour.csv")
+    contour = read_contour(out / "contour.csv")
     assert contour.metadata["preset"] == "corrected"
     table = _table(tmp_path / "hep" / "submission", "Excluded d_muN interval ND280 2019")
     assert [v["value"] for v in table["independent_variables"][0]["values"]] == [0.1, 0.3]

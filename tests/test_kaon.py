@@ -1,4 +1,5 @@
-"""Kaon-decay HNLs at ND280 (t2khnl.kaon) and Suppl. Fig. 1 (t2khnl.plots.validation)."""
+"""Kaon-decay HNLs at ND280 (t2khnl.kaon) and Suppl. Fig. 1 (t2khnl.kaon_validation, drawn by
+t2khnl.plots.validation)."""
 
 from __future__ import annotations
 
@@ -260,9 +261,10 @@ def test_suppl_fig1_is_written(tmp_path):
     pytest.importorskip("mplhep")
     import matplotlib.pyplot as plt
 
+    from t2khnl import kaon_validation
     from t2khnl.plots import constraints, validation
 
-    c = validation.curves(np.geomspace(0.01, 0.38, 40))
+    c = kaon_validation.curves(np.geomspace(0.01, 0.38, 40))
     fig = validation.plot(c)
     pdf, png = constraints.save(fig, tmp_path / "suppl_fig1")
     top, bottom = fig.axes

@@ -50,11 +50,11 @@ def test_limit_end_to_end(tmp_path):
     assert summary["cl"] == 0.95 and summary["pot_fhc"] == pytest.approx(1.234e21)
     # the median decay length of the simulated sample (Fig. 3 from a scan): what the
     # dedicated Fig. 3 simulation gives for the same sample
-    from t2khnl.plots import decay_length
+    from t2khnl import figure_data
 
     median = summary["median_decay_length_m"]
     assert median["d_gev_inv"] == limit.D_REF_GEV_INV
-    assert median["fhc"] == decay_length.simulate_medians(
+    assert median["fhc"] == figure_data.simulate_medians(
         [0.47], [couplings.D_GRID_GEV_INV[0], limit.D_REF_GEV_INV], n_events=900, seed=1)[0, 1]
     events, meta = ntuple.read(out / "selected_fhc.root")
     assert meta["selection"] == "nd280_ee" and len(events) == meta["n_events"]

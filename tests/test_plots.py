@@ -14,8 +14,10 @@ pytest.importorskip("mplhep")
 
 import _figure_checks as checks  # noqa: E402
 
-from t2khnl.errors import InputError  # noqa: E402
+from t2khnl import constraints_data  # noqa: E402
+from t2khnl.errors import DataFileError  # noqa: E402
 from t2khnl.plots import constraints, style  # noqa: E402
+from t2khnl.scanstore import read_contour  # noqa: E402
 
 
 def _write_contour(path, masses_gev, low, high, err=True):
@@ -99,13 +101,13 @@ def test_fig4_is_readable(synthetic_contours):
     for label in synthetic_contours:
         width, height = _drawn_extent(ax, label)
         assert width > 100 and height > 100, label
-    limits = constraints.load_existing_limits()
+    limits = constraints_data.load_existing_limits()
     named = {t.get_gid() for t in ax.texts if t.get_visible()}
     for limit in limits:
         outline = [line for line in ax.lines if line.get_gid() == f"limit:{limit.name}"]
         if checks.curve_points(ax).size and outline and _in_view(ax, limit):
             assert f"limit-label:{limit.name}" in named, limit.name
-    lowest = min(np.nanmin(constraints.load_contour(p).d_low) for p in synthetic_contours.values())
+    lowest = min(np.nanmin(read_contour(p).d_low) for p in synthetic_contours.values())
     bottom, _top = ax.get_ylim()
     assert lowest / 10 < bottom < lowest  # no empty decade below the lowest curve
     assert constraints.OURS_COLOR.upper() in {_hex(a) for a in ax.patches}
@@ -163,13 +165,13 @@ def test_presets_side_by_side(synthetic_contours):
 
 
 def test_load_contour_empty_fields(synthetic_contours):
-    contour = constraints.load_contour(synthetic_contours["ND280 2019 (published)"])
+    contour = read_contour(synthetic_contours["ND280 2019 (published)"])
     assert contour.mass_mev[0] == pytest.approx(10.0)
     assert np.isnan(contour.d_low[-1]) and np.isfinite(contour.d_low[0])
 
 
 def test_miniboone_regions_in_range():
-    regions = constraints.miniboone_regions()
+    regions = constraints_data.miniboone_regions()
     assert len(regions) == 2
     polys = [p for polys in regions.values() for p in polys]
     assert len(polys) == 3
@@ -186,15 +188,15 @@ def test_miniboone_regions_in_range():
 
 def test_cl_factor_zero_background():
     expected = math.sqrt(-math.log(0.05) / -math.log(0.10))
-    assert constraints.cl_factor(0.90, 0.95, power=2) == pytest.approx(expected)
+    assert constraints_data.cl_factor(0.90, 0.95, power=2) == pytest.approx(expected)
     assert expected == pytest.approx(math.sqrt(2.996 / 2.303), rel=1e-3)
     assert expected == pytest.approx(1.1406, abs=1e-4)
-    assert constraints.cl_factor(0.90, 0.95, power=4) == pytest.approx(expected**0.5)
-    assert constraints.cl_factor(0.95, 0.95, power=2, stat="chi2") == pytest.approx(1.0)
+    assert constraints_data.cl_factor(0.90, 0.95, power=4) == pytest.approx(expected**0.5)
+    assert constraints_data.cl_factor(0.95, 0.95, power=2, stat="chi2") == pytest.approx(1.0)
 
 
 def test_limits_config_is_complete():
-    config = constraints.limits_config()
+    config = constraints_data.limits_config()
     for spec in config["limits"].values():
         assert spec["mass_unit"] in ("MeV", "GeV")
         assert spec["stat"] in ("poisson0", "chi2")
@@ -204,21 +206,21 @@ def test_limits_config_is_complete():
 
 
 def test_envelope_below_each_limit():
-    limits = constraints.load_existing_limits()
+    limits = constraints_data.load_existing_limits()
     if not limits:
         pytest.skip("hnlimits not installed")
     masses = np.geomspace(1.0, 2000.0, 200)
-    env = constraints.envelope(masses, limits)
+    env = constraints_data.envelope(masses, limits)
     assert np.any(np.isfinite(env))
     for limit in limits:
-        own = constraints.lower_boundary(limit, masses)
+        own = constraints_data.lower_boundary(limit, masses)
         defined = np.isfinite(own)
         assert np.all(env[defined] <= own[defined] * (1 + 1e-12)), limit.name
-    assert isinstance(constraints.envelope(300.0, limits), float)
+    assert isinstance(constraints_data.envelope(300.0, limits), float)
 
 
 def test_lower_boundary_of_a_square():
-    square = constraints.Limit(
+    square = constraints_data.Limit(
         name="sq",
         label="sq",
         mass_mev=np.array([10.0, 100.0, 100.0, 10.0]),
@@ -228,7 +230,7 @@ def test_lower_boundary_of_a_square():
         factor=1.0,
         source=(),
     )
-    got = constraints.lower_boundary(square, [5.0, 30.0, 1000.0])
+    got = constraints_data.lower_boundary(square, [5.0, 30.0, 1000.0])
     assert np.isnan(got[0]) and np.isnan(got[2])
     assert got[1] == pytest.approx(1e-7)
 
@@ -245,7 +247,7 @@ def test_missing_hnlimits_is_a_warning(monkeypatch, caplog):
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with caplog.at_level("WARNING"):
-        assert constraints.load_existing_limits() == []
+        assert constraints_data.load_existing_limits() == []
     assert "hnlimits" in caplog.text
 
 
@@ -263,7 +265,7 @@ def test_holes_between_excluded_intervals_are_not_filled(tmp_path):
     holes = {0.18: [[1e-6, 3e-6], [3e-5, 1e-3]], 0.21: [[1e-6, 2e-6], [5e-5, 1e-3]]}
     records = [{"mass_gev": m, "intervals": holes.get(m, [[1e-6, 1e-3]])} for m in masses]
     path.with_suffix(".json").write_text(json.dumps({"records": records}))
-    contour = constraints.load_contour(path)
+    contour = read_contour(path)
     assert contour.holes == ((1, 3e-6, 3e-5), (2, 2e-6, 5e-5))
 
     fig, ax = constraints.log_log_axes(None, figsize=(6, 6))
@@ -285,5 +287,5 @@ def test_holes_between_excluded_intervals_are_not_filled(tmp_path):
     assert not np.array_equal(colour(255.0, 1e-5), white)  # nor at 270 MeV
     plt.close(fig)
     path.with_suffix(".json").write_text("[]")
-    with pytest.raises(InputError, match=r"not a contour\.json"):
-        constraints.load_contour(path)
+    with pytest.raises(DataFileError, match=r"not a contour\.json"):
+        read_contour(path)

@@ -16,14 +16,15 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import compare, headlines, reproduce, scan
+from t2khnl import compare, headlines, reproduce
 from t2khnl.cli import main
 from t2khnl.hepdata import validate
+from t2khnl.masses import parse_masses
 
 FIGURES = ("fig2_vertices", "fig3_decay_length", "fig4_constraints", "figS1_kaon_validation",
            "fig4_nd280_2019", "fig4_upgrade")
 CONTOUR_COLUMNS = ["mass_gev", "d_low", "d_high", "d_low_err", "d_high_err"]
-QUICK_MASSES = scan.parse_masses(reproduce.QUICK.masses)
+QUICK_MASSES = parse_masses(reproduce.QUICK.masses)
 
 
 def _statement(png):

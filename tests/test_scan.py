@@ -25,9 +25,13 @@ import pyhf
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import allocation, couplings, scan
+from t2khnl import allocation, couplings, precision, scan
 from t2khnl.cli import main
 from t2khnl.errors import InputError
+from t2khnl.executors import check_single_threaded
+from t2khnl.masses import mass_label, parse_masses
+from t2khnl.scanstore import open_edges
+from t2khnl.seeds import mass_seeds
 
 TESTS = Path(__file__).resolve().parent
 MASSES = "0.1,0.3,0.5,0.7"
@@ -46,26 +50,26 @@ def _calls(out: Path) -> list[float]:
 
 
 def test_mass_specs_and_bad_ranges():
-    log_masses = scan.parse_masses("0.01:2.0:48log")
+    log_masses = parse_masses("0.01:2.0:48log")
     assert len(log_masses) == 48 and log_masses[0] == 0.01 and log_masses[-1] == 2.0
     ratios = [b / a for a, b in itertools.pairwise(log_masses)]
     assert max(ratios) == pytest.approx(min(ratios), rel=1e-4)
-    assert scan.parse_masses("0.1:0.4:4lin") == [0.1, 0.2, 0.3, 0.4]
-    assert scan.parse_masses("0.5, 0.1,0.3") == [0.1, 0.3, 0.5]
-    assert scan.parse_masses("0.3:0.3:1log") == [0.3]
-    labels = [scan.mass_label(m) for m in log_masses]
+    assert parse_masses("0.1:0.4:4lin") == [0.1, 0.2, 0.3, 0.4]
+    assert parse_masses("0.5, 0.1,0.3") == [0.1, 0.3, 0.5]
+    assert parse_masses("0.3:0.3:1log") == [0.3]
+    labels = [mass_label(m) for m in log_masses]
     assert labels == sorted(labels) and len(set(labels)) == 48
-    assert scan.mass_label(0.47) == "m000.470000"
+    assert mass_label(0.47) == "m000.470000"
     for bad in ("2.0:0.01:48log", "0.1:0.5:0log", "0.3:0.3:2lin", "", ",", "0.1:0.5",
                 "a,b", "0:1:3log", "-0.1,0.2", "0.1:0.5:3cubic", "0.1,0.1", "nan,0.1"):
         with pytest.raises(InputError):
-            scan.parse_masses(bad)
+            parse_masses(bad)
     result = CliRunner().invoke(main, ["scan", "--masses", "2:1:3log", "--output", "x"])
     assert result.exit_code == 2 and "reversed" in result.output
     # Per-mass seeds: deterministic, distinct across masses and scan seeds.
-    seeds = scan.mass_seeds(1, 500)
-    assert len(set(seeds)) == 500 and seeds == scan.mass_seeds(1, 500)
-    assert seeds[:48] == scan.mass_seeds(1, 48) and seeds[:48] != scan.mass_seeds(2, 48)
+    seeds = mass_seeds(1, 500)
+    assert len(set(seeds)) == 500 and seeds == mass_seeds(1, 500)
+    assert seeds[:48] == mass_seeds(1, 48) and seeds[:48] != mass_seeds(2, 48)
     # The generator seeds SIREN with (seed * 100 + 99) * 100 + 99, a 32-bit unsigned int.
     assert all(0 <= (s * 100 + 99) * 100 + 99 < 2**32 for s in seeds)
 
@@ -107,7 +111,7 @@ def test_resume_after_kill(tmp_path):
     assert {name: (out / "masses" / name).stat().st_mtime_ns for name in done} == mtimes
     recomputed = _calls(out)[len(calls_before):]
     assert 0.1 not in recomputed and sorted(recomputed) == sorted(
-        m for m in (0.1, 0.3, 0.5, 0.7) if f"{scan.mass_label(m)}.json" not in done)
+        m for m in (0.1, 0.3, 0.5, 0.7) if f"{mass_label(m)}.json" not in done)
     rows = list(csv.DictReader((out / "contour.csv").open()))
     assert [float(r["mass_gev"]) for r in rows] == [0.1, 0.3, 0.5, 0.7]
     # A complete scan reruns nothing.
@@ -225,7 +229,7 @@ def test_d_range_and_open_edges_reported_once(tmp_path):
     assert all(r["d_high"] == 1e-6 for r in records[1:])
     config = json.loads((tmp_path / "narrow" / "scan.json").read_text())
     assert config["d_range_gev_inv"] == [1e-8, 1e-6]
-    edges = scan.open_edges(records)
+    edges = open_edges(records)
     assert edges.high == [0.3, 0.5, 0.7] and edges.low == []
     (line,) = edges.lines((1e-8, 1e-6))
     assert line.startswith("3 mass(es) (0.3-0.7 GeV) are excluded at the highest scanned "
@@ -233,7 +237,7 @@ def test_d_range_and_open_edges_reported_once(tmp_path):
     log_text = (tmp_path / "narrow" / "scan.log").read_text()
     assert log_text.count("are excluded at the highest scanned coupling") == 1
     # the default grid leaves no edge open here; another range is another configuration
-    assert scan.open_edges(_fake_scan(tmp_path / "default", "0.1,0.3,0.5")).lines() == []
+    assert open_edges(_fake_scan(tmp_path / "default", "0.1,0.3,0.5")).lines() == []
     with pytest.raises(InputError, match="d_range_gev_inv"):
         _fake_scan(tmp_path / "narrow", "0.1,0.3,0.5,0.7", d_range=(1e-8, 1e-5))
 
@@ -258,7 +262,7 @@ def test_several_threads_per_worker_are_refused(tmp_path):
         _fake_scan(tmp_path / "s", scheduler=cluster.scheduler_address)
     assert not (tmp_path / "s").exists()  # refused before the folder is made
     with pytest.raises(InputError, match="2 threads"):
-        scan.check_single_threaded({"tcp://a:1": 1, "tcp://b:2": 2})
+        check_single_threaded({"tcp://a:1": 1, "tcp://b:2": 2})
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +287,7 @@ def test_scan_end_to_end(real_scan):
     skipped = contour["records"][-1]
     assert skipped["mass_gev"] == 30.0 and "too heavy" in skipped["reason"]
     for row, rec in zip(rows, contour["records"], strict=False):
-        summary = json.loads((out / "masses" / scan.mass_label(rec["mass_gev"])
+        summary = json.loads((out / "masses" / mass_label(rec["mass_gev"])
                               / "summary.json").read_text())
         assert row["d_low"] == ("" if summary["d_low"] is None else repr(summary["d_low"]))
         assert (row["d_low_err"] == "") == (summary["d_low"] is None)
@@ -296,7 +300,7 @@ def test_scan_end_to_end(real_scan):
             assert flat[0] == summary["edges"]["d_low"] and flat[-1] == summary["edges"]["d_high"]
         # The MC error formula on the real ntuples (at 300 events the edges are refused).
         probe = {**summary, "d_low": 3e-5, "d_high": None}
-        errors = scan.edge_errors(out / "masses" / scan.mass_label(rec["mass_gev"]), probe,
+        errors = precision.edge_errors(out / "masses" / mass_label(rec["mass_gev"]), probe,
                                   "corrected")
         assert 0 < errors["d_low_err"] < 3e-5 and errors["d_high_err"] is None
     assert (out / "scan.log").read_text().count("scan finished") == 1
@@ -321,7 +325,7 @@ def _recording_runner(detector, mass_gev, *, n_events, output_dir, preset, **kwa
     summary = _fake_limit.run(
         detector, mass_gev, n_events=n_events, output_dir=output_dir, preset=preset, **kwargs
     )
-    errors = scan.edge_errors(output_dir, summary, preset)
+    errors = precision.edge_errors(output_dir, summary, preset)
     worst = max(
         errors[f"{e}_err"] / summary[e]
         for e in ("d_low", "d_high")
@@ -352,7 +356,7 @@ def _precision_scan(out: Path, masses: str, precision: float) -> dict[float, lis
 
 def _recorded_events(out: Path, mass_gev: float) -> tuple[dict, dict]:
     """The per-mass json and the contour.json record of a mass."""
-    per_mass = json.loads((out / "masses" / f"{scan.mass_label(mass_gev)}.json").read_text())
+    per_mass = json.loads((out / "masses" / f"{mass_label(mass_gev)}.json").read_text())
     contour = json.loads((out / "contour.json").read_text())
     record = next(r for r in contour["records"] if r["mass_gev"] == mass_gev)
     return per_mass, record
@@ -395,17 +399,17 @@ def test_refused_edges_call_for_effective_events():
     summary = {"d_low": 1e-6, "d_high": None, "n_eff": {"d_low": 10.0, "d_high": None},
                "refused": {"d_low": "n_eff = 10 < 50", "d_high": None}}
     errors = {"d_low_err": None, "d_high_err": None}
-    assert scan._variance_needs(summary, errors, 0.03) == {"d_low": pytest.approx(5.0)}
-    assert scan._variance_needs(summary, errors, None) == {}
+    assert precision.variance_needs(summary, errors, 0.03) == {"d_low": pytest.approx(5.0)}
+    assert precision.variance_needs(summary, errors, None) == {}
     met = {**summary, "refused": {"d_low": None, "d_high": None}}
-    assert scan._variance_needs(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
+    assert precision.variance_needs(met, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
     # an error twice the target needs a variance 4x smaller
-    short = scan._variance_needs(met, {"d_low_err": 6e-8, "d_high_err": None}, 0.03)
+    short = precision.variance_needs(met, {"d_low_err": 6e-8, "d_high_err": None}, 0.03)
     assert short == {"d_low": pytest.approx(4.0)}
     # the grid end (an open edge) refused for n_eff is not chased: more events do not move it
     grid_end = {**met, "d_high_open": True, "n_eff": {"d_low": 1e4, "d_high": 48.6},
                 "refused": {"d_low": None, "d_high": "n_eff = 48.6 < 50"}}
-    assert scan._variance_needs(grid_end, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
+    assert precision.variance_needs(grid_end, {"d_low_err": 2e-8, "d_high_err": None}, 0.03) == {}
 
 
 def test_precision_default_and_one_attempt(tmp_path, monkeypatch):
