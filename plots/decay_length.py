@@ -257,7 +257,7 @@ def analytic_decay_length_m(
     Returns:
         Shape (n_masses, n_d).
     """
-    convention = config.load(preset)["width_convention"]
+    convention = config.load(preset).width_convention
     masses = np.atleast_1d(np.asarray(masses_gev, dtype=float))
     d = np.atleast_1d(np.asarray(d_grid_gev_inv, dtype=float))
     boost = np.array(

@@ -397,7 +397,7 @@ def plot(
         for det, axis in rows
         for i, (_, events) in enumerate(samples[det])
     }
-    pot = {det: float(cfg["exposure_pot"][det][beam]) for det in samples}
+    pot = {det: cfg.pot(det, beam) for det in samples}
     vmax = max(float(_density(m, pot[k[0]]).max() or 0.0) for k, m in maps.items()) or 1.0
     norm = LogNorm(vmin=vmax / _DYNAMIC_RANGE, vmax=vmax)
     with style():
@@ -408,7 +408,7 @@ def plot(
         drawn: set[str] = set()
         notes = []
         for r, (det, axis) in enumerate(rows):
-            geometry = load(GEOMETRY_NAMES[det], cfg["geometry_variant"])
+            geometry = load(GEOMETRY_NAMES[det], cfg.geometry_variant)
             for c, ax in enumerate(axes[r]):
                 if c >= len(samples[det]):
                     ax.set_visible(False)

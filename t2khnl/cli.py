@@ -189,15 +189,15 @@ def limit(
 
     with tqdm(total=2 * n_events, unit="ev", desc="injecting", file=sys.stderr,
               delay=1) as bar:
-        summary = limit_step.run(
+        outcome = limit_step.run(
             detector, mass_gev, preset=preset, n_events=n_events, pot_total=pot_total,
-            seed=seed, data_dir=data_dir, output_dir=output, t2k_backgrounds=t2k_backgrounds,
+            seed=seed, data_dir=data_dir, t2k_backgrounds=t2k_backgrounds,
             flux_xsec=flux_xsec, progress=bar.update, d_range=d_range,
         )
-    for beam in ("fhc", "rhc"):
-        cutflow = (Path(output) / f"cutflow_{beam}.md").read_text()
-        click.echo(f"cut flow, {beam.upper()}:\n{cutflow}")
-    click.echo(_format_limit(summary))
+    limit_step.write(outcome, output)
+    for beam, cutflow in outcome.cutflows.items():
+        click.echo(f"cut flow, {beam.upper()}:\n{cutflow}\n")
+    click.echo(_format_limit(outcome.summary))
 
 
 @main.command()

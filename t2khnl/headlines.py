@@ -255,9 +255,13 @@ def _label(rec: dict[str, Any]) -> str:
     return mass_label(rec["mass_gev"])
 
 
-def _analysis_config(preset: str, summary: dict[str, Any]) -> dict[str, Any]:
+def _analysis_config(preset: str, summary: dict[str, Any]) -> config.Preset:
     """The preset with the statistics the limit step actually used."""
-    return {**config.load(preset), "statistics": summary["statistics"]}
+    from dataclasses import replace
+
+    from .preset import Statistics
+
+    return replace(config.resolve(preset), statistics=Statistics(**summary["statistics"]))
 
 
 def _region_index(mass_dir: Path, name: str) -> int:

@@ -56,7 +56,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -65,6 +65,10 @@ from tqdm import tqdm
 
 from . import __version__, files
 from .errors import ClusterError, DataFileError, InputError
+
+if TYPE_CHECKING:
+    from .limit import LimitOutcome
+    from .preset import Preset
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +206,8 @@ class MassTask:
         mass_gev: HNL mass [GeV].
         seed: the mass's own seed (:func:`mass_seeds`).
         detector: ``"nd280"`` or ``"upgrade"``.
-        preset: ``"corrected"`` or ``"published"``.
+        preset: ``"corrected"``, ``"published"``, a preset file or a
+            :class:`~t2khnl.preset.Preset` (a step of the walk).
         n_events: upscatters injected per beam (first attempt).
         pot_total: total exposure [POT], or None for the preset's.
         data_dir: input-data folder, or None for the default.
@@ -218,7 +223,7 @@ class MassTask:
     mass_gev: float
     seed: int
     detector: str
-    preset: str
+    preset: str | Preset
     n_events: int
     pot_total: float | None
     data_dir: str | None
@@ -233,35 +238,30 @@ class MassTask:
         return mass_label(self.mass_gev)
 
 
-def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
-                preset: str) -> dict[str, float | None]:
+def edge_errors(outcome: LimitOutcome) -> dict[str, float | None]:
     """MC error [GeV^-1] on each quoted edge of the excluded interval (module docstring).
 
     Args:
-        mass_dir: folder :func:`t2khnl.limit.run` wrote (``selected_{fhc,rhc}.root``).
-        summary: its summary (``d_low``, ``d_high`` [GeV^-1], ``pot_fhc``, ``pot_rhc``).
-        preset: the preset (whether the weights include survival to the fiducial volume).
+        outcome: a :func:`t2khnl.limit.run` result: its summary (``d_low``, ``d_high``
+            [GeV^-1]), selected events in memory and preset (whether the weights include
+            survival to the fiducial volume).
 
     Returns:
         ``{"d_low_err": ..., "d_high_err": ...}`` [GeV^-1]; None where the edge is not
         quoted, is the end of the scanned grid, or the signal is flat or empty there.
 
-    Raises:
-        DataFileError: a selected ntuple is missing or unreadable.
     """
-    from . import config, limit
+    from . import limit
 
+    summary = outcome.summary
     # an open edge is the end of the scanned grid, not a limit: it has no MC error
     edges = {name: None if summary.get(f"{name}_open") else summary.get(name)
              for name in ("d_low", "d_high")}
     out: dict[str, float | None] = {f"{name}_err": None for name in edges}
     if all(d is None for d in edges.values()):
         return out
-    cfg = config.load(preset)
-    channels = limit.load_channels(mass_dir, summary)
-
     def weights(d: float) -> np.ndarray:
-        return limit.event_yields(channels, d, cfg)
+        return limit.event_yields(outcome.channels, d, outcome.preset)
 
     for name, d in edges.items():
         if d is None:
@@ -279,7 +279,7 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
     return out
 
 
-def run_mass(task: MassTask) -> dict[str, Any]:
+def run_mass(task: MassTask, *, cache: Any = None) -> dict[str, Any]:
     """Run one mass, write its per-mass result atomically, and return it.
 
     Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
@@ -294,6 +294,8 @@ def run_mass(task: MassTask) -> dict[str, Any]:
 
     Args:
         task: the mass.
+        cache: a :class:`t2khnl.generate.SimulationCache` the runner may reuse (None: the
+            runner's own).
 
     Returns:
         The per-mass result (also in ``DIR/masses/m<mass>.json``): ``mass_gev`` [GeV],
@@ -326,12 +328,12 @@ def run_mass(task: MassTask) -> dict[str, Any]:
         allocation = None
         while True:
             try:
-                summary = runner(
+                outcome = runner(
                     task.detector, task.mass_gev, preset=task.preset, n_events=n_new,
                     pot_total=task.pot_total, seed=_attempt_seed(task.seed, attempt, samples),
                     data_dir=task.data_dir, output_dir=mass_dir, t2k_backgrounds=None,
                     flux_xsec=None, allocation=allocation, samples=samples, progress=None,
-                    d_range=task.d_range,
+                    d_range=task.d_range, **({} if cache is None else {"cache": cache}),
                 )
             except InputError as err:
                 log.warning("skipping m_N = %g GeV: %s", task.mass_gev, err)
@@ -339,13 +341,14 @@ def run_mass(task: MassTask) -> dict[str, Any]:
                 break
             # a runner that keeps no samples (a stand-in) analysed the new events alone
             total = total + n_new if samples else n_new
-            errors = edge_errors(mass_dir, summary, task.preset)
+            summary = outcome.summary
+            errors = edge_errors(outcome)
             result.update(n_events=total, **_edges(summary), **errors, summary=summary)
             needs = _variance_needs(summary, errors, task.precision)
             if not needs or total >= cap:
                 break
             following, allocation = allocation_module.next_attempt(
-                mass_dir, summary, task.preset, needs=needs, n_made=total, n_cap=cap,
+                outcome, needs=needs, n_made=total, n_cap=cap,
                 pooled=bool(samples))
             n_new = following - total if samples else following
             attempt += 1
@@ -401,8 +404,8 @@ def _edges(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scan_config(detector: str, masses: list[float], *, preset: str, n_events: int, seed: int,
-                pot_total: float | None, precision: float | None,
+def scan_config(detector: str, masses: list[float], *, preset: str | Preset, n_events: int,
+                seed: int, pot_total: float | None, precision: float | None,
                 d_range: tuple[float, float] | None = None) -> dict[str, Any]:
     """The configuration a scan folder is bound to (``scan.json``); ``d_range_gev_inv``
     appears only when the coupling range is not the default (folders of earlier versions
@@ -410,14 +413,18 @@ def scan_config(detector: str, masses: list[float], *, preset: str, n_events: in
     from . import config
 
     config_dict: dict[str, Any] = {
-        "detector": detector, "preset": preset, "n_events": n_events, "seed": seed,
+        "detector": detector, "preset": preset if isinstance(preset, str) else preset.name,
+        "n_events": n_events, "seed": seed,
         "pot_total": pot_total, "masses_gev": masses, "t2khnl_version": __version__,
     }
     if precision is not None:
         config_dict["precision"] = precision
     if d_range is not None:
         config_dict["d_range_gev_inv"] = list(d_range)
-    if config.is_preset_file(preset):
+    if not isinstance(preset, str):
+        # a walk step: bind the folder to the preset's content
+        config_dict["preset_sha256"] = preset.digest()
+    elif config.is_preset_file(preset):
         # a preset file may change under the same name: bind the folder to its content
         config_dict["preset_sha256"] = hashlib.sha256(Path(preset).read_bytes()).hexdigest()
     return config_dict
@@ -540,8 +547,10 @@ def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
     """Run masses one after the other in this process (:func:`run_mass`).
 
     :func:`scan_many` groups the masses that share SIREN's cross-section objects (same mass
-    and channels, :func:`group_key`): t2khnl.generate keeps them per target between calls,
-    so the second detector at a mass builds none.
+    and channels, :func:`group_key`): one :class:`t2khnl.generate.SimulationCache`, passed
+    to every mass of the group, keeps them per target between calls, so the second detector
+    at a mass builds none (and a walk step that changes only the analysis reuses the
+    previous step's events).
 
     Args:
         tasks: the masses.
@@ -552,10 +561,13 @@ def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
     Raises:
         DataFileError: input data missing or unreadable (the scan stops).
     """
+    from .generate import SimulationCache
+
+    cache = SimulationCache()
     outcomes: list[dict[str, Any] | TaskFailure] = []
     for task in tasks:
         try:
-            outcomes.append(run_mass(task))
+            outcomes.append(run_mass(task, cache=cache))
         except DataFileError:
             raise
         except Exception as err:  # reported by scan_many; the group's other masses go on
@@ -567,7 +579,7 @@ def group_key(task: MassTask) -> tuple[float, tuple[str, ...]]:
     """Masses with the same key share SIREN's cross-section objects: mass [GeV], channels."""
     from . import config
 
-    return task.mass_gev, tuple(config.load(task.preset)["channels"])
+    return task.mass_gev, tuple(config.resolve(task.preset).channels)
 
 
 _Group = list[MassTask]
@@ -755,7 +767,7 @@ class ScanJob:
     detector: str
     masses: list[float] | str
     output_dir: str | os.PathLike[str]
-    preset: str = "corrected"
+    preset: str | Preset = "corrected"
     n_events: int = DEFAULT_EVENTS
     pot_total: float | None = None
     seed: int = 1
@@ -987,7 +999,7 @@ def _check(job: ScanJob, data_dir: str | None) -> _Checked:
     from .flux import load_beam_flux
 
     config.check_choice("detector", job.detector, config.DETECTORS)
-    config.load(job.preset)
+    config.resolve(job.preset)
     mass_list = parse_masses(job.masses) if isinstance(job.masses, str) else parse_masses(
         ",".join(repr(float(m)) for m in job.masses))
     if not (isinstance(job.n_events, int) and job.n_events > 0):

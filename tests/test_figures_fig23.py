@@ -137,7 +137,7 @@ def test_fig2_plot_and_save(samples, tmp_path):
     assert "linear within the dotted lines" in caption and "beyond axes:" in caption
     assert "per m$^2$" in caption
     # the colour is a density: times the bins' areas it sums to the expected decays
-    pot = config.load("corrected")["exposure_pot"]["nd280"]["fhc"]
+    pot = config.load("corrected").pot("nd280", "fhc")
     vmap = vertices.histogram(samples["nd280"][0][1], "x")
     (mesh,) = [c for c in axes[0].collections if isinstance(c, QuadMesh)]
     area = np.outer(np.diff(vmap.transverse_edges_m), np.diff(vmap.z_edges_m))
