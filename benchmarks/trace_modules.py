@@ -3,12 +3,13 @@
 Runs ``t2khnl <args>`` in this process under :func:`sys.setprofile` and records every call
 from one first-party module (t2khnl, geometry, flux, selections, plots) into another. It
 prints (1) every first-party module whose functions ran, and (2) the *path*: the modules
-reached from ``t2khnl.cli`` through calls made by the pipeline's steps, i.e. the call
-graph restricted to edges whose caller is the CLI, the limit step or a module the limit
-step hands control to and that hands control back (a callback), as a sorted list.
+called by the CLI and by the limit step (t2khnl.limit), plus those a callback into the step
+reaches, and (3) the chains of first-party modules on the call stack below
+``stats.limit_interval`` (a chain that returns into t2khnl.limit or t2khnl.generate from
+stats is the call-back the issue names).
 
-Usage: python benchmarks/trace_modules.py limit --detector nd280 --mass 0.47 --events 2000
-       --output /tmp/x
+Usage: python benchmarks/trace_modules.py limit --detector nd280 --mass 0.47 --output DIR
+(the JSON report follows the command's own output on stdout).
 """
 
 from __future__ import annotations
@@ -25,8 +26,24 @@ def _module(frame) -> str | None:
     return name if name.split(".")[0] in FIRST_PARTY else None
 
 
+def _stack(frame) -> tuple[tuple[str, ...], bool]:
+    """The first-party modules on the stack, outermost first, consecutive repeats merged,
+    and whether :func:`t2khnl.stats.limit_interval` is on it."""
+    chain: list[str] = []
+    inside = False
+    while frame is not None:
+        name = _module(frame)
+        if name is not None:
+            if not chain or chain[-1] != name:
+                chain.append(name)
+            inside = inside or (name == "t2khnl.stats" and frame.f_code.co_name == "limit_interval")
+        frame = frame.f_back
+    return tuple(reversed(chain)), inside
+
+
 def main() -> None:
     edges: dict[tuple[str, str], set[str]] = defaultdict(set)
+    interval_chains: set[tuple[str, ...]] = set()
 
     def profile(frame, event, arg):
         if event != "call":
@@ -34,6 +51,10 @@ def main() -> None:
         callee = _module(frame)
         if callee is None:
             return
+        if callee != "t2khnl.stats" or frame.f_code.co_name != "limit_interval":
+            chain, inside = _stack(frame)
+            if inside:
+                interval_chains.add(chain)
         back = frame.f_back
         while back is not None and _module(back) is None:
             back = back.f_back
@@ -74,6 +95,9 @@ def main() -> None:
     print(json.dumps({
         "modules_run": modules, "n_modules_run": len(modules),
         "path": sorted(spine), "n_path": len(spine),
+        "chains_below_limit_interval": [" -> ".join(c) for c in sorted(interval_chains)],
+        "modules_below_limit_interval": sorted(
+            {m for c in interval_chains for m in c[c.index("t2khnl.stats"):]}),
         "callbacks_into_the_step": [f"{a} -> {b}: {', '.join(sorted(n))}"
                                     for a, b, n in callbacks],
         "edges": {f"{a} -> {b}": sorted(n) for (a, b), n in sorted(edges.items())},

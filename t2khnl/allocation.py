@@ -71,9 +71,10 @@ def _moments(outcome: LimitOutcome) -> _Moments | None:
     if not edges:
         return None
     cfg, channels = outcome.preset, outcome.channels
-    if any(ch.strata_attempts is None or "layer" not in ch.events.fields for ch in channels):
+    attempts = {ch.name: ch.strata_attempts for ch in channels
+                if ch.strata_attempts is not None and "layer" in ch.events.fields}
+    if len(attempts) < len(channels):
         return None
-    attempts = {ch.name: ch.strata_attempts for ch in channels}
     variance: dict[str, dict[str, np.ndarray]] = {}
     for name, d in edges.items():
         yields = {ch.name: limit.event_yields([ch], d, cfg) for ch in channels}

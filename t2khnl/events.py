@@ -24,6 +24,8 @@ from .injection import HNL_PDG
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
+    from .preset import WidthConvention
+
 #: Depth [m] of the first injection layer in front of a fiducial box; further layers
 #: span a decade of distance each, so short and long decay lengths are both sampled.
 _NEAREST_LAYER_M = 0.05
@@ -79,7 +81,7 @@ def generate_events(
     *,
     n_events: int,
     seed: int,
-    width_convention: str,
+    width_convention: WidthConvention,
     survival: bool,
     upstream_m: float,
     radius_margin_m: float,
@@ -230,7 +232,7 @@ def _decays_in_box(
     setup: Setup,
     mass_gev: float,
     d_gev_inv: float,
-    width_convention: str,
+    width_convention: WidthConvention,
     survival: bool,
     window_lengths: float | None,
 ) -> ak.Array:

@@ -37,11 +37,13 @@ from . import config, model, xsec
 from .errors import InputError
 from .events import Setup, _strata_m, generate_events, strata_attempts
 from .flux import Flux, load_beam_flux
-from .preset import Preset
+from .preset import Preset, WidthConvention
 from .samples import Simulation, describe, pool
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+
+    from .geometry.model import DetectorGeometry
 
 __all__ = ["GEOMETRY_NAMES", "SIMULATION_KEYS", "Setup", "Simulation", "SimulationCache",
            "beam_components", "check_inputs", "check_model_point", "check_producible",
@@ -83,7 +85,7 @@ def check_model_point(mass_gev: float, d_gev_inv: float, n_events: int) -> None:
 
 def check_inputs(detector: str, beam: str, mass_gev: float, d_gev_inv: float, *,
                  n_events: int, seed: int, preset: str | Preset, data_dir: str | None,
-                 d_min_gev_inv: float | None = None) -> tuple[Preset, Flux, Any]:
+                 d_min_gev_inv: float | None = None) -> tuple[Preset, Flux, DetectorGeometry]:
     """Check the arguments of :func:`simulate` (same meaning) before any simulation.
 
     Writes nothing but the geometry cache (:func:`t2khnl.geometry.load`).
@@ -109,7 +111,7 @@ def check_inputs(detector: str, beam: str, mass_gev: float, d_gev_inv: float, *,
 
 
 def check_producible(detector: str, beam: str, mass_gev: float, cfg: Preset,
-                     flux: Flux) -> Any:
+                     flux: Flux) -> DetectorGeometry:
     """Reject an HNL mass that no neutrino of the flux can make in the detector.
 
     The heaviest HNL the flux can make is :func:`t2khnl.xsec.heaviest_hnl_gev` at the
@@ -149,7 +151,7 @@ def check_producible(detector: str, beam: str, mass_gev: float, cfg: Preset,
     return geometry
 
 
-def _targets(geometry: Any) -> list[int]:
+def _targets(geometry: DetectorGeometry) -> list[int]:
     """PDG codes of every nucleus in the detector model."""
     nuclei = {t for name in geometry.material_names for t in geometry.material_targets(name)}
     return sorted(t for t in nuclei if 1000000000 <= t < 1100000000)
@@ -201,7 +203,7 @@ class _CrossSectionCache:
 
 
 def _reference_decay_length_m(
-    flux: Flux, mass_gev: float, d_gev_inv: float, width_convention: str
+    flux: Flux, mass_gev: float, d_gev_inv: float, width_convention: WidthConvention
 ) -> float:
     """Decay length [m] of an HNL carrying the flux's 99% quantile energy above threshold."""
     centres = flux.energy_centers_gev
@@ -347,7 +349,7 @@ def beam_components(flux: Flux, data_dir: str | None,
     return total, ((flux.pdg, flux.flux), (wrong.pdg, wrong.flux))
 
 
-def _sample(geometry: Any, flux: Flux, mass_gev: float, d_gev_inv: float, *,
+def _sample(geometry: DetectorGeometry, flux: Flux, mass_gev: float, d_gev_inv: float, *,
             n_events: int, seed: int, preset: Preset, primary: int,
             components: tuple[tuple[int, np.ndarray], ...],
             d_min_gev_inv: float | None, allocation: ArrayLike | None,

@@ -147,7 +147,7 @@ def miniboone_overlap(
 
 
 def miniboone_verdict(
-    scan_dir: str | os.PathLike[str], detector: str, preset: str,
+    scan_dir: str | os.PathLike[str], detector: str, preset: str | config.Preset,
     *, data_dir: str | os.PathLike[str] | None = None, points_per_slice: int = 25,
 ) -> dict[str, Any]:
     """How strongly a scan disfavours the MiniBooNE solution (module docstring).
@@ -255,7 +255,7 @@ def _label(rec: dict[str, Any]) -> str:
     return mass_label(rec["mass_gev"])
 
 
-def _analysis_config(preset: str, summary: dict[str, Any]) -> config.Preset:
+def _analysis_config(preset: str | config.Preset, summary: dict[str, Any]) -> config.Preset:
     """The preset with the statistics the limit step actually used."""
     from dataclasses import replace
 

@@ -131,17 +131,17 @@ def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> 
 
 def signal_function(
     channels: Sequence[Channel], mass_gev: float, cfg: Preset
-) -> Callable[[float], dict[str, float]]:
-    """Expected selected e+e- events per channel as a function of d [GeV^-1]."""
+) -> reweight.SignalModel:
+    """Expected selected e+e- events per channel as a function of d [GeV^-1]: sum of the
+    reweighted per-POT weights x BR(ee) x efficiency x POT (a self-contained
+    :class:`t2khnl.reweight.SignalModel`)."""
     br = float(model.br_ee(mass_gev, formula=cfg.br_ee_formula))
-
-    def signal(d_gev_inv: float) -> dict[str, float]:
-        return {
-            ch.name: float(_weights(ch, d_gev_inv, cfg).sum()) * br * ch.efficiency * ch.pot
-            for ch in channels
-        }
-
-    return signal
+    return reweight.SignalModel(
+        columns={ch.name: ch.columns for ch in channels},
+        factors={ch.name: (br, ch.efficiency, ch.pot) for ch in channels},
+        d_ref_gev_inv=D_REF_GEV_INV, survival=cfg.survival_to_fiducial,
+        window_lengths=cfg.window_lengths,
+    )
 
 
 def _weights(ch: Channel, d_gev_inv: float, cfg: Preset) -> np.ndarray:
@@ -168,7 +168,7 @@ def n_eff_at(channels: Sequence[Channel], d_gev_inv: float, cfg: Preset) -> floa
 
 def cls_function(
     detector: str, cfg: Preset, background: dict[str, float]
-) -> Callable[[dict[str, float]], float]:
+) -> Callable[[stats.Counts], float]:
     """CLs of a signal: observed 0 events (ND280 2019) or Asimov expected (upgrade)."""
     statistics = cfg.statistics
     if detector == "nd280":
@@ -340,7 +340,7 @@ def run(
         cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=pot[beam])
         channels.append(_channel(beam, pot[beam], chosen.events, meta, background[beam]))
 
-    signal = signal_function(channels, mass_gev, cfg)
+    signal = signal_function(channels, mass_gev, cfg).on_grid(grid)
     result = stats.limit_interval(signal, grid, cls_function(detector, cfg, background))
     summary = _summary(detector, mass_gev, cfg, pot, background, channels, signal, result)
     summary["median_decay_length_m"] = {"d_gev_inv": D_REF_GEV_INV, **medians}
@@ -351,7 +351,7 @@ def run(
     workspace = stats.build_workspace(signal(d_ws), background=background,
                                       observed=dict.fromkeys(background, 0.0),
                                       flux_xsec=statistics.flux_xsec)
-    signals = {(mass_gev, float(d)): signal(float(d)) for d in grid}
+    signals = {(mass_gev, float(d)): signal(float(d)) for d in grid}  # computed once
     bkg_only, patchset = stats.build_patchset(
         signals, hepdata=HEPDATA_PLACEHOLDER, background=background,
         observed=dict.fromkeys(background, 0.0), flux_xsec=statistics.flux_xsec,
