@@ -112,6 +112,9 @@ class DetectorGeometry:
         materials_path: materialised SIREN ``materials.dat``.
         base: base model as named in the YAML (``"siren:ND280/ND280-v1"``).
         fiducial: the fiducial boxes.
+        decay_regions: other sets of boxes a preset may count decays in instead of the
+            fiducial boxes (``decay_regions`` of the YAML, e.g. ``tpc_gas``: the TPCs'
+            whole drift-gas volumes), by name; see :meth:`decay_boxes`.
         gas_sectors: names of the sectors that are TPC / HA-TPC drift gas.
         region_rules: ``(region, sector-name glob patterns)`` pairs; first match wins.
         provenance: free-text notes on where the variant's numbers come from.
@@ -128,7 +131,27 @@ class DetectorGeometry:
     gas_sectors: tuple[str, ...]
     region_rules: tuple[tuple[str, tuple[str, ...]], ...]
     provenance: tuple[str, ...] = ()
+    decay_regions: Mapping[str, tuple[FiducialBox, ...]] = field(default_factory=dict)
     _region_cache: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    # -- decay regions ------------------------------------------------------------------
+    def decay_boxes(self, region: str) -> tuple[FiducialBox, ...]:
+        """The boxes decays are counted in for a preset's ``decay_region``.
+
+        Args:
+            region: ``"fiducial"`` (the fiducial boxes) or a name of :attr:`decay_regions`
+                (``"tpc_gas"``: each TPC's whole gas volume, named as its fiducial box).
+
+        Raises:
+            InputError: an unknown region.
+        """
+        if region == "fiducial":
+            return self.fiducial
+        if region not in self.decay_regions:
+            valid = ", ".join(["fiducial", *self.decay_regions])
+            msg = f"no decay region {region!r} in geometry {self.name}; valid: {valid}"
+            raise InputError(msg)
+        return self.decay_regions[region]
 
     # -- fiducial volumes ---------------------------------------------------------------
     @property
@@ -697,6 +720,28 @@ def _fiducial_boxes(entries: Sequence[Mapping[str, Any]], where: str) -> tuple[F
     return tuple(boxes)
 
 
+def _decay_regions(spec: Any, fiducial: Sequence[Mapping[str, Any]],
+                   where: str) -> dict[str, tuple[FiducialBox, ...]]:
+    """The ``decay_regions`` of a geometry YAML: name -> boxes, one per fiducial box and
+    named as it (the selections' fiducial-volume cuts name the boxes)."""
+    if not isinstance(spec, Mapping):
+        msg = f"{where}: decay_regions must map a region name to a list of boxes"
+        raise DataFileError(msg)
+    names = [str(e["name"]) for e in fiducial]
+    regions = {}
+    for region, entries in spec.items():
+        if region == "fiducial" or not isinstance(entries, list):
+            msg = f"{where}: decay region {region!r} must be a list of boxes, not 'fiducial'"
+            raise DataFileError(msg)
+        boxes = _fiducial_boxes(entries, where)
+        if [b.name for b in boxes] != names:
+            msg = (f"{where}: decay region {region!r} must name its boxes as the fiducial "
+                   f"boxes, in order ({', '.join(names)})")
+            raise DataFileError(msg)
+        regions[str(region)] = boxes
+    return regions
+
+
 def cache_root() -> Path:
     """Folder under which materialised geometries are cached.
 
@@ -847,6 +892,7 @@ def load(
         gas_sectors=gas,
         region_rules=rules,
         provenance=tuple(str(p).strip() for p in var.get("provenance", [])),
+        decay_regions=_decay_regions(spec.get("decay_regions", {}), fid_entries, where),
     )
     _LOADED[key] = geom
     return geom

@@ -88,6 +88,7 @@ def generate_events(
     window_lengths: float | None = None,
     allocation: ArrayLike | None = None,
     progress: Callable[[int], object] | None = None,
+    d_min_gev_inv: float | None = None,
 ) -> ak.Array:
     """Inject upscatters in front of every fiducial box and decay the HNLs inside it.
 
@@ -126,9 +127,16 @@ def generate_events(
         allocation: shares of ``n_events`` per stratum, shape (boxes, layers); default
             equal (see :func:`strata_attempts`).
         progress: called with the number of attempts made since its last call.
+        d_min_gev_inv: smallest coupling [GeV^-1] the events will be reweighted to
+            (:mod:`t2khnl.reweight`; default ``d_gev_inv``). An event is kept if its HNL
+            decays in the box with non-zero probability at ``d_gev_inv`` or at
+            ``d_min_gev_inv``: a vertex beyond the window (or far enough upstream for its
+            survival to underflow) at ``d_gev_inv`` can count at a smaller coupling, whose
+            decay length is longer. Such events carry ``weight`` 0.
 
     Returns:
-        One record per event with a non-zero decay probability (fields in README.md).
+        One record per event with a non-zero decay probability at ``d_gev_inv`` or
+        ``d_min_gev_inv`` (fields in README.md).
     """
     parts = []
     edges = _strata_m(upstream_m)
@@ -156,7 +164,8 @@ def generate_events(
             )
             rng = np.random.default_rng([seed, index, layer])
             decays = _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
-                                    width_convention, survival, window_lengths)
+                                    width_convention, survival, window_lengths,
+                                    d_min_gev_inv=d_min_gev_inv)
             parts.append(ak.with_field(decays, np.full(len(decays), layer, dtype=np.int32),
                                        "layer"))
     return ak.concatenate(parts)
@@ -235,9 +244,12 @@ def _decays_in_box(
     width_convention: WidthConvention,
     survival: bool,
     window_lengths: float | None,
+    *,
+    d_min_gev_inv: float | None = None,
 ) -> ak.Array:
     """Give one box's upscatters their channel, incoming neutrino, decay probability, decay
-    vertex and e+e- pair."""
+    vertex and e+e- pair; keep those that decay in the box at ``d_gev_inv`` or at
+    ``d_min_gev_inv`` (see :func:`generate_events`)."""
     boxes = decay.Boxes((box.name,), box.centre[None, :], box.widths[None, :])
     chosen = nucleons.reassign(rng, sample.energy_gev, sample.target_pdg, sample.hnl_p4_gev,
                                sample.recoil_p4_gev, setup.tables, mass_gev,
@@ -257,8 +269,16 @@ def _decays_in_box(
     cross = decay.crossings(origin, p3, boxes)
     prob = decay.decay_probability(cross.t_in_m, cross.t_out_m, length[:, None],
                                    survival=survival, window_lengths=window_lengths)
-    _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, prob)
-    keep = (prob[:, 0] > 0) & (upscatter_weight > 0)
+    reach = prob
+    if d_min_gev_inv is not None and d_min_gev_inv < d_gev_inv:
+        # the decay length at d_min, as t2khnl.reweight scales it
+        longest = length[:, None] / (d_min_gev_inv / d_gev_inv) ** 2
+        with np.errstate(under="ignore"):
+            at_min = decay.decay_probability(cross.t_in_m, cross.t_out_m, longest,
+                                             survival=survival, window_lengths=window_lengths)
+        reach = np.where(prob > 0, prob, at_min)
+    _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, reach)
+    keep = (reach[:, 0] > 0) & (upscatter_weight > 0)
     e_plus, e_minus, nu_out = model.sample_pair(rng, hnl_p4[keep], mass_gev)
     n_kept = int(keep.sum())
     columns: dict[str, Any] = {

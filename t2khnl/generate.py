@@ -160,7 +160,8 @@ def _targets(geometry: DetectorGeometry) -> list[int]:
 #: Preset keys the simulated events depend on (with the primary the RHC beam injects);
 #: the others (BR, cuts, statistics, exposure) act on the events afterwards.
 SIMULATION_KEYS = ("geometry_variant", "channels", "injection", "width_convention",
-                   "survival_to_fiducial", "pauli_blocking", "wrong_sign_component")
+                   "survival_to_fiducial", "pauli_blocking", "wrong_sign_component",
+                   "decay_region")
 
 
 class _CrossSectionCache:
@@ -368,7 +369,7 @@ def _sample(geometry: DetectorGeometry, flux: Flux, mass_gev: float, d_gev_inv: 
     )
     setup = Setup(
         detector_model=geometry.detector_model,
-        boxes=geometry.fiducial,
+        boxes=geometry.decay_boxes(preset.decay_region),
         processes=processes,
         flux=(flux.energy_centers_gev, flux.flux),
         primary_pdg=primary,
@@ -383,6 +384,7 @@ def _sample(geometry: DetectorGeometry, flux: Flux, mass_gev: float, d_gev_inv: 
         upstream_m=upstream_m, radius_margin_m=inj.radius_margin_m,
         window_lengths=None if preset.survival_to_fiducial else inj.decay_lengths_upstream,
         allocation=allocation, progress=progress,
+        d_min_gev_inv=min(d_gev_inv, d_min_gev_inv or d_gev_inv),
     )
     return _Sample(events, upstream_m, sorted({int(k[0]) for k in tables}),
-                   strata_attempts(n_events, len(geometry.fiducial), upstream_m, allocation))
+                   strata_attempts(n_events, len(setup.boxes), upstream_m, allocation))

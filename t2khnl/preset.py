@@ -34,6 +34,7 @@ WidthConvention = Literal["corrected", "darknews", "siren"]
 BrEeFormula = Literal["exact", "published"]
 ChannelName = Literal["coherent", "p-el", "n-el"]
 Primary = Literal["nu_mu_bar", "nu_mu"]
+DecayRegion = Literal["fiducial", "tpc_gas"]
 CalcType = Literal["exact", "asymptotics", "asymptotics_clsb", "toybased"]
 
 #: Keys that describe a preset rather than configure it.
@@ -112,6 +113,7 @@ class Preset:
     br_ee_formula: BrEeFormula
     channels: tuple[ChannelName, ...]
     pauli_blocking: bool
+    decay_region: DecayRegion
     survival_to_fiducial: bool
     rhc_primary: Primary
     wrong_sign_component: bool

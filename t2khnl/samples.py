@@ -146,7 +146,8 @@ def describe(
 
     detector, beam = run["detector"], run["beam"]
     pot = preset.pot(detector, beam)
-    boxes = [b.name for b in geometry.fiducial]
+    decay_boxes = geometry.decay_boxes(preset.decay_region)
+    boxes = [b.name for b in decay_boxes]
     return {
         "mass_gev": run["mass_gev"],
         "d_gev_inv": run["d_gev_inv"],
@@ -159,18 +160,20 @@ def describe(
         "width_convention_note": _WIDTH_NOTES[preset.width_convention],
         "channels": list(preset.channels),
         "survival_to_fiducial": preset.survival_to_fiducial,
+        "decay_region": preset.decay_region,
         "primary": "nu_mu" if beam == "fhc" or preset.rhc_primary == "nu_mu" else "nu_mu_bar",
         "wrong_sign_component": preset.wrong_sign_component,
         "pauli_blocking": preset.pauli_blocking,
         "channel_codes": nucleons.CHANNEL_CODES,
-        "weight_convention": "expected HNL decays in the fiducial volumes per POT, before "
+        "weight_convention": "expected HNL decays in the boxes of fiducial_volumes (the preset's "
+        "decay_region) per POT, before "
         "BR(ee), cuts and efficiency; sum(weight) * POT = expected decays",
         "nominal_pot": pot,
         **_expectations(events, pot, boxes),
         "regions": list(REGIONS),
         "fiducial_volumes": [
             {"name": b.name, "centre_m": b.centre.tolist(), "widths_m": b.widths.tolist()}
-            for b in geometry.fiducial
+            for b in decay_boxes
         ],
         "injection_upstream_m": run["upstream_m"],
         "strata": {"layer_edges_m": run["layer_edges_m"],
