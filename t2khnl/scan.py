@@ -90,7 +90,7 @@ MAX_MASS_SEED = 429_000
 MASS_DIGITS = 6
 
 _SPEC = re.compile(r"^\s*([^:]+):([^:]+):\s*(\d+)\s*(log|lin)\s*$")
-_Runner = Callable[..., dict[str, Any]]
+_Runner = Callable[..., "LimitOutcome"]
 
 
 def parse_masses(spec: str) -> list[float]:
@@ -1035,9 +1035,12 @@ def _bind(checked: _Checked, data_dir: str | None, force: bool) -> _Prepared:
     _bind_folder(out, checked.config, force)
     (out / "masses").mkdir(exist_ok=True)
     seeds = mass_seeds(job.seed, len(checked.masses))
+    from . import config
+
+    preset = config.resolve(job.preset)  # read once, passed to every mass
     tasks = [
         MassTask(index=i, mass_gev=m, seed=seeds[i], detector=job.detector,
-                 preset=job.preset, n_events=job.n_events, pot_total=job.pot_total,
+                 preset=preset, n_events=job.n_events, pot_total=job.pot_total,
                  data_dir=data_dir, output_dir=folder, precision=job.precision,
                  runner=job.runner, d_range=job.d_range)
         for i, m in enumerate(checked.masses)
