@@ -72,3 +72,32 @@ def test_with_settings_validates():
         preset.with_settings({"pauli_blocking": "no"})
     with pytest.raises(InputError, match="Additional properties"):
         preset.with_settings({"no_such_key": 1})
+
+
+def test_the_walk_scans_preset_values_and_writes_no_preset_files(tmp_path):
+    """compare.jobs hands each step's Preset to the scan (no YAML written); each step's
+    folder is bound to its preset's name and content digest, and every mass sees the
+    step's preset."""
+    import json
+
+    import _fake_limit
+
+    from t2khnl import scan
+
+    walk = compare.jobs(tmp_path, [0.3], n_events=200)
+    assert not any(tmp_path.iterdir())
+    steps = compare.steps()
+    assert [job.preset for job in walk] == [step.preset for step in steps]
+    seen = []
+
+    def runner(detector, mass_gev, *, preset, **kwargs):
+        seen.append(preset)
+        return _fake_limit.run(detector, mass_gev, preset=preset, **kwargs)
+
+    scan.scan_many([dataclasses.replace(job, runner=runner) for job in walk], progress=False)
+    assert seen == [step.preset for step in steps]
+    for job, step in zip(walk, steps, strict=True):
+        bound = json.loads((job.output_dir / "scan.json").read_text())
+        assert bound["preset"] == step.preset.name
+        assert bound["preset_sha256"] == step.preset.digest()
+    assert not (tmp_path / "presets").exists()
