@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -314,7 +316,7 @@ def export(input_path: str, fmt: str, output: str, n_unweighted: int | None, see
     )
 
 
-def _format_limit(summary: dict) -> str:
+def _format_limit(summary: Mapping[str, Any]) -> str:
     """Human-readable limit summary."""
     def edge(name: str) -> str:
         value, refused = summary[name], summary["refused"][name]

@@ -13,10 +13,10 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import awkward as ak
 import hist
@@ -108,7 +108,7 @@ def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str
     }
 
 
-def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> list[Channel]:
+def load_channels(mass_dir: str | os.PathLike[str], summary: Mapping[str, Any]) -> list[Channel]:
     """The channels of a finished limit step, from its ``selected_{fhc,rhc}.root``.
 
     Args:
@@ -213,6 +213,40 @@ def histograms(channels: Sequence[Channel],
     return out
 
 
+class LimitSummary(TypedDict):
+    """The JSON record of one mass's limit (``summary.json``); units in ``units`` and in
+    the key names: couplings d [GeV^-1], exposures [POT], signals and backgrounds [events].
+    """
+
+    mass_gev: float
+    detector: str
+    preset: str
+    cl: float
+    d_low: float | None
+    d_high: float | None
+    d_low_open: bool
+    d_high_open: bool
+    edges: dict[str, float | None]
+    intervals: list[list[float]]
+    pot_fhc: float
+    pot_rhc: float
+    background: dict[str, float]
+    statistics: dict[str, Any]
+    analysis: str
+    br_ee: float
+    efficiency: dict[str, float]
+    n_eff: dict[str, float | None]
+    signal_at_d_low: dict[str, float] | None
+    signal_at_d_high: dict[str, float] | None
+    refused: dict[str, str | None]
+    n_selected: dict[str, int]
+    d_grid_gev_inv: list[float | int]
+    mu_tr_low: float | None
+    mu_tr_high: float | None
+    units: dict[str, str]
+    median_decay_length_m: NotRequired[dict[str, float | None]]
+
+
 @dataclass(frozen=True)
 class LimitOutcome:
     """Everything one mass's limit step made, in memory (:func:`run`); :func:`write` puts
@@ -237,7 +271,7 @@ class LimitOutcome:
     detector: str
     mass_gev: float
     preset: Preset
-    summary: dict[str, Any]
+    summary: LimitSummary
     channels: tuple[Channel, ...]
     cutflows: dict[str, str]
     histograms: dict[str, hist.Hist]
@@ -391,24 +425,30 @@ def write(outcome: LimitOutcome, output_dir: str | os.PathLike[str]) -> Path:
 def _edge(
     value: float | None, channels: Sequence[Channel],
     signal: Callable[[float], dict[str, float]], cfg: Preset,
-) -> dict[str, Any]:
+) -> _Edge:
     """An edge of the interval with its signal per channel and n_eff; refused if n_eff < 50."""
     if value is None:
-        return {"d": None, "signal": None, "n_eff": None, "refused": None}
+        return _Edge(None, None, None, None)
     n_eff = n_eff_at(channels, value, cfg)
     refused = None
     if n_eff < MIN_N_EFF:
         refused = f"n_eff = {n_eff:.1f} < {MIN_N_EFF:g} effective MC events at d = {value:.3g}"
         log.warning("not quoting the edge at d = %.3g GeV^-1: %s", value, refused)
-    return {"d": None if refused else value, "signal": signal(value), "n_eff": n_eff,
-            "refused": refused}
+    return _Edge(None if refused else value, signal(value), n_eff, refused)
+
+
+class _Edge(NamedTuple):
+    d: float | None
+    signal: dict[str, float] | None
+    n_eff: float | None
+    refused: str | None
 
 
 def _summary(
     detector: str, mass_gev: float, cfg: Preset, pot: dict[str, float],
     background: dict[str, float], channels: Sequence[Channel],
     signal: Callable[[float], dict[str, float]], result: stats.LimitResult,
-) -> dict[str, Any]:
+) -> LimitSummary:
     low = _edge(result.d_low, channels, signal, cfg)
     high = _edge(result.d_high, channels, signal, cfg)
     return {
@@ -416,8 +456,8 @@ def _summary(
         "detector": detector,
         "preset": cfg.name,
         "cl": result.cl,
-        "d_low": low["d"],
-        "d_high": high["d"],
+        "d_low": low.d,
+        "d_high": high.d,
         "d_low_open": result.low_open,
         "d_high_open": result.high_open,
         "edges": {"d_low": result.d_low, "d_high": result.d_high},
@@ -430,15 +470,15 @@ def _summary(
         else "Asimov background-only expected",
         "br_ee": float(model.br_ee(mass_gev, formula=cfg.br_ee_formula)),
         "efficiency": {ch.name: ch.efficiency for ch in channels},
-        "n_eff": {"d_low": low["n_eff"], "d_high": high["n_eff"]},
-        "signal_at_d_low": low["signal"],
-        "signal_at_d_high": high["signal"],
-        "refused": {"d_low": low["refused"], "d_high": high["refused"]},
+        "n_eff": {"d_low": low.n_eff, "d_high": high.n_eff},
+        "signal_at_d_low": low.signal,
+        "signal_at_d_high": high.signal,
+        "refused": {"d_low": low.refused, "d_high": high.refused},
         "n_selected": {ch.name: len(ch.events) for ch in channels},
         "d_grid_gev_inv": [float(result.d_grid[0]), float(result.d_grid[-1]),
                            len(result.d_grid)],
-        "mu_tr_low": None if low["d"] is None else float(model.mu_tr_from_d(low["d"])),
-        "mu_tr_high": None if high["d"] is None else float(model.mu_tr_from_d(high["d"])),
+        "mu_tr_low": None if low.d is None else float(model.mu_tr_from_d(low.d)),
+        "mu_tr_high": None if high.d is None else float(model.mu_tr_from_d(high.d)),
         "units": {"d": "GeV^-1", "pot": "POT", "signal": "events"},
     }
 

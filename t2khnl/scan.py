@@ -51,7 +51,7 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_as_completed
 from dataclasses import dataclass
@@ -255,8 +255,8 @@ def edge_errors(outcome: LimitOutcome) -> dict[str, float | None]:
 
     summary = outcome.summary
     # an open edge is the end of the scanned grid, not a limit: it has no MC error
-    edges = {name: None if summary.get(f"{name}_open") else summary.get(name)
-             for name in ("d_low", "d_high")}
+    edges = {"d_low": None if summary["d_low_open"] else summary["d_low"],
+             "d_high": None if summary["d_high_open"] else summary["d_high"]}
     out: dict[str, float | None] = {f"{name}_err": None for name in edges}
     if all(d is None for d in edges.values()):
         return out
@@ -368,7 +368,7 @@ def _attempt_seed(seed: int, attempt: int, samples: dict[str, Any]) -> int:
     return seed if attempt == 0 or not samples else mass_seed(seed, attempt)
 
 
-def _variance_needs(summary: dict[str, Any], errors: dict[str, float | None],
+def _variance_needs(summary: Mapping[str, Any], errors: dict[str, float | None],
                     precision: float | None) -> dict[str, float]:
     """Per edge short of ``precision`` (δd/d), the factor by which its MC variance must fall;
     empty when every edge meets it (or no target is set).
@@ -396,7 +396,7 @@ def _variance_needs(summary: dict[str, Any], errors: dict[str, float | None],
     return needs
 
 
-def _edges(summary: dict[str, Any]) -> dict[str, Any]:
+def _edges(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "d_low": summary.get("d_low"), "d_high": summary.get("d_high"),
         "d_low_open": summary.get("d_low_open"), "d_high_open": summary.get("d_high_open"),
