@@ -316,6 +316,58 @@ def export(input_path: str, fmt: str, output: str, n_unweighted: int | None, see
     )
 
 
+@main.group(cls=_Group)
+def validate() -> None:
+    """Validation against published numbers."""
+
+
+@validate.command("authors")
+@click.option("--detector", "detectors", type=click.Choice(config.DETECTORS), multiple=True,
+              help="nd280 (runs OGTPC1-3) and/or upgrade (ND280UPGRD, TPC2-5); repeatable "
+              "(default: both).")
+@click.option("--beam", "beams", type=click.Choice(config.BEAMS), multiple=True,
+              help="fhc and/or rhc; repeatable (default: both).")
+@click.option("--events", "n_events", type=int, default=6000, show_default=True,
+              help="Upscatters injected per simulation (one per detector, beam and point).")
+@click.option("--masses", "mass_indices", default=None,
+              help="Their grid masses to compare at, as indices 0-9 of geomspace(0.01, 2, 10) "
+              "GeV, comma-separated (default: 0,2,5,7, i.e. 10, 32, 190, 616 MeV), each "
+              "at their grid coupling nearest their curve.")
+@click.option("--points", "grid_points", default=None,
+              help="Their grid points to compare at instead, as indices 0-99 (i = 10 x "
+              "coupling index + mass index), comma-separated.")
+@click.option("--all", "all_points", is_flag=True,
+              help="Every point of their 10 x 10 grid (hours) instead.")
+@_SEED
+@_DATA_DIR
+@click.option("--output", type=click.Path(file_okay=False), required=True,
+              help="Output folder: authors_runs.csv and authors_runs.md.")
+def authors(detectors: tuple[str, ...], beams: tuple[str, ...], n_events: int,
+            mass_indices: str | None, grid_points: str | None, all_points: bool, seed: int,
+            data_dir: str | None, output: str) -> None:
+    """Recompute each of the paper's authors' runs and compare, run by run."""
+    from . import authors as authors_step
+
+    results = authors_step.validate(
+        output, detectors=detectors or config.DETECTORS, beams=beams or config.BEAMS,
+        n_events=n_events, seed=seed, all_points=all_points,
+        mass_indices=_integers("--masses", mass_indices, 9),
+        points=_integers("--points", grid_points, 99), data_dir=data_dir, announce=click.echo)
+    click.echo(f"{len(results)} run comparisons written to "
+               f"{Path(output) / 'authors_runs.csv'} and authors_runs.md")
+
+
+def _integers(option: str, text: str | None, largest: int) -> list[int] | None:
+    """A comma-separated list of integers 0..largest of an option, or None."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError as err:
+        msg = f"{option} must be comma-separated integers 0-{largest}, got {text!r}"
+        raise InputError(msg) from err
+
+
 def _format_limit(summary: Mapping[str, Any]) -> str:
     """Human-readable limit summary."""
     def edge(name: str) -> str:

@@ -29,7 +29,7 @@ import jsonschema
 
 from .errors import InputError
 
-GeometryVariant = Literal["corrected", "published"]
+GeometryVariant = Literal["corrected", "published", "published_light_gas"]
 WidthConvention = Literal["corrected", "darknews", "siren"]
 BrEeFormula = Literal["exact", "published"]
 ChannelName = Literal["coherent", "p-el", "n-el"]

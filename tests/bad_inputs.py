@@ -1,4 +1,4 @@
-"""Bad inputs of the four commands, each with words its one-line message must hold.
+"""Bad inputs of the five commands, each with words its one-line message must hold.
 
 Shared by ``tests/test_bad_input.py`` (in process, every row checked) and
 ``benchmarks/bad_input_table.py`` (the installed command, the table of the README's note).
@@ -85,4 +85,16 @@ CASES: list[Case] = [
     _case("reproduce --quick", "missing option", "--output"),
     _case("reproduce --scheduler-file missing.json --output rep", "scheduler file",
           "did not appear", slow=True),
+    # validate authors
+    _case("validate authors", "missing option", "--output"),
+    _case("validate authors --events 0 --output val", "number of events", "0"),
+    _case("validate authors --masses 3,a --output val", "--masses", "3,a"),
+    _case("validate authors --masses 12 --output val", "grid mass", "12"),
+    _case("validate authors --points 100 --output val", "grid index", "100"),
+    _case("validate authors --points 5,x --output val", "--points", "5,x"),
+    _case("validate authors --detector superk --output val", "--detector", "superk"),
+    _case("validate authors --beam numi --output val", "--beam", "numi"),
+    _case("validate authors --seed -1 --output val", "seed", "-1"),
+    _case("validate authors --data-dir nowhere --output val", "data folder", "nowhere"),
+    _case("validate sirens --output val", "no such command", "sirens"),
 ]

@@ -31,6 +31,7 @@ MODELS = [
     ("nd280", "published_light_gas"),
     ("nd280upgrade", "corrected"),
     ("nd280upgrade", "published"),
+    ("nd280upgrade", "published_light_gas"),
 ]
 GAS_LIKE = 0.01  # g/cm^3: anything denser is not a gas
 P0D_SECTORS = ["lead_plate*", "pod", "pod_*", "water_bag*", "brass_plate*"]
@@ -125,6 +126,7 @@ def test_published_gas_densities(cache: Path) -> None:
         ("nd280upgrade", "published", 1.855),
         ("nd280", "published", 1.855),
         ("nd280", "published_light_gas", 0.001855),
+        ("nd280upgrade", "published_light_gas", 0.001855),
     ]:
         geo = _load(cache, name, variant)
         for sector in geo.gas_sectors:
