@@ -137,7 +137,7 @@ def plot(smooth: dict[str, tuple[np.ndarray, np.ndarray]],
             bottom.axhline(1.0, color="black", lw=0.8)
             top.set(xscale="log", yscale="log", ylim=(2e-8, 6e-6))
             top.set_ylabel(r"$d_{\mu N}$ [GeV$^{-1}$]")
-            bottom.set(xscale="log", ylim=(0.5, 2.5), xlabel=r"$m_N$ [MeV]",
+            bottom.set(xscale="log", ylim=(0.3, 2.5), xlabel=r"$m_N$ [MeV]",
                        ylabel="ours / paper")
             top.legend(loc="upper left", fontsize="small", title=LABELS[det])
             corner_label(top, rlabel="95% CL, published preset", left=col == 0)
@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--scan-dir", type=Path, help="a reproduce output's scans/ folder")
+    parser.add_argument("--scan", action="append", default=[], metavar="DETECTOR=FOLDER",
+                        help="a further scan folder of a detector (repeatable; its masses "
+                             "join the --scan-dir ones)")
     parser.add_argument("--detectors", default="nd280,upgrade")
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
@@ -166,11 +169,20 @@ def main(argv: list[str] | None = None) -> None:
                 progress=lambda m, det=det: log.info("%s: %.4g GeV done", det, m))
             args.output.mkdir(parents=True, exist_ok=True)
             files.write_text(path, grid_json(grids[det]))
+        folders = [Path(spec.split("=", 1)[1]) for spec in args.scan
+                   if spec.split("=", 1)[0] == det]
         if args.scan_dir is not None:
+            folders.append(args.scan_dir / SCAN_FOLDERS[det])
+        edges = []
+        for folder in folders:
             try:
-                smooth[det] = smooth_edge(args.scan_dir / SCAN_FOLDERS[det])
+                edges.append(smooth_edge(folder))
             except (DataFileError, InputError) as err:
-                log.warning("no smooth curve for %s: %s", det, err)
+                log.warning("no smooth curve for %s from %s: %s", det, folder, err)
+        if edges:
+            masses = np.concatenate([e[0] for e in edges])
+            order = np.argsort(masses)
+            smooth[det] = (masses[order], np.concatenate([e[1] for e in edges])[order])
     table = ratio_table(smooth, grids)
     files.write_text(args.output / "paper_grid.md", table)
     log.info("ours / paper:\n%s", table)
