@@ -16,12 +16,12 @@ couplings of the grid.
 from __future__ import annotations
 
 import math
-import os
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from . import config, limit
+from . import limit
+from .limit import LimitOutcome
 
 #: Smallest share of a stratum, as a fraction of an equal share.
 FLOOR = 0.2
@@ -61,19 +61,20 @@ class _Moments(NamedTuple):
     variance: dict[str, dict[str, np.ndarray]]
 
 
-def _moments(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
-             preset: str) -> _Moments | None:
-    """Per-stratum attempts and variance contributions at the edges of a finished attempt,
-    or None when nothing is excluded inside the grid or the ntuples carry no strata."""
+def _moments(outcome: LimitOutcome) -> _Moments | None:
+    """Per-stratum attempts and variance contributions at the edges of a finished attempt
+    (its selected events in memory), or None when nothing is excluded inside the grid or
+    the events carry no strata."""
+    summary = outcome.summary
     edges = {name: d for name, d in (summary.get("edges") or {}).items()
              if d is not None and not summary.get(f"{name}_open")}
     if not edges:
         return None
-    cfg = config.load(preset)
-    channels = limit.load_channels(mass_dir, summary)
-    if any(ch.strata_attempts is None or "layer" not in ch.events.fields for ch in channels):
+    cfg, channels = outcome.preset, outcome.channels
+    attempts = {ch.name: ch.strata_attempts for ch in channels
+                if ch.strata_attempts is not None and "layer" in ch.events.fields}
+    if len(attempts) < len(channels):
         return None
-    attempts = {ch.name: ch.strata_attempts for ch in channels}
     variance: dict[str, dict[str, np.ndarray]] = {}
     for name, d in edges.items():
         yields = {ch.name: limit.event_yields([ch], d, cfg) for ch in channels}
@@ -108,27 +109,24 @@ def _shares(moments: _Moments) -> dict[str, list[list[float]]] | None:
     return shares
 
 
-def neyman_shares(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
-                  preset: str) -> dict[str, list[list[float]]] | None:
+def neyman_shares(outcome: LimitOutcome) -> dict[str, list[list[float]]] | None:
     """Shares of the next attempt's events per beam and stratum (box, layer).
 
     Args:
-        mass_dir: folder of a finished :func:`t2khnl.limit.run` (``selected_{beam}.root``
-            with the ``fv_index`` and ``layer`` branches and ``metadata["strata"]``).
-        summary: its summary (``edges``: the interval's edges [GeV^-1] before any was
-            refused; ``d_low_open``/``d_high_open``; ``pot_fhc``/``pot_rhc``).
-        preset: the preset of the run.
+        outcome: a finished :func:`t2khnl.limit.run`: its selected events (with the
+            ``fv_index`` and ``layer`` fields and ``metadata["strata"]``), its summary
+            (``edges``: the interval's edges [GeV^-1] before any was refused;
+            ``d_low_open``/``d_high_open``) and preset.
 
     Returns:
         ``{beam: shares}`` with shares of shape (boxes, layers) summing to 1, or None when
         nothing is excluded inside the grid or the ntuples carry no strata.
     """
-    moments = _moments(mass_dir, summary, preset)
+    moments = _moments(outcome)
     return None if moments is None else _shares(moments)
 
 
-def next_attempt(mass_dir: str | os.PathLike[str], summary: dict[str, Any], preset: str, *,
-                 needs: dict[str, float], n_made: int, n_cap: int,
+def next_attempt(outcome: LimitOutcome, *, needs: dict[str, float], n_made: int, n_cap: int,
                  pooled: bool) -> Attempt:
     """Size and allocate a mass's next attempt so that every edge meets its need.
 
@@ -141,9 +139,7 @@ def next_attempt(mass_dir: str | os.PathLike[str], summary: dict[str, Any], pres
     N = n_made × need × margin.
 
     Args:
-        mass_dir: folder of the finished attempt (see :func:`neyman_shares`).
-        summary: its summary.
-        preset: the preset of the run.
+        outcome: the finished attempt (see :func:`neyman_shares`).
         needs: per edge name (``"d_low"``, ``"d_high"``), the factor (> 1) by which its MC
             variance must fall.
         n_made: attempts per beam in the analysed sample.
@@ -154,7 +150,7 @@ def next_attempt(mass_dir: str | os.PathLike[str], summary: dict[str, Any], pres
         The :class:`Attempt`.
     """
     lowest = min(n_cap, math.ceil(n_made * MIN_EVENTS_GROWTH))
-    moments = _moments(mass_dir, summary, preset)
+    moments = _moments(outcome)
     shares = None if moments is None else _shares(moments)
     if moments is None or shares is None or not set(needs) <= set(moments.variance):
         growth = EVENTS_MARGIN * max(needs.values())

@@ -35,7 +35,6 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -43,6 +42,7 @@ import numpy as np
 from . import config, files, generate, model, select
 from .errors import DataFileError, InputError
 from .flux import verify
+from .preset import Preset
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ def box_yields(detector: str, beam: str, mass_gev: float, mu_tr_gev_inv: float, 
                             preset=preset,
                             data_dir=None if data_dir is None else str(data_dir),
                             progress=progress)
-    selection = select.load(cfg["selection"][detector])
+    selection = select.load(cfg.selection_for(detector))
     chosen = select.apply(sim.events, sim.metadata, _without_volume_cuts(selection),
                           data_dir=data_dir)
     weight = np.asarray(ak.to_numpy(chosen.events["weight_selected"]), dtype=float)
@@ -381,8 +381,8 @@ def box_yields(detector: str, beam: str, mass_gev: float, mu_tr_gev_inv: float, 
     return yields
 
 
-def _require_gas(cfg: dict[str, Any]) -> None:
-    region = cfg.get("decay_region", "fiducial")
+def _require_gas(cfg: Preset) -> None:
+    region = cfg.decay_region
     if region != "tpc_gas":
         msg = ("t2khnl validate authors needs the published preset to count decays in the "
                f"TPC gas (decay_region: tpc_gas), but it has {region!r}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -189,15 +191,15 @@ def limit(
 
     with tqdm(total=2 * n_events, unit="ev", desc="injecting", file=sys.stderr,
               delay=1) as bar:
-        summary = limit_step.run(
+        outcome = limit_step.run(
             detector, mass_gev, preset=preset, n_events=n_events, pot_total=pot_total,
-            seed=seed, data_dir=data_dir, output_dir=output, t2k_backgrounds=t2k_backgrounds,
+            seed=seed, data_dir=data_dir, t2k_backgrounds=t2k_backgrounds,
             flux_xsec=flux_xsec, progress=bar.update, d_range=d_range,
         )
-    for beam in ("fhc", "rhc"):
-        cutflow = (Path(output) / f"cutflow_{beam}.md").read_text()
-        click.echo(f"cut flow, {beam.upper()}:\n{cutflow}")
-    click.echo(_format_limit(summary))
+    limit_step.write(outcome, output)
+    for beam, cutflow in outcome.cutflows.items():
+        click.echo(f"cut flow, {beam.upper()}:\n{cutflow}\n")
+    click.echo(_format_limit(outcome.summary))
 
 
 @main.command()
@@ -367,7 +369,7 @@ def _integers(option: str, text: str | None, largest: int) -> list[int] | None:
         raise InputError(msg) from err
 
 
-def _format_limit(summary: dict) -> str:
+def _format_limit(summary: Mapping[str, Any]) -> str:
     """Human-readable limit summary."""
     def edge(name: str) -> str:
         value, refused = summary[name], summary["refused"][name]

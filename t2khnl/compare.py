@@ -2,9 +2,9 @@
 
 ``presets/walk.yaml`` lists the steps: each sets a few preset keys on top of the previous
 step, starting from ``published``; after the last step the preset equals ``corrected``.
-:func:`run` writes every step's preset as a file, runs a mass scan of it (resumable, like
-``t2khnl scan``), and :func:`markdown` tabulates what each change does to the contour and
-to the MiniBooNE verdict.
+Each step is a :class:`~t2khnl.preset.Preset` value (no file). :func:`run` runs a mass
+scan of every step (resumable, like ``t2khnl scan``), and :func:`markdown` tabulates what
+each change does to the contour and to the MiniBooNE verdict.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ from typing import Any
 
 import yaml
 
-from . import config, files, headlines, scan
+from . import config, headlines, scan
 from .errors import InputError
+from .preset import Preset
 from .scanstore import ScanStore
-
-#: Preset keys that describe a preset rather than configure it.
-_LABEL_KEYS = ("name", "description")
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class Step:
 
     name: str
     why: str
-    preset: dict[str, Any]
+    preset: Preset
     evidence: str = ""
 
 
@@ -78,7 +76,7 @@ def steps() -> list[Step]:
     current = config.load(spec["start"])
     out = [Step(spec["start"], "the configuration arXiv:2412.15051's authors ran", current)]
     for index, entry in enumerate(spec["steps"], start=1):
-        unknown = set(entry["set"]) - set(current)
+        unknown = set(entry["set"]) - set(current.settings())
         if unknown:
             msg = f"walk step {index} ({entry['name']}) sets unknown keys {sorted(unknown)}"
             raise InputError(msg)
@@ -86,22 +84,19 @@ def steps() -> list[Step]:
         if not evidence:
             msg = f"walk step {index} ({entry['name']}) cites no evidence"
             raise InputError(msg)
-        current = config.validate({
-            **current, **entry["set"], "name": f"walk-{index}-{_slug(entry['name'])}",
+        current = current.with_settings({
+            **entry["set"], "name": f"walk-{index}-{_slug(entry['name'])}",
             "description": f"{spec['start']} up to step {index} of presets/walk.yaml "
                            f"({entry['name']})",
         })
         out.append(Step(entry["name"], " ".join(entry["why"].split()), current, evidence))
     end = config.load(spec["end"])
-    if _settings(current) != _settings(end):
-        differ = sorted(k for k in end if k not in _LABEL_KEYS and current.get(k) != end[k])
+    if current.settings() != end.settings():
+        now, wanted = current.settings(), end.settings()
+        differ = sorted(k for k in wanted if now.get(k) != wanted[k])
         msg = f"presets/walk.yaml does not end at {spec['end']!r}: differs in {differ}"
         raise InputError(msg)
     return out
-
-
-def _settings(preset: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in preset.items() if k not in _LABEL_KEYS}
 
 
 def _slug(text: str) -> str:
@@ -119,7 +114,7 @@ def run(
     data_dir: str | None = None,
     progress: bool = True,
 ) -> list[StepResult]:
-    """Scan every step of the walk; write ``presets/step<i>.yaml`` and ``scans/step<i>/``.
+    """Scan every step of the walk into ``scans/step<i>/``.
 
     Args:
         output_dir: the walk folder (resumable: rerun to continue).
@@ -144,23 +139,18 @@ def jobs(
     output_dir: str | os.PathLike[str], masses: list[float] | str, *, detector: str = "nd280",
     n_events: int = 20000, seed: int = 1,
 ) -> list[scan.ScanJob]:
-    """The walk's scans, one per step, for :func:`t2khnl.scan.scan_many`; writes the steps'
-    presets (``presets/step<i>.yaml``). Arguments as :func:`run`.
+    """The walk's scans, one per step (its :class:`~t2khnl.preset.Preset`), for
+    :func:`t2khnl.scan.scan_many`; writes nothing. Arguments as :func:`run`.
 
     The steps of a mass run one after the other in one worker (:func:`t2khnl.scan.group_key`),
     where steps that change only what follows the simulation (BR, cuts, statistics) reuse
-    the previous step's events (:func:`t2khnl.generate.simulate`).
+    the previous step's events (the group's :class:`t2khnl.generate.SimulationCache`).
     """
     out = Path(output_dir)
-    (out / "presets").mkdir(parents=True, exist_ok=True)
-    walk = []
-    for index, step in enumerate(steps()):
-        preset_path = out / "presets" / f"step{index}.yaml"
-        files.write_text(preset_path, yaml.safe_dump(step.preset, sort_keys=False))
-        walk.append(scan.ScanJob(detector, masses, out / "scans" / f"step{index}",
-                                 preset=str(preset_path), n_events=n_events, seed=seed,
-                                 precision=None))
-    return walk
+    return [scan.ScanJob(detector, masses, out / "scans" / f"step{index}", preset=step.preset,
+                         n_events=n_events, seed=seed, precision=None)
+            for index, step in enumerate(steps())]
+
 
 
 def results(walk: list[scan.ScanJob], *, data_dir: str | None = None) -> list[StepResult]:

@@ -103,10 +103,10 @@ def stages(mass_dir: str | os.PathLike[str], summary: dict[str, Any], *,
     Raises:
         InputError: the folder's preset lacks a process the stages need.
     """
-    cfg = config.load(preset)
+    cfg = config.resolve(preset)
     needed = {c for st in each for c in st.channels}
-    if not (needed <= set(cfg["channels"]) and cfg["pauli_blocking"]
-            and cfg["wrong_sign_component"]):
+    if not (needed <= set(cfg.channels) and cfg.pauli_blocking
+            and cfg.wrong_sign_component):
         msg = (f"preset {preset!r} lacks a process of the stages: it needs channels "
                f"{sorted(needed)}, Pauli blocking and the wrong-sign component")
         raise InputError(msg)

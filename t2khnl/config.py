@@ -1,18 +1,18 @@
-"""Presets: declarative analysis configurations (YAML) validated against a packaged schema."""
+"""Presets: declarative analysis configurations (YAML) validated against a packaged schema
+and built once into a typed :class:`~t2khnl.preset.Preset`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from .errors import InputError
+from .preset import Preset, _schema, check_schema, from_mapping  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -21,44 +21,28 @@ DETECTORS = ("nd280", "upgrade")
 BEAMS = ("fhc", "rhc")
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("schemas/preset.json").read_text()
-    return json.loads(text)
-
-
-def validate(preset: dict[str, Any]) -> dict[str, Any]:
-    """Check a preset against ``schemas/preset.json``.
+def validate(spec: Any) -> Preset:
+    """Check a parsed preset against ``schemas/preset.json`` and build its :class:`Preset`.
 
     Args:
-        preset: the parsed preset.
+        spec: the parsed preset (a mapping).
 
     Returns:
-        The same preset.
+        The typed, frozen preset.
 
     Raises:
         InputError: the preset does not follow the schema (the failing path is named).
     """
-    check_schema(preset, _schema(), "preset")
-    return preset
+    return from_mapping(spec)
 
 
-def check_schema(instance: Any, schema: dict[str, Any], what: str) -> None:
-    """Validate ``instance`` against a JSON schema, naming the failing path on error.
-
-    Raises:
-        InputError: ``"invalid <what> at <path>: <reason>"``.
-    """
-    # what jsonschema.validate does, less its check of the schema itself (~30 ms a call;
-    # the packaged schemas are checked by the tests)
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    err = jsonschema.exceptions.best_match(validator.iter_errors(instance))
-    if err is not None:
-        where = "/".join(str(p) for p in err.absolute_path) or "<top>"
-        msg = f"invalid {what} at {where}: {err.message}"
-        raise InputError(msg) from err
+def resolve(preset: str | os.PathLike[str] | Preset) -> Preset:
+    """``preset`` itself when it is a :class:`Preset`, else :func:`load` of it (a name or
+    a file): entry points take either, the steps below them a :class:`Preset`."""
+    return preset if isinstance(preset, Preset) else load(preset)
 
 
-def load(name: str | os.PathLike[str]) -> dict[str, Any]:
+def load(name: str | os.PathLike[str]) -> Preset:
     """Load a packaged preset by name, or a preset file.
 
     Args:
@@ -67,7 +51,7 @@ def load(name: str | os.PathLike[str]) -> dict[str, Any]:
             published -> corrected walk, :mod:`t2khnl.compare`).
 
     Returns:
-        The validated preset.
+        The validated, typed preset.
 
     Raises:
         InputError: unknown preset name, unreadable file, or a file that breaks the schema.

@@ -121,8 +121,8 @@ def simulate_vertex_samples(
             samples[det].append((mass, events))
     return VertexSamples(
         samples, d_gev_inv, preset, beam,
-        {det: float(cfg["exposure_pot"][det][beam]) for det in detectors},
-        {det: (GEOMETRY_NAMES[det], cfg["geometry_variant"]) for det in detectors})
+        {det: cfg.pot(det, beam) for det in detectors},
+        {det: (GEOMETRY_NAMES[det], cfg.geometry_variant) for det in detectors})
 
 
 # --------------------------------------------------------------------------- Fig. 3
@@ -320,7 +320,7 @@ def analytic_decay_length_m(
     Returns:
         Shape (n_masses, n_d).
     """
-    convention = config.load(preset)["width_convention"]
+    convention = config.load(preset).width_convention
     masses = np.atleast_1d(np.asarray(masses_gev, dtype=float))
     d = np.atleast_1d(np.asarray(d_grid_gev_inv, dtype=float))
     boost = np.array(

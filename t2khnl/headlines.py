@@ -151,7 +151,7 @@ class MiniBooNEVerdict(NamedTuple):
 
 
 def miniboone_verdict(
-    scan_dir: str | os.PathLike[str], detector: str, preset: str,
+    scan_dir: str | os.PathLike[str], detector: str, preset: str | config.Preset,
     *, data_dir: str | os.PathLike[str] | None = None, points_per_slice: int = 25,
 ) -> MiniBooNEVerdict:
     """How strongly a scan disfavours the MiniBooNE solution (module docstring).
@@ -245,9 +245,13 @@ def _mass_result(scan_dir: str | os.PathLike[str], rec: dict[str, Any]
     return store.mass_dir(rec["mass_gev"]), result["summary"]
 
 
-def _analysis_config(preset: str, summary: dict[str, Any]) -> dict[str, Any]:
+def _analysis_config(preset: str | config.Preset, summary: dict[str, Any]) -> config.Preset:
     """The preset with the statistics the limit step actually used."""
-    return {**config.load(preset), "statistics": summary["statistics"]}
+    from dataclasses import replace
+
+    from .preset import Statistics
+
+    return replace(config.resolve(preset), statistics=Statistics(**summary["statistics"]))
 
 
 def _region_index(mass_dir: Path, name: str) -> int:

@@ -57,12 +57,15 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import DataFileError, HEPDataError
 from .patchsets import merge_patchsets, write_likelihoods
 from .scanstore import Contour, ScanStore, read_contour
+
+if TYPE_CHECKING:
+    from .preset import Preset
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ def _load_likelihood(
     return merge_patchsets(pairs, inspire_id=inspire_id)
 
 
-def _likelihood_readme(detector: str, patchset: Any, cfg: dict[str, Any]) -> str:
+def _likelihood_readme(detector: str, patchset: Any, cfg: Preset) -> str:
     masses = sorted({float(p.values[0]) for p in patchset})
     couplings = sorted({float(p.values[1]) for p in patchset})
     observed = (
@@ -129,7 +132,7 @@ def _likelihood_readme(detector: str, patchset: Any, cfg: dict[str, Any]) -> str
     )
     return f"""# pyhf likelihoods: dipole-portal HNLs, {_DETECTOR_TEXT[detector][1]}
 
-Made by t2khnl {__version__} (preset `{cfg["name"]}`).
+Made by t2khnl {__version__} (preset `{cfg.name}`).
 
 * `BkgOnly.json`: background-only workspace, one bin per beam mode (FHC, RHC); {observed}.
 * `patchset.json`: {len(patchset)} patches, one per model point, labels
@@ -271,7 +274,7 @@ def _submission(
     contours: Mapping[str, Contour],
     likelihoods: Mapping[str, tuple[Any, Any]],
     figures: Mapping[str, PathLike],
-    cfg: dict[str, Any],
+    cfg: Preset,
     comment: str | None,
     inspire_id: str | None,
     digits: int,
@@ -281,7 +284,7 @@ def _submission(
     from hepdata_lib import Submission
 
     submission = Submission()
-    submission.comment = comment or DEFAULT_COMMENT.format(version=__version__, preset=cfg["name"])
+    submission.comment = comment or DEFAULT_COMMENT.format(version=__version__, preset=cfg.name)
     if inspire_id is not None and inspire_id != _placeholder():
         submission.add_record_id(int(inspire_id[3:]), "inspire")
     for det in sorted(contours):
@@ -314,7 +317,7 @@ def _placeholder() -> str:
     return HEPDATA_PLACEHOLDER
 
 
-def _table(detector: str, contour: Contour, cfg: dict[str, Any], digits: int) -> Any:
+def _table(detector: str, contour: Contour, cfg: Preset, digits: int) -> Any:
     """The hepdata_lib Table of one contour."""
     from hepdata_lib import Table, Uncertainty, Variable
 
@@ -331,7 +334,7 @@ def _table(detector: str, contour: Contour, cfg: dict[str, Any], digits: int) ->
     table.location = f"Mass scan with t2khnl {__version__} (cf. arXiv:2412.15051)"
     table.description = (
         f"Excluded interval d_low < d_muN < d_high of the dipole coupling at 95% CL versus "
-        f"the HNL mass m_N, {long}, preset {cfg['name']}. Below d_low too few HNLs are made "
+        f"the HNL mass m_N, {long}, preset {cfg.name}. Below d_low too few HNLs are made "
         f"and decay in the TPCs, above d_high they decay before reaching them. '-': nothing "
         f"excluded, or the edge is not quoted (fewer than 50 effective MC events). Errors: "
         f"MC statistical error on the edge. An open flag of 1 means the edge is the end of "
@@ -393,7 +396,7 @@ def _table(detector: str, contour: Contour, cfg: dict[str, Any], digits: int) ->
 
 
 def _qualifiers(
-    detector: str, contour: Contour, cfg: dict[str, Any], grid: tuple[float, float]
+    detector: str, contour: Contour, cfg: Preset, grid: tuple[float, float]
 ) -> list[tuple[str, str, str]]:
     from .limit import exposures
 
@@ -402,16 +405,16 @@ def _qualifiers(
         ("CL", "95%", ""),
         ("detector", _DETECTOR_TEXT[detector][1], ""),
         ("exposure", f"{pot['fhc']:.4g} (FHC) + {pot['rhc']:.4g} (RHC)", "POT"),
-        ("preset", cfg["name"], ""),
+        ("preset", cfg.name, ""),
         ("statistics", _statistics(detector, cfg), ""),
         ("coupling convention", COUPLING_CONVENTION, ""),
         ("scanned d range", f"{grid[0]:g} to {grid[1]:g}", "GeV^-1"),
     ]
 
 
-def _statistics(detector: str, cfg: dict[str, Any]) -> str:
+def _statistics(detector: str, cfg: Preset) -> str:
     """What the limits are: observed (ND280 2019) or expected (upgrade), and the CL method."""
-    calctype = cfg["statistics"]["calctype"]
+    calctype = cfg.statistics.calctype
     if detector == "nd280":
         return f"observed, 0 FHC + 0 RHC events; {_CALCTYPE_TEXT.get(calctype, calctype)}"
     kind = "CLs+b" if calctype == "asymptotics_clsb" else "CLs"

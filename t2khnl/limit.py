@@ -9,12 +9,14 @@ efficiency x POT) and handed to pyhf (:mod:`t2khnl.stats`), whose CLs(d) crossin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import awkward as ak
 import hist
@@ -22,7 +24,8 @@ import numpy as np
 
 from . import config, files, generate, model, ntuple, reweight, select, stats
 from .couplings import d_grid
-from .errors import InputError
+from .errors import DataFileError, InputError
+from .preset import Preset, Statistics
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class Channel(NamedTuple):
             arrays (converted once: the analysis reweights to ~200 couplings).
         strata_attempts: injection attempts per stratum (box, layer) of the simulation
             behind the events (``metadata["strata"]``); None when it records none.
+        metadata: the selected ntuple's metadata (simulation, selection, efficiency).
     """
 
     name: str
@@ -64,6 +68,7 @@ class Channel(NamedTuple):
     background: float
     columns: dict[str, np.ndarray]
     strata_attempts: np.ndarray | None
+    metadata: dict[str, Any]
 
 
 def _channel(name: str, pot: float, events: ak.Array, meta: dict[str, Any],
@@ -73,17 +78,18 @@ def _channel(name: str, pot: float, events: ak.Array, meta: dict[str, Any],
     columns = {key: ak.to_numpy(events[key]) for key in reweight.REQUIRED_COLUMNS}
     strata = meta.get("strata")
     attempts = None if strata is None else np.asarray(strata["attempts"], dtype=float)
-    return Channel(name, pot, events, float(meta["efficiency"]), background, columns, attempts)
+    return Channel(name, pot, events, float(meta["efficiency"]), background, columns, attempts,
+                   meta)
 
 
-def exposures(detector: str, cfg: dict[str, Any], pot_total: float | None) -> dict[str, float]:
+def exposures(detector: str, cfg: Preset, pot_total: float | None) -> dict[str, float]:
     """POT per beam: the preset's nominal exposure, or ``pot_total`` split FHC:RHC as in 2019.
 
     Raises:
         InputError: ``pot_total`` is not positive.
     """
     if pot_total is None:
-        return dict(cfg["exposure_pot"][detector])
+        return {beam: cfg.pot(detector, beam) for beam in config.BEAMS}
     if not pot_total > 0:
         msg = f"--pot must be positive, got {pot_total}"
         raise InputError(msg)
@@ -102,7 +108,7 @@ def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str
     }
 
 
-def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> list[Channel]:
+def load_channels(mass_dir: str | os.PathLike[str], summary: Mapping[str, Any]) -> list[Channel]:
     """The channels of a finished limit step, from its ``selected_{fhc,rhc}.root``.
 
     Args:
@@ -124,29 +130,29 @@ def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> 
 
 
 def signal_function(
-    channels: list[Channel], mass_gev: float, cfg: dict[str, Any]
-) -> Callable[[float], dict[str, float]]:
-    """Expected selected e+e- events per channel as a function of d [GeV^-1]."""
-    br = float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"]))
-
-    def signal(d_gev_inv: float) -> dict[str, float]:
-        return {
-            ch.name: float(_weights(ch, d_gev_inv, cfg).sum()) * br * ch.efficiency * ch.pot
-            for ch in channels
-        }
-
-    return signal
-
-
-def _weights(ch: Channel, d_gev_inv: float, cfg: dict[str, Any]) -> np.ndarray:
-    """Per-POT weights of a channel's selected events at d [GeV^-1]."""
-    return reweight.reweight(
-        ch.columns, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
-        survival=cfg["survival_to_fiducial"], window_lengths=generate.window_lengths(cfg),
+    channels: Sequence[Channel], mass_gev: float, cfg: Preset
+) -> reweight.SignalModel:
+    """Expected selected e+e- events per channel as a function of d [GeV^-1]: sum of the
+    reweighted per-POT weights x BR(ee) x efficiency x POT (a self-contained
+    :class:`t2khnl.reweight.SignalModel`)."""
+    br = float(model.br_ee(mass_gev, formula=cfg.br_ee_formula))
+    return reweight.SignalModel(
+        columns={ch.name: ch.columns for ch in channels},
+        factors={ch.name: (br, ch.efficiency, ch.pot) for ch in channels},
+        d_ref_gev_inv=D_REF_GEV_INV, survival=cfg.survival_to_fiducial,
+        window_lengths=cfg.window_lengths,
     )
 
 
-def event_yields(channels: list[Channel], d_gev_inv: float, cfg: dict[str, Any]) -> np.ndarray:
+def _weights(ch: Channel, d_gev_inv: float, cfg: Preset) -> np.ndarray:
+    """Per-POT weights of a channel's selected events at d [GeV^-1]."""
+    return reweight.reweight(
+        ch.columns, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
+        survival=cfg.survival_to_fiducial, window_lengths=cfg.window_lengths,
+    )
+
+
+def event_yields(channels: Sequence[Channel], d_gev_inv: float, cfg: Preset) -> np.ndarray:
     """Expected selected events (before BR(ee)) that each MC event stands for at d, all
     channels concatenated."""
     return np.concatenate(
@@ -154,25 +160,25 @@ def event_yields(channels: list[Channel], d_gev_inv: float, cfg: dict[str, Any])
     )
 
 
-def n_eff_at(channels: list[Channel], d_gev_inv: float, cfg: dict[str, Any]) -> float:
+def n_eff_at(channels: Sequence[Channel], d_gev_inv: float, cfg: Preset) -> float:
     """Kish effective number of MC events behind the total signal at d."""
     weights = event_yields(channels, d_gev_inv, cfg)
     return reweight.kish_n_eff(weights) if weights.size else 0.0
 
 
 def cls_function(
-    detector: str, cfg: dict[str, Any], background: dict[str, float]
-) -> Callable[[dict[str, float]], float]:
+    detector: str, cfg: Preset, background: dict[str, float]
+) -> Callable[[stats.Counts], float]:
     """CLs of a signal: observed 0 events (ND280 2019) or Asimov expected (upgrade)."""
-    statistics = cfg["statistics"]
+    statistics = cfg.statistics
     if detector == "nd280":
         return stats.make_cls_fn(
             background=background, observed=dict.fromkeys(background, 0.0),
-            flux_xsec=statistics["flux_xsec"], calctype=statistics["calctype"],
+            flux_xsec=statistics.flux_xsec, calctype=statistics.calctype,
         )
-    calctype = "asymptotics_clsb" if statistics["calctype"] == "asymptotics_clsb" else (
-        "asymptotics")
-    return stats.make_cls_fn(background=background, flux_xsec=statistics["flux_xsec"],
+    calctype: stats.CalcType = (
+        "asymptotics_clsb" if statistics.calctype == "asymptotics_clsb" else "asymptotics")
+    return stats.make_cls_fn(background=background, flux_xsec=statistics.flux_xsec,
                              calctype=calctype, expected=True)
 
 
@@ -186,7 +192,8 @@ def median_decay_length_m(events: ak.Array) -> float | None:
     return reweight.median_decay_length_m(events)
 
 
-def histograms(channels: list[Channel], weights: dict[str, np.ndarray]) -> dict[str, hist.Hist]:
+def histograms(channels: Sequence[Channel],
+               weights: dict[str, np.ndarray]) -> dict[str, hist.Hist]:
     """E_ee and cos(theta_N) of the selected events, weighted to expected events."""
     out = {}
     for ch in channels:
@@ -206,34 +213,104 @@ def histograms(channels: list[Channel], weights: dict[str, np.ndarray]) -> dict[
     return out
 
 
+class LimitSummary(TypedDict):
+    """The JSON record of one mass's limit (``summary.json``); units in ``units`` and in
+    the key names: couplings d [GeV^-1], exposures [POT], signals and backgrounds [events].
+    """
+
+    mass_gev: float
+    detector: str
+    preset: str
+    cl: float
+    d_low: float | None
+    d_high: float | None
+    d_low_open: bool
+    d_high_open: bool
+    edges: dict[str, float | None]
+    intervals: list[list[float]]
+    pot_fhc: float
+    pot_rhc: float
+    background: dict[str, float]
+    statistics: dict[str, Any]
+    analysis: str
+    br_ee: float
+    efficiency: dict[str, float]
+    n_eff: dict[str, float | None]
+    signal_at_d_low: dict[str, float] | None
+    signal_at_d_high: dict[str, float] | None
+    refused: dict[str, str | None]
+    n_selected: dict[str, int]
+    d_grid_gev_inv: list[float | int]
+    mu_tr_low: float | None
+    mu_tr_high: float | None
+    units: dict[str, str]
+    median_decay_length_m: NotRequired[dict[str, float | None]]
+
+
+@dataclass(frozen=True)
+class LimitOutcome:
+    """Everything one mass's limit step made, in memory (:func:`run`); :func:`write` puts
+    it on disk.
+
+    Attributes:
+        detector: ``"nd280"`` or ``"upgrade"``.
+        mass_gev: HNL mass [GeV].
+        preset: the preset the step ran (with the statistics it was given).
+        summary: the JSON record of ``summary.json`` (edges [GeV^-1], signals [events],
+            exposures [POT], ...).
+        channels: one :class:`Channel` per beam (selected events and their metadata).
+        cutflows: per beam, the cut-flow table (markdown).
+        histograms: E_ee and cos(theta_N) per beam, weighted to expected events.
+        workspace: the pyhf workspace at the lower edge.
+        bkg_only: the background-only workspace of the patchset.
+        patchset: one patch per coupling of the grid.
+        signals: expected events per channel at each (mass [GeV], d [GeV^-1]) of the grid,
+            computed once (the patchset's and HEPData's signals).
+    """
+
+    detector: str
+    mass_gev: float
+    preset: Preset
+    summary: LimitSummary
+    channels: tuple[Channel, ...]
+    cutflows: dict[str, str]
+    histograms: dict[str, hist.Hist]
+    workspace: Any
+    bkg_only: Any
+    patchset: Any
+    signals: dict[tuple[float, float], dict[str, float]]
+
+
 def run(
     detector: str,
     mass_gev: float,
     *,
-    preset: str = "corrected",
+    preset: str | os.PathLike[str] | Preset = "corrected",
     n_events: int = 20000,
     pot_total: float | None = None,
     seed: int = 1,
     data_dir: str | None = None,
-    output_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str] | None = None,
     t2k_backgrounds: bool | None = None,
     flux_xsec: float | None = None,
     allocation: dict[str, Any] | None = None,
     samples: dict[str, generate.Simulation] | None = None,
     progress: Callable[[int], object] | None = None,
     d_range: tuple[float, float] | None = None,
-) -> dict[str, Any]:
-    """Simulate, select, reweight and scan d at one mass; write every artefact.
+    cache: generate.SimulationCache | None = None,
+) -> LimitOutcome:
+    """Simulate, select, reweight and scan d at one mass.
 
     Args:
         detector: ``"nd280"`` (2019 data, observed 0 + 0) or ``"upgrade"`` (Asimov).
         mass_gev: HNL mass [GeV].
-        preset: ``"corrected"`` or ``"published"``.
+        preset: a :class:`~t2khnl.preset.Preset`, or ``"corrected"``, ``"published"`` or a
+            preset file (:func:`t2khnl.config.resolve`).
         n_events: upscatters injected per beam.
         pot_total: total exposure [POT] split FHC:RHC as in 2019 (default: the preset's).
         seed: random seed.
         data_dir: input-data folder.
-        output_dir: where the ntuples, histograms, workspace and summary go.
+        output_dir: when given, the outcome is also written there (:func:`write`).
         t2k_backgrounds: use the T2K 2019 backgrounds (default: the preset's choice;
             the upgrade always scales them).
         flux_xsec: relative normsys on the signal (default: the preset's, none).
@@ -246,44 +323,45 @@ def run(
         d_range: the range [GeV^-1] of the scanned couplings (:func:`d_grid`; default
             :data:`D_RANGE_GEV_INV`); the samples are injected far enough upstream for its
             lower end.
+        cache: cross sections and samples to reuse (:class:`t2khnl.generate.SimulationCache`;
+            default: a new one for the two beams of this call).
 
-    Every argument is checked before anything is written (the output folder included).
+    Every argument is checked before anything is simulated or written.
 
     Returns:
-        The summary (also written to ``summary.json``).
+        The :class:`LimitOutcome`.
 
     Raises:
         InputError: a bad argument, or a mass either beam's flux cannot produce.
         DataFileError: missing or corrupt input data.
     """
     config.check_choice("detector", detector, config.DETECTORS)
-    cfg = config.load(preset)
-    statistics = dict(cfg["statistics"])
+    cfg = config.resolve(preset)
+    statistics = cfg.statistics
     if t2k_backgrounds is not None:
-        statistics["t2k_backgrounds"] = t2k_backgrounds
+        statistics = dataclasses.replace(statistics, t2k_backgrounds=t2k_backgrounds)
     if flux_xsec is not None:
         if flux_xsec and not 0.0 < flux_xsec < 1.0:
             msg = f"--flux-xsec must be a relative uncertainty in (0, 1), or 0, got {flux_xsec}"
             raise InputError(msg)
-        statistics["flux_xsec"] = flux_xsec or None
-    cfg = {**cfg, "statistics": statistics}
+        statistics = dataclasses.replace(statistics, flux_xsec=flux_xsec or None)
+    cfg = dataclasses.replace(cfg, statistics=statistics)
     grid = d_grid(d_range)
     for beam in config.BEAMS:
         generate.check_inputs(detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events,
-                              seed=seed, preset=preset, data_dir=data_dir,
+                              seed=seed, preset=cfg, data_dir=data_dir,
                               d_min_gev_inv=float(grid[0]))
     pot = exposures(detector, cfg, pot_total)
-    background = backgrounds(detector, pot, statistics["t2k_backgrounds"])
-    selection = select.load(cfg["selection"][detector])
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    background = backgrounds(detector, pot, statistics.t2k_backgrounds)
+    selection = select.load(cfg.selection_for(detector))
+    cache = generate.SimulationCache() if cache is None else cache
 
     channels, cutflows, medians = [], {}, {}
     for beam in config.BEAMS:
         sim = generate.simulate(
             detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events, seed=seed,
-            preset=preset, data_dir=data_dir, d_min_gev_inv=float(grid[0]),
-            allocation=(allocation or {}).get(beam), progress=progress,
+            preset=cfg, data_dir=data_dir, d_min_gev_inv=float(grid[0]),
+            allocation=(allocation or {}).get(beam), progress=progress, cache=cache,
         )
         if samples is not None:
             if beam in samples:
@@ -293,65 +371,93 @@ def run(
         chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
         meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
                 "efficiency": chosen.efficiency}
-        ntuple.write(out / f"selected_{beam}.root", chosen.events, meta)
         cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=pot[beam])
-        files.write_text(out / f"cutflow_{beam}.md", cutflows[beam] + "\n")
         channels.append(_channel(beam, pot[beam], chosen.events, meta, background[beam]))
 
-    signal = signal_function(channels, mass_gev, cfg)
+    signal = signal_function(channels, mass_gev, cfg).on_grid(grid)
     result = stats.limit_interval(signal, grid, cls_function(detector, cfg, background))
     summary = _summary(detector, mass_gev, cfg, pot, background, channels, signal, result)
     summary["median_decay_length_m"] = {"d_gev_inv": D_REF_GEV_INV, **medians}
-    br = float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"]))
+    br = float(model.br_ee(mass_gev, formula=cfg.br_ee_formula))
     weights = {ch.name: ak.to_numpy(ch.events["weight"]) * br * ch.efficiency * ch.pot
                for ch in channels}
-    files.write_root(out / "histograms.root", histograms(channels, weights))
     d_ws = summary["d_low"] or D_REF_GEV_INV
     workspace = stats.build_workspace(signal(d_ws), background=background,
                                       observed=dict.fromkeys(background, 0.0),
-                                      flux_xsec=statistics["flux_xsec"])
-    files.write_text(out / f"workspace_{detector}.json", stats.workspace_json(workspace) + "\n")
+                                      flux_xsec=statistics.flux_xsec)
+    signals = {(mass_gev, float(d)): signal(float(d)) for d in grid}  # computed once
     bkg_only, patchset = stats.build_patchset(
-        {(mass_gev, float(d)): signal(float(d)) for d in grid},
-        hepdata=HEPDATA_PLACEHOLDER, background=background,
-        observed=dict.fromkeys(background, 0.0), flux_xsec=statistics["flux_xsec"],
+        signals, hepdata=HEPDATA_PLACEHOLDER, background=background,
+        observed=dict.fromkeys(background, 0.0), flux_xsec=statistics.flux_xsec,
     )
-    files.write_text(out / f"bkgonly_{detector}.json", stats.workspace_json(bkg_only) + "\n")
-    files.write_text(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
-    files.write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return summary
+    outcome = LimitOutcome(detector, mass_gev, cfg, summary, tuple(channels), cutflows,
+                           histograms(channels, weights), workspace, bkg_only, patchset, signals)
+    if output_dir is not None:
+        write(outcome, output_dir)
+    return outcome
+
+
+def write(outcome: LimitOutcome, output_dir: str | os.PathLike[str]) -> Path:
+    """Write a limit step's artefacts: ``selected_{fhc,rhc}.root``, ``cutflow_{beam}.md``,
+    ``histograms.root``, ``workspace_<det>.json``, ``bkgonly_<det>.json``,
+    ``patchset_<det>.json`` and ``summary.json`` (each atomically).
+
+    Returns:
+        The folder.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for ch in outcome.channels:
+        ntuple.write(out / f"selected_{ch.name}.root", ch.events, ch.metadata)
+        files.write_text(out / f"cutflow_{ch.name}.md", outcome.cutflows[ch.name] + "\n")
+    files.write_root(out / "histograms.root", outcome.histograms)
+    detector = outcome.detector
+    files.write_text(out / f"workspace_{detector}.json",
+                     stats.workspace_json(outcome.workspace) + "\n")
+    files.write_text(out / f"bkgonly_{detector}.json",
+                     stats.workspace_json(outcome.bkg_only) + "\n")
+    files.write_text(out / f"patchset_{detector}.json",
+                     stats.patchset_json(outcome.patchset) + "\n")
+    files.write_text(out / "summary.json", json.dumps(outcome.summary, indent=2) + "\n")
+    return out
 
 
 def _edge(
-    value: float | None, channels: list[Channel], signal: Callable[[float], dict[str, float]],
-    cfg: dict[str, Any],
-) -> dict[str, Any]:
+    value: float | None, channels: Sequence[Channel],
+    signal: Callable[[float], dict[str, float]], cfg: Preset,
+) -> _Edge:
     """An edge of the interval with its signal per channel and n_eff; refused if n_eff < 50."""
     if value is None:
-        return {"d": None, "signal": None, "n_eff": None, "refused": None}
+        return _Edge(None, None, None, None)
     n_eff = n_eff_at(channels, value, cfg)
     refused = None
     if n_eff < MIN_N_EFF:
         refused = f"n_eff = {n_eff:.1f} < {MIN_N_EFF:g} effective MC events at d = {value:.3g}"
         log.warning("not quoting the edge at d = %.3g GeV^-1: %s", value, refused)
-    return {"d": None if refused else value, "signal": signal(value), "n_eff": n_eff,
-            "refused": refused}
+    return _Edge(None if refused else value, signal(value), n_eff, refused)
+
+
+class _Edge(NamedTuple):
+    d: float | None
+    signal: dict[str, float] | None
+    n_eff: float | None
+    refused: str | None
 
 
 def _summary(
-    detector: str, mass_gev: float, cfg: dict[str, Any], pot: dict[str, float],
-    background: dict[str, float], channels: list[Channel],
+    detector: str, mass_gev: float, cfg: Preset, pot: dict[str, float],
+    background: dict[str, float], channels: Sequence[Channel],
     signal: Callable[[float], dict[str, float]], result: stats.LimitResult,
-) -> dict[str, Any]:
+) -> LimitSummary:
     low = _edge(result.d_low, channels, signal, cfg)
     high = _edge(result.d_high, channels, signal, cfg)
     return {
         "mass_gev": mass_gev,
         "detector": detector,
-        "preset": cfg["name"],
+        "preset": cfg.name,
         "cl": result.cl,
-        "d_low": low["d"],
-        "d_high": high["d"],
+        "d_low": low.d,
+        "d_high": high.d,
         "d_low_open": result.low_open,
         "d_high_open": result.high_open,
         "edges": {"d_low": result.d_low, "d_high": result.d_high},
@@ -359,19 +465,58 @@ def _summary(
         "pot_fhc": pot["fhc"],
         "pot_rhc": pot["rhc"],
         "background": background,
-        "statistics": cfg["statistics"],
+        "statistics": dataclasses.asdict(cfg.statistics),
         "analysis": "observed 0 + 0 events (T2K 2019)" if detector == "nd280"
         else "Asimov background-only expected",
-        "br_ee": float(model.br_ee(mass_gev, formula=cfg["br_ee_formula"])),
+        "br_ee": float(model.br_ee(mass_gev, formula=cfg.br_ee_formula)),
         "efficiency": {ch.name: ch.efficiency for ch in channels},
-        "n_eff": {"d_low": low["n_eff"], "d_high": high["n_eff"]},
-        "signal_at_d_low": low["signal"],
-        "signal_at_d_high": high["signal"],
-        "refused": {"d_low": low["refused"], "d_high": high["refused"]},
+        "n_eff": {"d_low": low.n_eff, "d_high": high.n_eff},
+        "signal_at_d_low": low.signal,
+        "signal_at_d_high": high.signal,
+        "refused": {"d_low": low.refused, "d_high": high.refused},
         "n_selected": {ch.name: len(ch.events) for ch in channels},
         "d_grid_gev_inv": [float(result.d_grid[0]), float(result.d_grid[-1]),
                            len(result.d_grid)],
-        "mu_tr_low": None if low["d"] is None else float(model.mu_tr_from_d(low["d"])),
-        "mu_tr_high": None if high["d"] is None else float(model.mu_tr_from_d(high["d"])),
+        "mu_tr_low": None if low.d is None else float(model.mu_tr_from_d(low.d)),
+        "mu_tr_high": None if high.d is None else float(model.mu_tr_from_d(high.d)),
         "units": {"d": "GeV^-1", "pot": "POT", "signal": "events"},
     }
+
+
+def read(output_dir: str | os.PathLike[str], preset: str | Preset) -> LimitOutcome:
+    """The :class:`LimitOutcome` a finished limit step wrote (:func:`write`).
+
+    Args:
+        output_dir: the folder.
+        preset: the preset it ran (the summary names it only).
+
+    Raises:
+        DataFileError: a missing or unreadable file.
+    """
+    import pyhf
+    import uproot
+
+    out = Path(output_dir)
+    summary = _read_json(out / "summary.json")
+    detector = summary["detector"]
+    cfg = dataclasses.replace(config.resolve(preset),
+                              statistics=Statistics(**summary["statistics"]))
+    with uproot.open(out / "histograms.root") as file:
+        hists = {key.split(";")[0]: file[key].to_hist() for key in file.keys(cycle=False)}
+    return LimitOutcome(
+        detector, float(summary["mass_gev"]), cfg, summary,
+        tuple(load_channels(out, summary)),
+        {beam: (out / f"cutflow_{beam}.md").read_text().removesuffix("\n")
+         for beam in config.BEAMS},
+        hists, _read_json(out / f"workspace_{detector}.json"),
+        _read_json(out / f"bkgonly_{detector}.json"),
+        pyhf.patchset.PatchSet(_read_json(out / f"patchset_{detector}.json")), {},
+    )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        msg = f"cannot read {path}: {err}"
+        raise DataFileError(msg) from err

@@ -29,7 +29,6 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import contourpy
 import numpy as np
@@ -39,6 +38,7 @@ from scipy.optimize import brentq
 
 from . import authors, config, generate, limit, model, select
 from .errors import InputError
+from .preset import Preset
 
 #: The authors' grid (:mod:`t2khnl.authors`): masses [GeV], mu_tr and d = mu_tr / 2 [GeV^-1].
 GRID_MASSES_GEV = authors.GRID_MASSES_GEV
@@ -206,9 +206,9 @@ def grid_statistic(detector: str, *, preset: str = "published", n_events: int = 
     cfg = config.load(preset)
     masses = np.asarray(GRID_MASSES_GEV if masses_gev is None else masses_gev, dtype=float)
     pot = limit.exposures(detector, cfg, None)
-    background = limit.backgrounds(detector, pot, cfg["statistics"]["t2k_backgrounds"])
+    background = limit.backgrounds(detector, pot, cfg.statistics.t2k_backgrounds)
     cls_fn = limit.cls_function(detector, cfg, background)
-    selection = select.load(cfg["selection"][detector])
+    selection = select.load(cfg.selection_for(detector))
     signal = np.zeros((GRID_D_GEV_INV.size, masses.size))
     ratio = np.zeros_like(signal)
     for j, mass in enumerate(masses):
@@ -222,11 +222,11 @@ def grid_statistic(detector: str, *, preset: str = "published", n_events: int = 
                 ratio[i, j] = threshold_ratio(counts, cls_fn)
         if progress is not None:
             progress(float(mass))
-    return GridStatistic(detector, cfg["name"], masses, GRID_D_GEV_INV.copy(), signal, ratio,
+    return GridStatistic(detector, cfg.name, masses, GRID_D_GEV_INV.copy(), signal, ratio,
                          n_events)
 
 
-def _signal_function(detector: str, mass_gev: float, cfg: dict[str, Any], preset: str,
+def _signal_function(detector: str, mass_gev: float, cfg: Preset, preset: str,
                      pot: dict[str, float], background: dict[str, float],
                      selection: select.Selection, *, n_events: int, seed: int,
                      data_dir: str | os.PathLike[str] | None,

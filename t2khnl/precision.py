@@ -17,44 +17,42 @@ the per-channel structure of the CLs (exact for zero background).
 from __future__ import annotations
 
 import math
-import os
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .limit import LimitOutcome
 
 #: Step in ln d [dimensionless] of the finite-difference slope of ln S.
 SLOPE_STEP = 0.01
 
 
-def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
-                preset: str) -> dict[str, float | None]:
+def edge_errors(outcome: LimitOutcome) -> dict[str, float | None]:
     """MC error [GeV^-1] on each quoted edge of the excluded interval (module docstring).
 
     Args:
-        mass_dir: folder :func:`t2khnl.limit.run` wrote (``selected_{fhc,rhc}.root``).
-        summary: its summary (``d_low``, ``d_high`` [GeV^-1], ``pot_fhc``, ``pot_rhc``).
-        preset: the preset (whether the weights include survival to the fiducial volume).
+        outcome: a :func:`t2khnl.limit.run` result: its summary (``d_low``, ``d_high``
+            [GeV^-1]), selected events in memory and preset (whether the weights include
+            survival to the fiducial volume).
 
     Returns:
         ``{"d_low_err": ..., "d_high_err": ...}`` [GeV^-1]; None where the edge is not
         quoted, is the end of the scanned grid, or the signal is flat or empty there.
-
-    Raises:
-        DataFileError: a selected ntuple is missing or unreadable.
     """
-    from . import config, limit
+    from . import limit
 
+    summary = outcome.summary
     # an open edge is the end of the scanned grid, not a limit: it has no MC error
-    edges = {name: None if summary.get(f"{name}_open") else summary.get(name)
-             for name in ("d_low", "d_high")}
+    edges = {"d_low": None if summary["d_low_open"] else summary["d_low"],
+             "d_high": None if summary["d_high_open"] else summary["d_high"]}
     out: dict[str, float | None] = {f"{name}_err": None for name in edges}
     if all(d is None for d in edges.values()):
         return out
-    cfg = config.load(preset)
-    channels = limit.load_channels(mass_dir, summary)
 
     def weights(d: float) -> np.ndarray:
-        return limit.event_yields(channels, d, cfg)
+        return limit.event_yields(outcome.channels, d, outcome.preset)
 
     for name, d in edges.items():
         if d is None:
@@ -72,7 +70,7 @@ def edge_errors(mass_dir: str | os.PathLike[str], summary: dict[str, Any],
     return out
 
 
-def variance_needs(summary: dict[str, Any], errors: dict[str, float | None],
+def variance_needs(summary: Mapping[str, Any], errors: dict[str, float | None],
                    precision: float | None) -> dict[str, float]:
     """Per edge short of ``precision`` (δd/d), the factor by which its MC variance must fall;
     empty when every edge meets it (or no target is set).

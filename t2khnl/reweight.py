@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,8 @@ from .errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REQUIRED_COLUMNS", "decay_probability", "kish_n_eff", "median_decay_length_m",
-           "reweight", "weighted_median"]
+__all__ = ["REQUIRED_COLUMNS", "SignalModel", "decay_probability", "kish_n_eff",
+           "median_decay_length_m", "reweight", "weighted_median"]
 
 #: Columns :func:`reweight` reads from the events.
 REQUIRED_COLUMNS = ("upscatter_weight", "t_in_m", "t_out_m", "decay_length_m")
@@ -84,6 +85,55 @@ def reweight(
         prob = decay_probability(t_in, t_out, length, survival=survival,
                                  window_lengths=window_lengths)
     return up * ratio2 * prob
+
+
+@dataclass(frozen=True)
+class SignalModel:
+    """Expected selected events per channel as a function of d [GeV^-1]: what the limit's
+    CLs scan (:func:`t2khnl.stats.limit_interval`) evaluates, holding all it needs (no call
+    back into the pipeline).
+
+    The signal of channel c at d is ``sum(reweight(columns[c], d)) * factors[c][0] *
+    factors[c][1] * ...`` (e.g. BR(ee), efficiency, exposure [POT]), multiplied in that
+    order.
+
+    Attributes:
+        columns: per channel, the :data:`REQUIRED_COLUMNS` of its selected events.
+        factors: per channel, the numbers the summed per-POT weight is multiplied by.
+        d_ref_gev_inv: coupling [GeV^-1] the events were generated at.
+        survival: the weights include the survival to the fiducial volume.
+        window_lengths: without survival, the injection window in decay lengths.
+        known: signals already computed, by d [GeV^-1] (:meth:`on_grid`).
+    """
+
+    columns: Mapping[str, Mapping[str, np.ndarray]]
+    factors: Mapping[str, tuple[float, ...]]
+    d_ref_gev_inv: float
+    survival: bool = True
+    window_lengths: float | None = None
+    known: Mapping[float, dict[str, float]] = field(default_factory=dict)
+
+    def on_grid(self, d_gev_inv: ArrayLike) -> SignalModel:
+        """The same model with its signals at the couplings ``d_gev_inv`` [GeV^-1] computed
+        once (a CLs scan and a patchset over the same grid then share them)."""
+        grid = [float(d) for d in np.asarray(d_gev_inv, dtype=float)]
+        return replace(self, known={**self.known, **{d: self(d) for d in grid}})
+
+    def weights(self, channel: str, d_gev_inv: float) -> NDArray[np.float64]:
+        """Per-POT weights of ``channel``'s events at d [GeV^-1] (:func:`reweight`)."""
+        return reweight(self.columns[channel], d_gev_inv, d_ref_gev_inv=self.d_ref_gev_inv,
+                        survival=self.survival, window_lengths=self.window_lengths)
+
+    def __call__(self, d_gev_inv: float) -> dict[str, float]:
+        if d_gev_inv in self.known:
+            return dict(self.known[d_gev_inv])
+        out = {}
+        for channel, factors in self.factors.items():
+            value = float(self.weights(channel, d_gev_inv).sum())
+            for factor in factors:
+                value *= factor
+            out[channel] = value
+        return out
 
 
 def kish_n_eff(weights: ArrayLike) -> float:

@@ -22,11 +22,11 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # tqdm before anything imports siren (see t2khnl.cli).
 from tqdm import tqdm
@@ -41,6 +41,10 @@ from .scanlog import mass_log, scan_log
 from .scanstore import ScanStore, open_edges
 from .seeds import attempt_seed, mass_seeds
 
+if TYPE_CHECKING:
+    from .limit import LimitOutcome
+    from .preset import Preset
+
 log = logging.getLogger(__name__)
 
 #: Adaptive effort: the events per beam grow at most by this factor.
@@ -49,7 +53,7 @@ MAX_EVENTS_FACTOR = 32
 DEFAULT_PRECISION = 0.03
 DEFAULT_EVENTS = 5000
 
-_Runner = Callable[..., dict[str, Any]]
+_Runner = Callable[..., "LimitOutcome"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class MassTask:
         mass_gev: HNL mass [GeV].
         seed: the mass's own seed (:func:`mass_seeds`).
         detector: ``"nd280"`` or ``"upgrade"``.
-        preset: ``"corrected"`` or ``"published"``.
+        preset: ``"corrected"``, ``"published"``, a preset file or a
+            :class:`~t2khnl.preset.Preset` (a step of the walk).
         n_events: upscatters injected per beam (first attempt).
         pot_total: total exposure [POT], or None for the preset's.
         data_dir: input-data folder, or None for the default.
@@ -77,7 +82,7 @@ class MassTask:
     mass_gev: float
     seed: int
     detector: str
-    preset: str
+    preset: str | Preset
     n_events: int
     pot_total: float | None
     data_dir: str | None
@@ -92,7 +97,7 @@ class MassTask:
         return mass_label(self.mass_gev)
 
 
-def run_mass(task: MassTask) -> dict[str, Any]:
+def run_mass(task: MassTask, *, cache: Any = None) -> dict[str, Any]:
     """Run one mass, write its per-mass result atomically, and return it.
 
     Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
@@ -106,6 +111,8 @@ def run_mass(task: MassTask) -> dict[str, Any]:
 
     Args:
         task: the mass.
+        cache: a :class:`t2khnl.generate.SimulationCache` the runner may reuse (None: the
+            runner's own).
 
     Returns:
         The per-mass result (also in ``DIR/masses/m<mass>.json``): ``mass_gev`` [GeV],
@@ -134,12 +141,12 @@ def run_mass(task: MassTask) -> dict[str, Any]:
         allocation = None
         while True:
             try:
-                summary = runner(
+                outcome = runner(
                     task.detector, task.mass_gev, preset=task.preset, n_events=n_new,
                     pot_total=task.pot_total, seed=attempt_seed(task.seed, attempt, samples),
                     data_dir=task.data_dir, output_dir=mass_dir, t2k_backgrounds=None,
                     flux_xsec=None, allocation=allocation, samples=samples, progress=None,
-                    d_range=task.d_range,
+                    d_range=task.d_range, **({} if cache is None else {"cache": cache}),
                 )
             except InputError as err:
                 log.warning("skipping m_N = %g GeV: %s", task.mass_gev, err)
@@ -147,13 +154,14 @@ def run_mass(task: MassTask) -> dict[str, Any]:
                 break
             # a runner that keeps no samples (a stand-in) analysed the new events alone
             total = total + n_new if samples else n_new
-            errors = edge_errors(mass_dir, summary, task.preset)
+            summary = outcome.summary
+            errors = edge_errors(outcome)
             result.update(n_events=total, **_edges(summary), **errors, summary=summary)
             needs = variance_needs(summary, errors, task.precision)
             if not needs or total >= cap:
                 break
             following, allocation = allocation_module.next_attempt(
-                mass_dir, summary, task.preset, needs=needs, n_made=total, n_cap=cap,
+                outcome, needs=needs, n_made=total, n_cap=cap,
                 pooled=bool(samples))
             n_new = following - total if samples else following
             attempt += 1
@@ -164,7 +172,7 @@ def run_mass(task: MassTask) -> dict[str, Any]:
     return result
 
 
-def _edges(summary: dict[str, Any]) -> dict[str, Any]:
+def _edges(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "d_low": summary.get("d_low"), "d_high": summary.get("d_high"),
         "d_low_open": summary.get("d_low_open"), "d_high_open": summary.get("d_high_open"),
@@ -172,8 +180,8 @@ def _edges(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scan_config(detector: str, masses: list[float], *, preset: str, n_events: int, seed: int,
-                pot_total: float | None, precision: float | None,
+def scan_config(detector: str, masses: list[float], *, preset: str | Preset, n_events: int,
+                seed: int, pot_total: float | None, precision: float | None,
                 d_range: tuple[float, float] | None = None) -> dict[str, Any]:
     """The configuration a scan folder is bound to (``scan.json``); ``d_range_gev_inv``
     appears only when the coupling range is not the default (folders of earlier versions
@@ -181,14 +189,18 @@ def scan_config(detector: str, masses: list[float], *, preset: str, n_events: in
     from . import config
 
     config_dict: dict[str, Any] = {
-        "detector": detector, "preset": preset, "n_events": n_events, "seed": seed,
+        "detector": detector, "preset": preset if isinstance(preset, str) else preset.name,
+        "n_events": n_events, "seed": seed,
         "pot_total": pot_total, "masses_gev": masses, "t2khnl_version": __version__,
     }
     if precision is not None:
         config_dict["precision"] = precision
     if d_range is not None:
         config_dict["d_range_gev_inv"] = list(d_range)
-    if config.is_preset_file(preset):
+    if not isinstance(preset, str):
+        # a walk step: bind the folder to the preset's content
+        config_dict["preset_sha256"] = preset.digest()
+    elif config.is_preset_file(preset):
         # a preset file may change under the same name: bind the folder to its content
         config_dict["preset_sha256"] = hashlib.sha256(Path(preset).read_bytes()).hexdigest()
     return config_dict
@@ -198,8 +210,10 @@ def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
     """Run masses one after the other in this process (:func:`run_mass`).
 
     :func:`scan_many` groups the masses that share SIREN's cross-section objects (same mass
-    and channels, :func:`group_key`): t2khnl.generate keeps them per target between calls,
-    so the second detector at a mass builds none.
+    and channels, :func:`group_key`): one :class:`t2khnl.generate.SimulationCache`, passed
+    to every mass of the group, keeps them per target between calls, so the second detector
+    at a mass builds none (and a walk step that changes only the analysis reuses the
+    previous step's events).
 
     Args:
         tasks: the masses.
@@ -210,10 +224,13 @@ def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
     Raises:
         DataFileError: input data missing or unreadable (the scan stops).
     """
+    from .generate import SimulationCache
+
+    cache = SimulationCache()
     outcomes: list[dict[str, Any] | TaskFailure] = []
     for task in tasks:
         try:
-            outcomes.append(run_mass(task))
+            outcomes.append(run_mass(task, cache=cache))
         except DataFileError:
             raise
         except Exception as err:  # reported by scan_many; the group's other masses go on
@@ -225,7 +242,7 @@ def group_key(task: MassTask) -> tuple[float, tuple[str, ...]]:
     """Masses with the same key share SIREN's cross-section objects: mass [GeV], channels."""
     from . import config
 
-    return task.mass_gev, tuple(config.load(task.preset)["channels"])
+    return task.mass_gev, tuple(config.resolve(task.preset).channels)
 
 
 _Group = list[MassTask]
@@ -251,7 +268,7 @@ class ScanJob:
     detector: str
     masses: list[float] | str
     output_dir: str | os.PathLike[str]
-    preset: str = "corrected"
+    preset: str | Preset = "corrected"
     n_events: int = DEFAULT_EVENTS
     pot_total: float | None = None
     seed: int = 1
@@ -443,7 +460,7 @@ def _check(job: ScanJob, data_dir: str | None) -> _Checked:
     from .flux import load_beam_flux
 
     config.check_choice("detector", job.detector, config.DETECTORS)
-    config.load(job.preset)
+    config.resolve(job.preset)
     mass_list = parse_masses(job.masses) if isinstance(job.masses, str) else parse_masses(
         ",".join(repr(float(m)) for m in job.masses))
     if not (isinstance(job.n_events, int) and job.n_events > 0):
@@ -477,9 +494,12 @@ def _bind(checked: _Checked, data_dir: str | None, force: bool) -> _Prepared:
     store.bind(checked.config, force)
     folder = str(store.root.resolve())
     seeds = mass_seeds(job.seed, len(checked.masses))
+    from . import config
+
+    preset = config.resolve(job.preset)  # read once, passed to every mass
     tasks = [
         MassTask(index=i, mass_gev=m, seed=seeds[i], detector=job.detector,
-                 preset=job.preset, n_events=job.n_events, pot_total=job.pot_total,
+                 preset=preset, n_events=job.n_events, pot_total=job.pot_total,
                  data_dir=data_dir, output_dir=folder, precision=job.precision,
                  runner=job.runner, d_range=job.d_range)
         for i, m in enumerate(checked.masses)

@@ -16,7 +16,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from t2khnl import ntuple, reweight
+from t2khnl import config, limit, ntuple, reweight
 from t2khnl.errors import InputError
 
 D_REF = 1e-6
@@ -30,7 +30,8 @@ REGIONS = ["rock", "p0d"]
 def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         pot_total: float | None, seed: int, data_dir: str | None, output_dir: Any,
         t2k_backgrounds: bool | None, flux_xsec: float | None, allocation: Any,
-        samples: Any, progress: Any, d_range: Any = None) -> dict[str, Any]:
+        samples: Any, progress: Any, d_range: Any = None, cache: Any = None
+        ) -> limit.LimitOutcome:
     out = Path(output_dir)
     with open(out.parents[1] / "calls.txt", "a") as file:
         file.write(f"{mass_gev!r}\n")
@@ -70,8 +71,10 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         d_low = _cross(grid, first - 1, first, values) if first > 0 else float(grid[0])
         d_high = (_cross(grid, last, last + 1, values) if last < len(grid) - 1
                   else float(grid[-1]))
+    preset_obj = config.resolve(preset)
     summary = {
-        "mass_gev": mass_gev, "detector": detector, "preset": preset, "cl": 0.95,
+        "mass_gev": mass_gev, "detector": detector, "cl": 0.95,
+        "preset": preset if isinstance(preset, str) else preset_obj.name,
         "d_low": d_low, "d_high": d_high, "d_low_open": bool(above[0]),
         "d_high_open": bool(above[-1]),
         "pot_fhc": pot["fhc"], "pot_rhc": pot["rhc"],
@@ -82,7 +85,9 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         "statistics": {"calctype": "exact", "t2k_backgrounds": False, "flux_xsec": None},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return limit.LimitOutcome(detector, mass_gev, preset_obj, summary,
+                              tuple(limit.load_channels(out, summary)), {}, {}, None, None,
+                              None, {})
 
 
 def _cross(grid: np.ndarray, i: int, j: int, values: np.ndarray) -> float:

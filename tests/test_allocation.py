@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -15,12 +16,17 @@ pytest.importorskip("siren")
 MASS_GEV = 0.133  # ND280 2019: the lower edge from the rock, tens of metres upstream
 
 
+def _with(outcome, **changes):
+    """``outcome`` with summary keys changed."""
+    return dataclasses.replace(outcome, summary={**outcome.summary, **changes})
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The same mass twice with the same events: equal shares, then Neyman shares."""
     first_dir, second_dir = (tmp_path_factory.mktemp(n) for n in ("equal", "neyman"))
     first = limit.run("nd280", MASS_GEV, n_events=3000, seed=3, output_dir=first_dir)
-    shares = allocation.neyman_shares(first_dir, first, "corrected")
+    shares = allocation.neyman_shares(first)
     second = limit.run("nd280", MASS_GEV, n_events=3000, seed=3, output_dir=second_dir,
                        allocation=shares)
     return first_dir, first, shares, second_dir, second
@@ -28,7 +34,8 @@ def runs(tmp_path_factory):
 
 def test_shares_follow_the_edges(runs):
     first_dir, first, shares, *_ = runs
-    assert first["d_low"] is not None and first["edges"]["d_low"] == first["d_low"]
+    summary = first.summary
+    assert summary["d_low"] is not None and summary["edges"]["d_low"] == summary["d_low"]
     _, meta = ntuple.read(first_dir / "selected_fhc.root")
     layers = meta["strata"]["layer_edges_m"]
     for beam in ("fhc", "rhc"):
@@ -44,33 +51,33 @@ def test_shares_follow_the_edges(runs):
 
 
 def test_neyman_shares_lower_the_edge_error(runs):
-    first_dir, first, shares, second_dir, second = runs
+    _first_dir, first, shares, second_dir, second = runs
     _, meta = ntuple.read(second_dir / "selected_fhc.root")
     upstream = meta["injection_upstream_m"]
     assert meta["strata"]["attempts"] == generate.strata_attempts(3000, 3, upstream,
                                                                   shares["fhc"])
-    before = precision.edge_errors(first_dir, first, "corrected")["d_low_err"] / first["d_low"]
-    after = precision.edge_errors(second_dir, second, "corrected")["d_low_err"] / second["d_low"]
+    before = precision.edge_errors(first)["d_low_err"] / first.summary["d_low"]
+    after = precision.edge_errors(second)["d_low_err"] / second.summary["d_low"]
     # (0.88 since corrected has Pauli-weighted incoherent events: their weight factors add
     # a variance inside each stratum that no allocation over strata removes; 0.77 before)
     assert after < 0.9 * before
     # same physics: the two lower edges agree within their MC errors
-    assert abs(second["d_low"] / first["d_low"] - 1) < 3 * np.hypot(before, after)
+    assert abs(second.summary["d_low"] / first.summary["d_low"] - 1) < 3 * np.hypot(before, after)
 
 
 def test_nothing_to_allocate_without_edges_or_strata(runs, tmp_path):
-    first_dir, first, *_ = runs
-    nothing = {**first, "edges": {"d_low": None, "d_high": None}}
-    assert allocation.neyman_shares(first_dir, nothing, "corrected") is None
-    open_only = {**first, "edges": {"d_low": None, "d_high": 1e-3}, "d_high_open": True}
-    assert allocation.neyman_shares(first_dir, open_only, "corrected") is None
+    _first_dir, first, *_ = runs
+    nothing = _with(first, edges={"d_low": None, "d_high": None})
+    assert allocation.neyman_shares(nothing) is None
+    open_only = _with(first, edges={"d_low": None, "d_high": 1e-3}, d_high_open=True)
+    assert allocation.neyman_shares(open_only) is None
 
 
 def test_next_attempt_is_sized_for_the_need(runs, tmp_path):
     """The planned attempt, pooled with the first, cuts the d_low variance by the need."""
-    first_dir, first, *_ = runs
+    _first_dir, first, *_ = runs
     need = 4.0
-    plan = allocation.next_attempt(first_dir, first, "corrected", needs={"d_low": need},
+    plan = allocation.next_attempt(first, needs={"d_low": need},
                                    n_made=3000, n_cap=48000, pooled=True)
     # at this mass Neyman beats equal shares: fewer events than need x margin x 3000
     assert 3000 * allocation.MIN_EVENTS_GROWTH <= plan.n_total < 3000 * need
@@ -82,20 +89,20 @@ def test_next_attempt_is_sized_for_the_need(runs, tmp_path):
     # the MC variance of the signal at the first attempt's d_low fell by need x margin, as
     # planned, within the MC scatter of the estimate (6.6 for 5.2 planned with the
     # corrected preset's incoherent channels, whose Pauli weights widen that scatter)
-    cfg, d_low = config.load("corrected"), first["edges"]["d_low"]
-    before = limit.event_yields(limit.load_channels(first_dir, first), d_low, cfg)
-    after = limit.event_yields(limit.load_channels(tmp_path, summary), d_low, cfg)
+    cfg, d_low = config.load("corrected"), first.summary["edges"]["d_low"]
+    before = limit.event_yields(first.channels, d_low, cfg)
+    after = limit.event_yields(summary.channels, d_low, cfg)
     fall = np.sum(before**2) / np.sum(after**2)
     assert fall == pytest.approx(need * allocation.EVENTS_MARGIN, rel=0.3)
 
 
 def test_next_attempt_without_strata_scales_as_one_over_n(runs):
-    first_dir, first, *_ = runs
-    no_edges = {**first, "edges": {"d_low": None, "d_high": None}}
-    plan = allocation.next_attempt(first_dir, no_edges, "corrected", needs={"d_low": 4.0},
+    _first_dir, first, *_ = runs
+    no_edges = _with(first, edges={"d_low": None, "d_high": None})
+    plan = allocation.next_attempt(no_edges, needs={"d_low": 4.0},
                                    n_made=3000, n_cap=48000, pooled=True)
     assert plan == (math.ceil(3000 * 4.0 * allocation.EVENTS_MARGIN), None)
-    capped = allocation.next_attempt(first_dir, no_edges, "corrected", needs={"d_low": 40.0},
+    capped = allocation.next_attempt(no_edges, needs={"d_low": 40.0},
                                      n_made=3000, n_cap=48000, pooled=True)
     assert capped.n_total == 48000
 
@@ -153,13 +160,13 @@ def test_pooled_weights_are_the_attempt_weighted_mean(pooled):
 
 def test_pooled_run_analyses_both_attempts(pooled, runs):
     _, after, out, summary = pooled
-    first_dir, first, *_ = runs
+    _first_dir, first, *_ = runs
     _, meta = ntuple.read(out / "selected_fhc.root")
     assert meta["strata"]["attempts"] == after["fhc"].metadata["strata"]["attempts"]
-    before = precision.edge_errors(first_dir, first, "corrected")["d_low_err"] / first["d_low"]
-    now = precision.edge_errors(out, summary, "corrected")["d_low_err"] / summary["d_low"]
+    before = precision.edge_errors(first)["d_low_err"] / first.summary["d_low"]
+    now = precision.edge_errors(summary)["d_low_err"] / summary.summary["d_low"]
     assert now < 0.8 * before
-    assert abs(summary["d_low"] / first["d_low"] - 1) < 3 * np.hypot(before, now)
+    assert abs(summary.summary["d_low"] / first.summary["d_low"] - 1) < 3 * np.hypot(before, now)
 
 
 def test_only_like_simulations_pool(pooled):

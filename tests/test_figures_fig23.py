@@ -141,7 +141,7 @@ def test_fig2_plot_and_save(samples, tmp_path):
     assert "linear within the dotted lines" in caption and "beyond axes:" in caption
     assert "per m$^2$" in caption
     # the colour is a density: times the bins' areas it sums to the expected decays
-    pot = config.load("corrected")["exposure_pot"]["nd280"]["fhc"]
+    pot = config.load("corrected").pot("nd280", "fhc")
     assert samples.exposure_pot["nd280"] == pot
     vmap = vertices.histogram(samples.events["nd280"][0][1], "x")
     (mesh,) = [c for c in axes[0].collections if isinstance(c, QuadMesh)]

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from t2khnl import events as engine
 from t2khnl import generate, model, xsec
 from t2khnl.errors import InputError
 from t2khnl.flux import load_beam_flux
@@ -175,7 +176,7 @@ def test_strata_attempts():
     n_layers = len(generate._strata_m(upstream))
     assert n_layers == 6
     equal = generate.strata_attempts(1000, 3, upstream)
-    assert equal == [generate._split(n, n_layers) for n in generate._split(1000, 3)]
+    assert equal == [engine._split(n, n_layers) for n in engine._split(1000, 3)]
     shares = np.zeros((3, n_layers))
     shares[1, 4] = 3.0
     shares[2, 0] = 1.0
@@ -273,29 +274,23 @@ def test_cross_section_cache_builds_each_target_once(monkeypatch):
     assert built == [1, 2, 3, 4, 1]
 
 
-class _Recording(dict):
-    """A preset that records which keys are read."""
+class _Recording:
+    """A preset that records which fields are read."""
 
-    read: set
+    def __init__(self, preset, read):
+        self._preset, self._read = preset, read
 
-    def __getitem__(self, key):
-        self.read.add(key)
-        return super().__getitem__(key)
+    def __getattr__(self, key):
+        self._read.add(key)
+        return getattr(self._preset, key)
 
 
 @pytest.fixture
-def walk_presets(tmp_path):
-    """The walk's step presets as files (steps 4 and 5 differ only in the BR formula)."""
-    import yaml
-
+def walk_presets():
+    """The walk's step presets (steps 4 and 5 differ only in the BR formula)."""
     from t2khnl import compare
 
-    paths = []
-    for index, step in enumerate(compare.steps()):
-        path = tmp_path / f"step{index}.yaml"
-        path.write_text(yaml.safe_dump(step.preset, sort_keys=False))
-        paths.append(str(path))
-    return paths
+    return [step.preset for step in compare.steps()]
 
 
 def test_simulation_reads_only_its_keys(monkeypatch):
@@ -304,13 +299,10 @@ def test_simulation_reads_only_its_keys(monkeypatch):
     read = set()
     real = generate._sample
 
-    def recording(*args, cfg, **kwargs):
-        cfg = _Recording(cfg)
-        cfg.read = read
-        return real(*args, cfg=cfg, **kwargs)
+    def recording(*args, preset, **kwargs):
+        return real(*args, preset=_Recording(preset, read), **kwargs)
 
     monkeypatch.setattr(generate, "_sample", recording)
-    generate._SAMPLES.clear()
     generate.simulate("upgrade", "fhc", 0.3, 1e-6, n_events=300, seed=5, preset="published")
     assert read and read <= set(generate.SIMULATION_KEYS)
 
@@ -324,16 +316,35 @@ def test_simulate_reuses_a_sample_across_analysis_only_changes(monkeypatch, walk
         return real(*args, **kwargs)
 
     monkeypatch.setattr(generate, "generate_events", counting)
-    generate._SAMPLES.clear()
+    cache = generate.SimulationCache()
     args = ("upgrade", "rhc", 0.3, 1e-6)
-    first = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[4])
-    again = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[5])
+    first = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[4], cache=cache)
+    again = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[5], cache=cache)
     assert len(calls) == 1
     assert again.events is first.events
     assert again.metadata["preset"] != first.metadata["preset"]
-    generate.simulate(*args, n_events=300, seed=6, preset=walk_presets[5])
-    generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[8])  # nu_mu-bar
+    generate.simulate(*args, n_events=300, seed=6, preset=walk_presets[5], cache=cache)
+    generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[8],  # nu_mu-bar
+                      cache=cache)
     assert len(calls) == 3
+
+
+def test_simulate_without_a_cache_simulates_every_time(monkeypatch):
+    """No module-level cache: a repeated call simulates again (same seed, same events)."""
+    calls = []
+    real = generate.generate_events
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "generate_events", counting)
+    args = ("upgrade", "fhc", 0.3, 1e-6)
+    first = generate.simulate(*args, n_events=300, seed=5, preset="published")
+    again = generate.simulate(*args, n_events=300, seed=5, preset="published")
+    assert len(calls) == 2 and again.events is not first.events
+    np.testing.assert_array_equal(np.asarray(again.events["weight"]),
+                                  np.asarray(first.events["weight"]))
 
 
 def test_windowed_sample_reweights_down_to_d_min(toy):
@@ -378,7 +389,6 @@ def test_simulate_keeps_events_for_the_scans_smallest_coupling(monkeypatch):
         raise RuntimeError("stop")
 
     monkeypatch.setattr(generate, "generate_events", fake)
-    monkeypatch.setattr(generate, "_SAMPLES", {})
     with pytest.raises(RuntimeError, match="stop"):
         generate.simulate("nd280", "fhc", 0.1, 1e-6, n_events=300, seed=5, preset="published",
                           d_min_gev_inv=1e-8)
@@ -419,7 +429,6 @@ def test_simulate_counts_decays_in_the_presets_decay_region(monkeypatch):
         raise RuntimeError("stop")
 
     monkeypatch.setattr(generate, "generate_events", fake)
-    monkeypatch.setattr(generate, "_SAMPLES", {})
     for preset in ("published", "corrected"):
         with pytest.raises(RuntimeError, match="stop"):
             generate.simulate("upgrade", "fhc", 0.1, 1e-6, n_events=300, seed=5, preset=preset)

@@ -115,12 +115,11 @@ def test_walk_goes_from_published_to_corrected_one_change_at_a_time():
     assert steps[0].preset == config.load("published")
     assert len(steps) == 1 + len(compare._walk_spec()["steps"])
     corrected = config.load("corrected")
-    assert {k: v for k, v in steps[-1].preset.items() if k not in ("name", "description")} == {
-        k: v for k, v in corrected.items() if k not in ("name", "description")}
+    assert steps[-1].preset.settings() == corrected.settings()
     spec = compare._walk_spec()["steps"]
     for before, after, entry in zip(steps[:-1], steps[1:], spec, strict=True):
-        changed = {k for k in after.preset if k not in ("name", "description")
-                   and after.preset[k] != before.preset[k]}
+        changed = {k for k in after.preset.settings()
+                   if after.preset.settings()[k] != before.preset.settings()[k]}
         assert changed and changed <= set(entry["set"])
 
 
@@ -132,8 +131,8 @@ def test_every_walk_step_cites_its_evidence():
 
     tests_dir = Path(__file__).parent
     steps = compare.steps()
-    assert steps[1].name.startswith("decay region") and steps[1].preset["decay_region"] == (
-        "fiducial") and steps[0].preset["decay_region"] == "tpc_gas"
+    assert steps[1].name.startswith("decay region") and steps[1].preset.decay_region == (
+        "fiducial") and steps[0].preset.decay_region == "tpc_gas"
     for step in steps[1:]:
         cited = re.findall(r"tests/(test_\w+\.py)::(\w+)", step.evidence)
         authors = re.search(r"\.(py|dat|ipynb|csv|txt):?\d*|:\d+", step.evidence)
@@ -162,7 +161,7 @@ def test_a_walk_that_misses_the_end_is_refused(monkeypatch):
 def test_preset_files_load_and_bad_ones_are_named(tmp_path):
     step = compare.steps()[3]
     path = tmp_path / "step3.yaml"
-    path.write_text(json.dumps(step.preset))  # JSON is YAML
+    path.write_text(json.dumps(step.preset.to_dict()))  # JSON is YAML
     assert config.load(str(path)) == step.preset
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: x\n")

@@ -71,3 +71,51 @@ def test_limit_end_to_end(tmp_path):
     assert len(patchset.patches) == len(couplings.D_GRID_GEV_INV)
     patched = patchset.apply(bkg_only, (0.47, float(couplings.D_GRID_GEV_INV[40])))
     assert patched.channels == ["fhc", "rhc"]
+
+
+def _same_folder(a, b):
+    """The same artefacts: text files byte for byte, ntuples' arrays and metadata,
+    histograms' contents."""
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    for name in names:
+        if name.endswith((".json", ".md")):
+            assert (a / name).read_text() == (b / name).read_text(), name
+        elif name.startswith("selected_"):
+            (ev_a, meta_a), (ev_b, meta_b) = ntuple.read(a / name), ntuple.read(b / name)
+            assert meta_a == meta_b and ev_a.fields == ev_b.fields
+            for field in ev_a.fields:
+                np.testing.assert_array_equal(np.asarray(ev_a[field]), np.asarray(ev_b[field]))
+        else:
+            with uproot.open(a / name) as fa, uproot.open(b / name) as fb:
+                assert set(fa.keys()) == set(fb.keys())
+                for key in sorted(set(fa.keys())):
+                    np.testing.assert_array_equal(fa[key].values(), fb[key].values())
+                    np.testing.assert_array_equal(fa[key].variances(), fb[key].variances())
+
+
+def test_limit_outcome_is_in_memory_and_round_trips_to_its_files(tmp_path):
+    """run() writes nothing without a folder; write() gives the files run(output_dir=...)
+    writes; read() of them gives the outcome back (summary, events, cut flows), which
+    writes the same files again."""
+    kwargs = {"n_events": 900, "seed": 2}
+    outcome = limit.run("nd280", 0.47, **kwargs)
+    assert isinstance(outcome, limit.LimitOutcome) and not any(tmp_path.iterdir())
+    direct = limit.run("nd280", 0.47, output_dir=tmp_path / "direct", **kwargs)
+    assert direct.summary == outcome.summary and direct.cutflows == outcome.cutflows
+    limit.write(outcome, tmp_path / "written")
+    _same_folder(tmp_path / "direct", tmp_path / "written")
+    back = limit.read(tmp_path / "written", "corrected")
+    assert back.summary == outcome.summary and back.cutflows == outcome.cutflows
+    assert back.preset == outcome.preset
+    for mine, theirs in zip(back.channels, outcome.channels, strict=True):
+        assert mine.name == theirs.name and mine.efficiency == theirs.efficiency
+        np.testing.assert_array_equal(np.asarray(mine.events["weight"]),
+                                      np.asarray(theirs.events["weight"]))
+    limit.write(back, tmp_path / "again")
+    _same_folder(tmp_path / "written", tmp_path / "again")
+    # the signals of the patchset are the outcome's, one per coupling of the grid
+    assert len(outcome.signals) == len(couplings.D_GRID_GEV_INV)
+    d = float(couplings.D_GRID_GEV_INV[40])
+    assert outcome.signals[(0.47, d)] == limit.signal_function(
+        outcome.channels, 0.47, outcome.preset)(d)

@@ -41,7 +41,7 @@ def _workspace(detector: str, preset: str, tmp_path: Path, total: float | None =
     CLs is 0.05 (ND280) or at ``total`` events (upgrade); with our CLs of it."""
     cfg = config.load(preset)
     pot = limit.exposures(detector, cfg, None)
-    background = limit.backgrounds(detector, pot, cfg["statistics"]["t2k_backgrounds"])
+    background = limit.backgrounds(detector, pot, cfg.statistics.t2k_backgrounds)
     cls_fn = limit.cls_function(detector, cfg, background)
 
     def signal(s: float) -> dict[str, float]:
@@ -51,7 +51,7 @@ def _workspace(detector: str, preset: str, tmp_path: Path, total: float | None =
         total = optimize.brentq(lambda s: cls_fn(signal(s)) - 0.05, 0.5, 10.0, xtol=1e-12)
     ws = stats.build_workspace(signal(total), background=background,
                                observed=dict.fromkeys(background, 0.0),
-                               flux_xsec=cfg["statistics"]["flux_xsec"])
+                               flux_xsec=cfg.statistics.flux_xsec)
     path = tmp_path / f"workspace_{detector}.json"
     path.write_text(stats.workspace_json(ws) + "\n")
     return path, ws, cls_fn(signal(total)), total

@@ -25,7 +25,7 @@ import pyhf
 import pytest
 from click.testing import CliRunner
 
-from t2khnl import allocation, couplings, precision, scan
+from t2khnl import allocation, couplings, limit, precision, scan
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 from t2khnl.executors import check_single_threaded
@@ -299,9 +299,10 @@ def test_scan_end_to_end(real_scan):
         if summary["edges"]["d_low"] is not None:
             assert flat[0] == summary["edges"]["d_low"] and flat[-1] == summary["edges"]["d_high"]
         # The MC error formula on the real ntuples (at 300 events the edges are refused).
-        probe = {**summary, "d_low": 3e-5, "d_high": None}
-        errors = precision.edge_errors(out / "masses" / mass_label(rec["mass_gev"]), probe,
-                                  "corrected")
+        probe = dataclasses.replace(
+            limit.read(out / "masses" / mass_label(rec["mass_gev"]), "corrected"),
+            summary={**summary, "d_low": 3e-5, "d_high": None})
+        errors = precision.edge_errors(probe)
         assert 0 < errors["d_low_err"] < 3e-5 and errors["d_high_err"] is None
     assert (out / "scan.log").read_text().count("scan finished") == 1
     # the whole grid's likelihood: one patch per (mass, d), all applying to one workspace
@@ -322,10 +323,11 @@ def test_scan_end_to_end(real_scan):
 def _recording_runner(detector, mass_gev, *, n_events, output_dir, preset, **kwargs):
     """``_fake_limit.run`` that appends (mass, events, worst relative edge error) to
     ``<scan>/attempts.jsonl``: the error is computed as run_mass does, from the ntuples."""
-    summary = _fake_limit.run(
+    outcome = _fake_limit.run(
         detector, mass_gev, n_events=n_events, output_dir=output_dir, preset=preset, **kwargs
     )
-    errors = precision.edge_errors(output_dir, summary, preset)
+    summary = outcome.summary
+    errors = precision.edge_errors(outcome)
     worst = max(
         errors[f"{e}_err"] / summary[e]
         for e in ("d_low", "d_high")
@@ -333,7 +335,7 @@ def _recording_runner(detector, mass_gev, *, n_events, output_dir, preset, **kwa
     )
     with open(Path(output_dir).parents[1] / "attempts.jsonl", "a") as file:
         file.write(json.dumps({"mass_gev": mass_gev, "n_events": n_events, "worst": worst}) + "\n")
-    return summary
+    return outcome
 
 
 def _precision_scan(out: Path, masses: str, precision: float) -> dict[float, list[dict]]:

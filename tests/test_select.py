@@ -313,4 +313,4 @@ def test_packaged_schemas_are_valid_json_schemas():
     for schema in (config._schema(), select._schema()):
         jsonschema.validators.validator_for(schema).check_schema(schema)
     with pytest.raises(InputError, match="invalid preset at injection"):
-        config.validate({**config.load("corrected"), "injection": 5})
+        config.validate({**config.load("corrected").to_dict(), "injection": 5})
