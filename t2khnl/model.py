@@ -45,6 +45,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .config import check_choice
 from .errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def width_nu_gamma_gev(
     Returns:
         Γ [GeV], broadcast over the inputs.
     """
-    _check_choice(convention, _CONVENTIONS, "convention")
+    check_choice("convention", convention, _CONVENTIONS)
     m = _as_float_array(mass_gev, "mass_gev")
     d = _as_float_array(d_gev_inv, "d_gev_inv", allow_zero=True)
     return d**2 * m**3 / (_WIDTH_DENOMINATOR[convention] * np.pi)
@@ -242,7 +243,7 @@ def br_ee(mass_gev: ArrayLike, formula: BRFormula = "exact") -> NDArray[np.float
     Returns:
         the ratio (dimensionless), broadcast over ``mass_gev``.
     """
-    _check_choice(formula, _FORMULAS, "formula")
+    check_choice("formula", formula, _FORMULAS)
     m = _as_float_array(mass_gev, "mass_gev")
     if formula == "published":
         r = _M_ELECTRON_PUBLISHED_GEV / m
@@ -434,12 +435,6 @@ def _as_float_array(
         msg = f"{name} must be {bound}, got {value!r}"
         raise InputError(msg)
     return float(arr) if arr.ndim == 0 else arr
-
-
-def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> None:
-    if value not in allowed:
-        msg = f"{name} must be one of {', '.join(allowed)}; got {value!r}"
-        raise InputError(msg)
 
 
 def _dalitz_integral(a: NDArray[np.float64] | float) -> NDArray[np.float64] | float:

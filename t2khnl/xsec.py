@@ -64,7 +64,7 @@ import numpy as np
 
 from . import files
 from ._version import __version__
-from .errors import InputError
+from .errors import ComputationError, InputError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -853,7 +853,7 @@ def _scientific_chars(values: NDArray[np.float64]) -> NDArray[np.uint8]:
     shape (n, 17)."""
     if not (np.all(np.isfinite(values)) and np.all(values > 0)):
         msg = "only finite positive values can be written to SIREN's tables"
-        raise ValueError(msg)
+        raise ComputationError(msg)
     exponent = np.floor(np.log10(values)).astype(np.int64)
     digits = np.rint(values / 10.0**exponent * 1e9).astype(np.int64)
     low = digits < 10**9  # log10 rounded up across a power of ten
@@ -918,7 +918,7 @@ def write_siren_table_files(
     """
     if len({(t.mass_gev, t.target_pdg) for t in tables}) != 1:
         msg = "write_siren_table_files takes the tables of one target at one mass"
-        raise ValueError(msg)
+        raise ComputationError(msg)
     base = min(tables, key=lambda t: t.threshold_gev)
     # SIREN v0.1's Interpolator1D crashes (segfault) on a grid it indexes in log(E): its
     # zero mask is filled past the end of an empty std::vector<bool> and lost when the

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from t2khnl import xsec
-from t2khnl.errors import InputError
+from t2khnl.errors import ComputationError, InputError
 
 DarkNews = pytest.importorskip("DarkNews")
 siren_dc = pytest.importorskip("siren.dataclasses")
@@ -337,7 +337,7 @@ def test_scientific_text_round_trips(values):
     assert all(len(v) == 16 for row in rows for v in row.split())
     if values[3] == 9.99999999996e2:
         assert rows[3].split()[0] == "1.000000000e+003"  # mantissa rounded up to 10
-    with pytest.raises(ValueError, match="finite positive"):
+    with pytest.raises(ComputationError, match="finite positive"):
         xsec._scientific_text(np.array([1.0, 0.0]))
 
 
