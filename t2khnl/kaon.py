@@ -111,7 +111,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from . import decay, model, select
+from . import decay, model, select, t2k2019
 from .errors import DataFileError, InputError
 from .flux import RAW_TO_SI, verify
 
@@ -169,9 +169,9 @@ EVENTS_90CL: float = -math.log(0.1)
 """Signal events excluded at 90% CL with zero background and zero observed: 2.303."""
 BASELINE_M: float = 280.0
 """Target to ND280 origin [m] (PHYSICS.md; AFH use 280 m, the paper quotes 284.9 m)."""
-POT_ND280_2019_FHC: float = 12.34e20
+POT_ND280_2019_FHC: float = t2k2019.POT["fhc"]
 """ND280 2019 exposure in FHC (neutrino) mode [POT]."""
-POT_ND280_2019_RHC: float = 6.29e20
+POT_ND280_2019_RHC: float = t2k2019.POT["rhc"]
 """ND280 2019 exposure in RHC (antineutrino) mode [POT]."""
 POT_AFH_ND280: float = POT_ND280_2019_FHC + POT_ND280_2019_RHC
 """What AFH multiplied the FHC kaon flux by for their ND280 curve [POT]."""

@@ -20,7 +20,7 @@ import awkward as ak
 import hist
 import numpy as np
 
-from . import config, files, generate, model, ntuple, reweight, select, stats
+from . import config, files, generate, model, ntuple, reweight, select, stats, t2k2019
 from .couplings import d_grid
 from .errors import InputError
 
@@ -35,11 +35,9 @@ MIN_N_EFF = 50.0
 #: the record of arXiv:2412.15051 is known, to be replaced on a HEPData submission.
 HEPDATA_PLACEHOLDER = "ins0000000"
 #: T2K 2019 exposure [POT] and expected e+e-nu backgrounds (PRD 100, 052006).
-POT_2019 = {"fhc": 1.234e21, "rhc": 6.29e20}
+POT_2019 = t2k2019.POT
 #: Upgrade / ND280 ratio of the total fiducial TPC volume: (3 TPCs + 2 HA-TPCs) / 3 TPCs.
-_TPC_M3 = 3 * 1.70 * 1.96 * 0.563
-_HATPC_M3 = 2 * 1.592 * 0.27 * 1.709
-UPGRADE_VOLUME_RATIO = (_TPC_M3 + _HATPC_M3) / _TPC_M3
+UPGRADE_VOLUME_RATIO = stats.upgrade_volume_ratio()
 
 
 class Channel(NamedTuple):
@@ -87,19 +85,13 @@ def exposures(detector: str, cfg: dict[str, Any], pot_total: float | None) -> di
     if not pot_total > 0:
         msg = f"--pot must be positive, got {pot_total}"
         raise InputError(msg)
-    total_2019 = sum(POT_2019.values())
-    return {beam: pot_total * pot / total_2019 for beam, pot in POT_2019.items()}
+    return t2k2019.pot_split(pot_total)
 
 
 def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str, float]:
-    """Expected backgrounds: T2K 2019's, scaled with POT and (upgrade) fiducial volume."""
-    if not enabled and detector == "nd280":
-        return dict.fromkeys(pot, 0.0)
-    scale = 1.0 if detector == "nd280" else UPGRADE_VOLUME_RATIO
-    return {
-        beam: stats.T2K_2019_BACKGROUND[beam] * pot[beam] / POT_2019[beam] * scale
-        for beam in pot
-    }
+    """Expected backgrounds (:func:`t2khnl.stats.t2k_backgrounds`; ``enabled`` is ND280's
+    flag: the upgrade always has them)."""
+    return stats.t2k_backgrounds(detector, pot, nd280_backgrounds=enabled)
 
 
 def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> list[Channel]:
