@@ -151,13 +151,13 @@ def _apply_variant(
                 o.material = str(rule["material"])
             o.comment = str(rule.get("why", "modified")).replace("\n", " ")[:160]
             o.modified = True
-    removed = set()
+    removed: set[str] = set()
     for pattern in var.get("remove_sectors", []):
-        hits = {o.label for o in objects if fnmatch.fnmatchcase(o.label, pattern)}
-        if not hits:
+        labels = {o.label for o in objects if fnmatch.fnmatchcase(o.label, pattern)}
+        if not labels:
             msg = f"{where}: remove_sectors pattern {pattern!r} matched nothing"
             raise DataFileError(msg)
-        removed |= hits
+        removed |= labels
     result: list[str | _Object] = [
         o for o in densities if not (isinstance(o, _Object) and o.label in removed)
     ]
@@ -201,11 +201,11 @@ def _apply_variant(
                 by_name[mat_name] = mat
             mat.modified, mat.comment = True, comment
         elif rule.get("fix_component_count"):
-            mat = by_name.get(mat_name)
-            if mat is None or mat.declared_count is not None:
+            fixable = by_name.get(mat_name)
+            if fixable is None or fixable.declared_count is not None:
                 msg = f"{where}: {mat_name} has no missing component count to fix"
                 raise DataFileError(msg)
-            mat.modified, mat.comment = True, comment
+            fixable.modified, fixable.comment = True, comment
         else:
             msg = f"{where}: material rule for {mat_name} needs 'components' or a fix"
             raise DataFileError(msg)

@@ -424,7 +424,8 @@ def _processes(mass_gev: float, pdg: int, channel: str) -> list[Any]:
             proc.MA, proc.target_multiplicity = M_NEUTRON_GEV, 1
             proc.Ethreshold = threshold_energy(mass_gev, M_NEUTRON_GEV)
         return procs
-    target = NuclearTarget(nucleus_name(pdg))
+    # DarkNews sets the form factors (F1_EM, F1_NC) on the instance, untyped.
+    target: Any = NuclearTarget(nucleus_name(pdg))
     if target.is_nucleus:
         cached = _LastCallCache(_fast_form_factor(target.F1_EM))
         if target.F1_NC is target.F1_EM:
