@@ -16,7 +16,7 @@ def test_presets_state_the_2019_exposure(preset):
 
 def test_modules_use_the_one_exposure():
     assert (kaon.POT_ND280_2019_FHC, kaon.POT_ND280_2019_RHC) == (1.234e21, 6.29e20)
-    assert afh._POT_WEIGHTS == (t2k2019.POT["fhc"], t2k2019.POT["rhc"])
+    assert (t2k2019.POT["fhc"], t2k2019.POT["rhc"]) == afh._POT_WEIGHTS
     assert limit.POT_2019 is t2k2019.POT
     assert stats.T2K_2019_BACKGROUND is t2k2019.BACKGROUND
 
@@ -30,7 +30,7 @@ def test_fiducial_volumes_come_from_the_geometry_files():
     assert [b.name for b in spec.fiducial_boxes("nd280upgrade")] == [
         "TPC1", "TPC2", "TPC3", "HATPC_top", "HATPC_bottom"]
     assert stats.upgrade_volume_ratio() == pytest.approx(1.2610623503, rel=1e-10)
-    assert limit.UPGRADE_VOLUME_RATIO == stats.upgrade_volume_ratio()
+    assert stats.upgrade_volume_ratio() == limit.UPGRADE_VOLUME_RATIO
 
 
 def test_backgrounds_flag_is_nd280_only():

@@ -14,7 +14,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from t2khnl import xsec
+from t2khnl import siren_tables, xsec, xsec_cache
 from t2khnl.errors import ComputationError, InputError
 
 DarkNews = pytest.importorskip("DarkNews")
@@ -328,7 +328,7 @@ def test_coherent_only_has_inert_hydrogen():
 def test_scientific_text_round_trips(values):
     """SIREN's parser reads back what was written, to the 10 significant digits written."""
     values = np.array(values)
-    text = xsec._scientific_text(values, values[::-1]).decode()
+    text = siren_tables._scientific_text(values, values[::-1]).decode()
     rows = text.splitlines()
     assert len(rows) == values.size
     parsed = np.array([[float(v) for v in row.split()] for row in rows])
@@ -338,7 +338,7 @@ def test_scientific_text_round_trips(values):
     if values[3] == 9.99999999996e2:
         assert rows[3].split()[0] == "1.000000000e+003"  # mantissa rounded up to 10
     with pytest.raises(ComputationError, match="finite positive"):
-        xsec._scientific_text(np.array([1.0, 0.0]))
+        siren_tables._scientific_text(np.array([1.0, 0.0]))
 
 
 def test_grid_text_is_the_rows_of_the_grid():
@@ -348,7 +348,7 @@ def test_grid_text_is_the_rows_of_the_grid():
     energies, zs = np.geomspace(0.1, 30.0, 7), np.geomspace(1e-9, 1.0, 5)
     values = rng.lognormal(-80.0, 20.0, (7, 5))
     ee, zz = np.meshgrid(energies, zs, indexing="ij")
-    assert xsec._grid_text(energies, zs, values) == xsec._scientific_text(
+    assert siren_tables._grid_text(energies, zs, values) == siren_tables._scientific_text(
         ee.ravel(), zz.ravel(), values.ravel())
 
 
@@ -468,7 +468,7 @@ def test_table_cache_key(tmp_path, monkeypatch):
         path(targets=(C12, O16, PB208)),
         path(channel="p-el"),
     ]
-    monkeypatch.setattr(xsec, "__version__", "99.0")
+    monkeypatch.setattr(xsec_cache, "__version__", "99.0")
     others.append(path())
     monkeypatch.setattr(DarkNews, "__version__", "99.0")
     others.append(path())
