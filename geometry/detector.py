@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from .spec import (
     FiducialBox,
     available_models,
     canonical_name,
+    parse_decay_regions,
     parse_fiducial_boxes,
     read_spec,
     resolve_variant,
@@ -60,6 +61,9 @@ class DetectorGeometry:
         materials_path: materialised SIREN ``materials.dat``.
         base: base model as named in the YAML (``"siren:ND280/ND280-v1"``).
         fiducial: the fiducial boxes.
+        decay_regions: other sets of boxes a preset may count decays in instead of the
+            fiducial boxes (``decay_regions`` of the YAML, e.g. ``tpc_gas``: the TPCs'
+            whole drift-gas volumes), by name; see :meth:`decay_boxes`.
         gas_sectors: names of the sectors that are TPC / HA-TPC drift gas.
         region_rules: ``(region, sector-name glob patterns)`` pairs; first match wins.
         provenance: free-text notes on where the variant's numbers come from.
@@ -76,7 +80,27 @@ class DetectorGeometry:
     gas_sectors: tuple[str, ...]
     region_rules: tuple[tuple[str, tuple[str, ...]], ...]
     provenance: tuple[str, ...] = ()
+    decay_regions: Mapping[str, tuple[FiducialBox, ...]] = field(default_factory=dict)
     _region_cache: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    # -- decay regions ------------------------------------------------------------------
+    def decay_boxes(self, region: str) -> tuple[FiducialBox, ...]:
+        """The boxes decays are counted in for a preset's ``decay_region``.
+
+        Args:
+            region: ``"fiducial"`` (the fiducial boxes) or a name of :attr:`decay_regions`
+                (``"tpc_gas"``: each TPC's whole gas volume, named as its fiducial box).
+
+        Raises:
+            InputError: an unknown region.
+        """
+        if region == "fiducial":
+            return self.fiducial
+        if region not in self.decay_regions:
+            valid = ", ".join(["fiducial", *self.decay_regions])
+            msg = f"no decay region {region!r} in geometry {self.name}; valid: {valid}"
+            raise InputError(msg)
+        return self.decay_regions[region]
 
     # -- fiducial volumes ---------------------------------------------------------------
     @property
@@ -425,6 +449,7 @@ def load(
         gas_sectors=gas,
         region_rules=rules,
         provenance=tuple(str(p).strip() for p in var.get("provenance", [])),
+        decay_regions=parse_decay_regions(spec.get("decay_regions", {}), fid_entries, where),
     )
     _LOADED[key] = geom
     return geom

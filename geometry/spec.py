@@ -169,6 +169,28 @@ def parse_fiducial_boxes(
     return tuple(boxes)
 
 
+
+def parse_decay_regions(spec: Any, fiducial: Sequence[Mapping[str, Any]],
+                        where: str) -> dict[str, tuple[FiducialBox, ...]]:
+    """The ``decay_regions`` of a geometry YAML: name -> boxes, one per fiducial box and
+    named as it (the selections' fiducial-volume cuts name the boxes)."""
+    if not isinstance(spec, Mapping):
+        msg = f"{where}: decay_regions must map a region name to a list of boxes"
+        raise DataFileError(msg)
+    names = [str(e["name"]) for e in fiducial]
+    regions = {}
+    for region, entries in spec.items():
+        if region == "fiducial" or not isinstance(entries, list):
+            msg = f"{where}: decay region {region!r} must be a list of boxes, not 'fiducial'"
+            raise DataFileError(msg)
+        boxes = parse_fiducial_boxes(entries, where)
+        if [b.name for b in boxes] != names:
+            msg = (f"{where}: decay region {region!r} must name its boxes as the fiducial "
+                   f"boxes, in order ({', '.join(names)})")
+            raise DataFileError(msg)
+        regions[str(region)] = boxes
+    return regions
+
 def fiducial_entries(name: str, variant: str = DEFAULT_VARIANT) -> list[dict[str, Any]]:
     """The fiducial entries of a model's variant as written in its YAML file."""
     stem = canonical_name(name)

@@ -33,11 +33,14 @@ class Step:
         name: what this step changed (the start's name for step 0).
         why: the reason for the change.
         preset: the full preset after the change.
+        evidence: where the change is shown: the authors' file and line and/or the
+            in-project test (``tests/<file>.py::<test>``); empty for the start.
     """
 
     name: str
     why: str
     preset: dict[str, Any]
+    evidence: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,8 @@ def steps() -> list[Step]:
     """The walk: the starting preset, then one :class:`Step` per change, in order.
 
     Raises:
-        InputError: a step sets a key the preset schema does not know, or the walk does not
-            end at its ``end`` preset.
+        InputError: a step sets a key the preset schema does not know or cites no evidence,
+            or the walk does not end at its ``end`` preset.
     """
     spec = _walk_spec()
     current = config.load(spec["start"])
@@ -78,12 +81,16 @@ def steps() -> list[Step]:
         if unknown:
             msg = f"walk step {index} ({entry['name']}) sets unknown keys {sorted(unknown)}"
             raise InputError(msg)
+        evidence = " ".join(str(entry.get("evidence") or "").split())
+        if not evidence:
+            msg = f"walk step {index} ({entry['name']}) cites no evidence"
+            raise InputError(msg)
         current = config.validate({
             **current, **entry["set"], "name": f"walk-{index}-{_slug(entry['name'])}",
             "description": f"{spec['start']} up to step {index} of presets/walk.yaml "
                            f"({entry['name']})",
         })
-        out.append(Step(entry["name"], " ".join(entry["why"].split()), current))
+        out.append(Step(entry["name"], " ".join(entry["why"].split()), current, evidence))
     end = config.load(spec["end"])
     if _settings(current) != _settings(end):
         differ = sorted(k for k in end if k not in _LABEL_KEYS and current.get(k) != end[k])
@@ -186,6 +193,7 @@ def markdown(results: list[StepResult]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
         previous = by_mass
     notes = [f"- **{index}. {res.step.name}**: {res.step.why}"
+             + (f" Evidence: {res.step.evidence}" if res.step.evidence else "")
              for index, res in enumerate(results)]
     return "\n".join([*lines, "", *notes]) + "\n"
 

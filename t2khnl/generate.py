@@ -172,7 +172,8 @@ def _targets(geometry: Any) -> list[int]:
 #: Preset keys the simulated events depend on (with the primary the RHC beam injects);
 #: the others (BR, cuts, statistics, exposure) act on the events afterwards.
 SIMULATION_KEYS = ("geometry_variant", "channels", "injection", "width_convention",
-                   "survival_to_fiducial", "pauli_blocking", "wrong_sign_component")
+                   "survival_to_fiducial", "pauli_blocking", "wrong_sign_component",
+                   "decay_region")
 #: Samples :func:`simulate` keeps: a limit step's two beams.
 _KEPT_SAMPLES = 2
 
@@ -360,7 +361,7 @@ def _sample(geometry: Any, flux: Flux, mass_gev: float, d_gev_inv: float, *,
     )
     setup = Setup(
         detector_model=geometry.detector_model,
-        boxes=geometry.fiducial,
+        boxes=geometry.decay_boxes(cfg["decay_region"]),
         processes=processes,
         flux=(flux.energy_centers_gev, flux.flux),
         primary_pdg=primary,
@@ -374,9 +375,10 @@ def _sample(geometry: Any, flux: Flux, mass_gev: float, d_gev_inv: float, *,
         width_convention=cfg["width_convention"], survival=cfg["survival_to_fiducial"],
         upstream_m=upstream_m, radius_margin_m=inj["radius_margin_m"],
         window_lengths=window_lengths(cfg), allocation=allocation, progress=progress,
+        d_min_gev_inv=min(d_gev_inv, d_min_gev_inv or d_gev_inv),
     )
     return _Sample(events, upstream_m, sorted({int(k[0]) for k in tables}),
-                   strata_attempts(n_events, len(geometry.fiducial), upstream_m, allocation))
+                   strata_attempts(n_events, len(setup.boxes), upstream_m, allocation))
 
 
 class Setup(NamedTuple):
@@ -426,6 +428,7 @@ def generate_events(
     window_lengths: float | None = None,
     allocation: ArrayLike | None = None,
     progress: Callable[[int], object] | None = None,
+    d_min_gev_inv: float | None = None,
 ) -> ak.Array:
     """Inject upscatters in front of every fiducial box and decay the HNLs inside it.
 
@@ -464,9 +467,16 @@ def generate_events(
         allocation: shares of ``n_events`` per stratum, shape (boxes, layers); default
             equal (see :func:`strata_attempts`).
         progress: called with the number of attempts made since its last call.
+        d_min_gev_inv: smallest coupling [GeV^-1] the events will be reweighted to
+            (:mod:`t2khnl.reweight`; default ``d_gev_inv``). An event is kept if its HNL
+            decays in the box with non-zero probability at ``d_gev_inv`` or at
+            ``d_min_gev_inv``: a vertex beyond the window (or far enough upstream for its
+            survival to underflow) at ``d_gev_inv`` can count at a smaller coupling, whose
+            decay length is longer. Such events carry ``weight`` 0.
 
     Returns:
-        One record per event with a non-zero decay probability (fields in README.md).
+        One record per event with a non-zero decay probability at ``d_gev_inv`` or
+        ``d_min_gev_inv`` (fields in README.md).
     """
     parts = []
     edges = _strata_m(upstream_m)
@@ -494,7 +504,8 @@ def generate_events(
             )
             rng = np.random.default_rng([seed, index, layer])
             decays = _decays_in_box(rng, sample, index, box, setup, mass_gev, d_gev_inv,
-                                    width_convention, survival, window_lengths)
+                                    width_convention, survival, window_lengths,
+                                    d_min_gev_inv=d_min_gev_inv)
             parts.append(ak.with_field(decays, np.full(len(decays), layer, dtype=np.int32),
                                        "layer"))
     return ak.concatenate(parts)
@@ -573,9 +584,12 @@ def _decays_in_box(
     width_convention: str,
     survival: bool,
     window_lengths: float | None,
+    *,
+    d_min_gev_inv: float | None = None,
 ) -> ak.Array:
     """Give one box's upscatters their channel, incoming neutrino, decay probability, decay
-    vertex and e+e- pair."""
+    vertex and e+e- pair; keep those that decay in the box at ``d_gev_inv`` or at
+    ``d_min_gev_inv`` (see :func:`generate_events`)."""
     boxes = decay.Boxes((box.name,), box.centre[None, :], box.widths[None, :])
     chosen = nucleons.reassign(rng, sample.energy_gev, sample.target_pdg, sample.hnl_p4_gev,
                                sample.recoil_p4_gev, setup.tables, mass_gev,
@@ -595,8 +609,16 @@ def _decays_in_box(
     cross = decay.crossings(origin, p3, boxes)
     prob = decay.decay_probability(cross.t_in_m, cross.t_out_m, length[:, None],
                                    survival=survival, window_lengths=window_lengths)
-    _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, prob)
-    keep = (prob[:, 0] > 0) & (upscatter_weight > 0)
+    reach = prob
+    if d_min_gev_inv is not None and d_min_gev_inv < d_gev_inv:
+        # the decay length at d_min, as t2khnl.reweight scales it
+        longest = length[:, None] / (d_min_gev_inv / d_gev_inv) ** 2
+        with np.errstate(under="ignore"):
+            at_min = decay.decay_probability(cross.t_in_m, cross.t_out_m, longest,
+                                             survival=survival, window_lengths=window_lengths)
+        reach = np.where(prob > 0, prob, at_min)
+    _, vertex = decay.sample_vertices(rng, origin, p3, cross, length, reach)
+    keep = (reach[:, 0] > 0) & (upscatter_weight > 0)
     e_plus, e_minus, nu_out = model.sample_pair(rng, hnl_p4[keep], mass_gev)
     n_kept = int(keep.sum())
     columns: dict[str, Any] = {
@@ -780,7 +802,8 @@ def _metadata(
 
     detector, beam = run["detector"], run["beam"]
     pot = cfg["exposure_pot"][detector][beam]
-    boxes = [b.name for b in geometry.fiducial]
+    decay_boxes = geometry.decay_boxes(cfg["decay_region"])
+    boxes = [b.name for b in decay_boxes]
     return {
         "mass_gev": run["mass_gev"],
         "d_gev_inv": run["d_gev_inv"],
@@ -793,18 +816,20 @@ def _metadata(
         "width_convention_note": _WIDTH_NOTES[cfg["width_convention"]],
         "channels": cfg["channels"],
         "survival_to_fiducial": cfg["survival_to_fiducial"],
+        "decay_region": cfg["decay_region"],
         "primary": "nu_mu" if beam == "fhc" or cfg["rhc_primary"] == "nu_mu" else "nu_mu_bar",
         "wrong_sign_component": cfg["wrong_sign_component"],
         "pauli_blocking": cfg["pauli_blocking"],
         "channel_codes": nucleons.CHANNEL_CODES,
-        "weight_convention": "expected HNL decays in the fiducial volumes per POT, before "
+        "weight_convention": "expected HNL decays in the boxes of fiducial_volumes (the preset's "
+        "decay_region) per POT, before "
         "BR(ee), cuts and efficiency; sum(weight) * POT = expected decays",
         "nominal_pot": pot,
         **_expectations(events, pot, boxes),
         "regions": list(REGIONS),
         "fiducial_volumes": [
             {"name": b.name, "centre_m": b.centre.tolist(), "widths_m": b.widths.tolist()}
-            for b in geometry.fiducial
+            for b in decay_boxes
         ],
         "injection_upstream_m": run["upstream_m"],
         "strata": {"layer_edges_m": _strata_m(run["upstream_m"]).tolist(),

@@ -285,7 +285,7 @@ class _Recording(dict):
 
 @pytest.fixture
 def walk_presets(tmp_path):
-    """The walk's step presets as files (steps 3 and 4 differ only in the BR formula)."""
+    """The walk's step presets as files (steps 4 and 5 differ only in the BR formula)."""
     import yaml
 
     from t2khnl import compare
@@ -326,11 +326,104 @@ def test_simulate_reuses_a_sample_across_analysis_only_changes(monkeypatch, walk
     monkeypatch.setattr(generate, "generate_events", counting)
     generate._SAMPLES.clear()
     args = ("upgrade", "rhc", 0.3, 1e-6)
-    first = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[3])
-    again = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[4])
+    first = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[4])
+    again = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[5])
     assert len(calls) == 1
     assert again.events is first.events
     assert again.metadata["preset"] != first.metadata["preset"]
-    generate.simulate(*args, n_events=300, seed=6, preset=walk_presets[4])
-    generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[7])  # nu_mu-bar
+    generate.simulate(*args, n_events=300, seed=6, preset=walk_presets[5])
+    generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[8])  # nu_mu-bar
     assert len(calls) == 3
+
+
+def test_windowed_sample_reweights_down_to_d_min(toy):
+    """Without survival (``published``), a vertex counts only within 3 decay lengths of the
+    box. A sample generated at d0 and reweighted to d0 / 10 (decay lengths 100x longer)
+    must keep the vertices 3 L(d0)-3 L(d0/10) upstream, which decay at d0 / 10 only:
+    reweighted with ``d_min_gev_inv`` it equals a direct simulation at d0 / 10; without it
+    (the sample tied to d0's window) it misses the slab's decays."""
+    from t2khnl import reweight
+
+    d0 = _d_for_length(0.05)  # 5 cm at 1 GeV: the slab, 2.5-3 m upstream, is out of 3 L
+    d = d0 / 10
+
+    def run(coupling, seed, d_min=None):
+        return generate.generate_events(
+            _setup(toy, coupling), MASS_GEV, coupling, n_events=40_000, seed=seed,
+            width_convention="corrected", survival=False, window_lengths=3.0,
+            upstream_m=3.2, radius_margin_m=0.0, d_min_gev_inv=d_min,
+        )
+
+    direct = np.asarray(run(d, 32)["weight"])
+    kept = run(d0, 31, d_min=d)
+    reweighted = reweight.reweight(kept, d, d_ref_gev_inv=d0, survival=False, window_lengths=3.0)
+    sigma = math.hypot(math.sqrt((reweighted**2).sum()), math.sqrt((direct**2).sum()))
+    assert abs(reweighted.sum() - direct.sum()) < 3 * sigma
+    assert abs(reweighted.sum() / direct.sum() - 1) < 0.05
+    # the events added for d_min carry no weight at d0: the d0 yield is unchanged
+    at_d0 = np.asarray(run(d0, 31)["weight"])
+    assert np.asarray(kept["weight"]).sum() == pytest.approx(at_d0.sum(), rel=1e-12)
+    assert np.all(np.isfinite(np.asarray(kept["dec_z"])))
+    tied = reweight.reweight(run(d0, 31), d, d_ref_gev_inv=d0, survival=False,
+                             window_lengths=3.0)
+    assert tied.sum() < 0.5 * direct.sum()  # what the d0-tied sample gave
+
+
+def test_simulate_keeps_events_for_the_scans_smallest_coupling(monkeypatch):
+    """simulate() hands the smallest coupling of the scan to the generator's keep rule."""
+    seen = {}
+
+    def fake(setup, mass_gev, d_gev_inv, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(generate, "generate_events", fake)
+    monkeypatch.setattr(generate, "_SAMPLES", {})
+    with pytest.raises(RuntimeError, match="stop"):
+        generate.simulate("nd280", "fhc", 0.1, 1e-6, n_events=300, seed=5, preset="published",
+                          d_min_gev_inv=1e-8)
+    assert seen["d_min_gev_inv"] == 1e-8
+
+
+def test_gas_region_yield_is_the_volume_ratio(toy):
+    """Long-lived limit (L = 2 km, 4000x the box depth): an HNL line crossing a box decays
+    there with probability depth / L, so with a beam and media uniform across both boxes
+    the yields go as the boxes' volumes. The TPC gas box (2.47 x 2.47 x 0.97 m) against
+    the fiducial box (1.70 x 1.96 x 0.563 m), as the tpc_gas and fiducial decay regions."""
+    fiducial = SimpleNamespace(name="TPC", centre=np.zeros(3), widths=np.array([1.70, 1.96, 0.563]))
+    gas = SimpleNamespace(name="TPC", centre=np.zeros(3), widths=np.array([2.47, 2.47, 0.97]))
+    d = _d_for_length(2000.0)
+    yields = []
+    for seed, box in ((41, fiducial), (42, gas)):
+        events = generate.generate_events(
+            _setup(toy, d)._replace(boxes=(box,)), MASS_GEV, d, n_events=20_000, seed=seed,
+            width_convention="corrected", survival=True, upstream_m=3.2, radius_margin_m=0.0)
+        weight = np.asarray(events["weight"])
+        yields.append((weight.sum(), math.sqrt((weight**2).sum())))
+    ratio = yields[1][0] / yields[0][0]
+    error = ratio * math.hypot(yields[0][1] / yields[0][0], yields[1][1] / yields[1][0])
+    volumes = np.prod(gas.widths) / np.prod(fiducial.widths)  # 3.15
+    assert abs(ratio - volumes) < 3 * error
+    assert ratio == pytest.approx(volumes, rel=0.03)
+
+
+def test_simulate_counts_decays_in_the_presets_decay_region(monkeypatch):
+    """published generates in SIREN's TPC gas boxes, corrected in the fiducial boxes; the
+    ntuple metadata lists the boxes used (the selection's containment check reads them)."""
+    from t2khnl.geometry import load
+
+    seen = []
+
+    def fake(setup, mass_gev, d_gev_inv, **kwargs):
+        seen.append(setup.boxes)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(generate, "generate_events", fake)
+    monkeypatch.setattr(generate, "_SAMPLES", {})
+    for preset in ("published", "corrected"):
+        with pytest.raises(RuntimeError, match="stop"):
+            generate.simulate("upgrade", "fhc", 0.1, 1e-6, n_events=300, seed=5, preset=preset)
+    gas = load("nd280upgrade", "published").decay_boxes("tpc_gas")
+    assert seen[0] == gas and len(gas) == 5
+    assert seen[1] == load("nd280upgrade", "corrected").fiducial
+    assert [np.prod(b.widths) for b in seen[0][3:]] == pytest.approx([1.70 * 0.70 * 2.0] * 2)

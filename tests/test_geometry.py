@@ -173,6 +173,28 @@ def test_fiducial_boxes_inside_one_gas_volume(cache: Path, name: str, variant: s
         assert np.all(np.abs(box.centre - centre) + 0.5 * box.widths <= 0.5 * widths + 1e-12)
 
 
+@pytest.mark.parametrize(("name", "variant"), MODELS)
+def test_tpc_gas_decay_region_is_sirens_gas_boxes(cache: Path, name: str, variant: str) -> None:
+    """Each tpc_gas box is exactly the SIREN GAS sector holding its fiducial box (same
+    centre and widths as the model declares), and together they are all the gas sectors."""
+    geo = _load(cache, name, variant)
+    gas = geo.decay_boxes("tpc_gas")
+    assert [b.name for b in gas] == list(geo.fiducial_names)
+    matched = []
+    for fid, box in zip(geo.fiducial, gas, strict=True):
+        (sector,) = set(geo.sector_at(fid.centre[None]))
+        centre, widths = geo.sector_box(sector)
+        assert np.array_equal(box.centre, centre) and np.array_equal(box.widths, widths), sector
+        matched.append(sector)
+    assert sorted(matched) == sorted(geo.gas_sectors)
+    assert geo.decay_boxes("fiducial") == geo.fiducial
+    # ND280's TPC gas box is 3.15x its fiducial box (2.47 x 2.47 x 0.97 m vs 1.70 x 1.96 x 0.563)
+    ratio = np.prod(gas[0].widths) / np.prod(geo.fiducial[0].widths)
+    assert ratio == pytest.approx(2.47 * 2.47 * 0.97 / (1.70 * 1.96 * 0.563))
+    with pytest.raises(InputError, match=r"no decay region 'drift'.*fiducial, tpc_gas"):
+        geo.decay_boxes("drift")
+
+
 # ------------------------------------------------------------------------------ regions
 @pytest.mark.parametrize(("name", "variant"), MODELS)
 def test_regions(cache: Path, name: str, variant: str) -> None:

@@ -122,6 +122,34 @@ def test_walk_goes_from_published_to_corrected_one_change_at_a_time():
         assert changed and changed <= set(entry["set"])
 
 
+def test_every_walk_step_cites_its_evidence():
+    """Each step names the authors' file and line or an in-project test, and every cited
+    test exists."""
+    import re
+    from pathlib import Path
+
+    tests_dir = Path(__file__).parent
+    steps = compare.steps()
+    assert steps[1].name.startswith("decay region") and steps[1].preset["decay_region"] == (
+        "fiducial") and steps[0].preset["decay_region"] == "tpc_gas"
+    for step in steps[1:]:
+        cited = re.findall(r"tests/(test_\w+\.py)::(\w+)", step.evidence)
+        authors = re.search(r"\.(py|dat|ipynb|csv|txt):?\d*|:\d+", step.evidence)
+        assert cited or authors, step.name
+        for filename, test in cited:
+            source = (tests_dir / filename).read_text()
+            assert re.search(rf"^def {test}\(", source, re.MULTILINE), (step.name, test)
+
+
+def test_a_walk_step_without_evidence_is_refused(monkeypatch):
+    spec = compare._walk_spec()
+    bare = [{k: v for k, v in entry.items() if k != "evidence"} if i == 2 else entry
+            for i, entry in enumerate(spec["steps"])]
+    monkeypatch.setattr(compare, "_walk_spec", lambda: {**spec, "steps": bare})
+    with pytest.raises(InputError, match=r"walk step 3 .* cites no evidence"):
+        compare.steps()
+
+
 def test_a_walk_that_misses_the_end_is_refused(monkeypatch):
     spec = compare._walk_spec()
     monkeypatch.setattr(compare, "_walk_spec", lambda: {**spec, "steps": spec["steps"][:-1]})
