@@ -479,7 +479,7 @@ def _exact_cls(
     n_obs, aux = data[:n_main], data[n_main:]
     only_poi = model.config.npars == 1
     if only_poi and np.all(n_obs == 0):
-        # q̃(0) = 2 Σ s is the maximum of q̃ (see the module docstring): CLs = exp(-Σ s).
+        # q̃(0) = 2 Σ s is the maximum of q̃ (docs/statistics.md): CLs = exp(-Σ s).
         s = _rates(model, mu) - _rates(model, 0.0)
         return math.exp(-float(np.sum(s)))
     init, bounds, fixed = _fit_setup(model)
