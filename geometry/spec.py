@@ -218,6 +218,10 @@ def fiducial_volume_m3(name: str, variant: str = DEFAULT_VARIANT) -> float:
     """Summed volume of a model's fiducial boxes [m³] (they do not overlap).
 
     The same sum as :attr:`DetectorGeometry.fiducial_volume`, from the YAML file alone.
+
+    Examples:
+        >>> round(fiducial_volume_m3("nd280"), 6)  # three TPCs of 1.70 x 1.96 x 0.563 m
+        5.627748
     """
     widths = np.array([box.widths for box in fiducial_boxes(name, variant)])
     return float(np.prod(widths, axis=1).sum())

@@ -127,6 +127,12 @@ def rho(mass_gev: npt.ArrayLike, u2: float = 1.0) -> FloatArray:
 
     Raises:
         InputError: a negative or non-finite mass.
+
+    Examples:
+        >>> round(float(rho(1e-6, u2=1e-4)), 12)  # massless limit: |U|²
+        0.0001
+        >>> float(rho(KINEMATIC_ENDPOINT_GEV))
+        0.0
     """
     m = np.asarray(mass_gev, dtype=float)
     if not np.all(np.isfinite(m)) or np.any(m < 0):

@@ -97,6 +97,9 @@ def mu_tr_from_d(d_gev_inv: ArrayLike) -> NDArray[np.float64] | float:
 
     Returns:
         mu_tr [GeV^-1], same shape as the input.
+
+    >>> mu_tr_from_d(5e-7)
+    1e-06
     """
     return 2.0 * _as_float_array(d_gev_inv, "d_gev_inv", allow_zero=True)
 
@@ -109,6 +112,9 @@ def d_from_mu_tr(mu_tr_gev_inv: ArrayLike) -> NDArray[np.float64] | float:
 
     Returns:
         d [GeV^-1], same shape as the input.
+
+    >>> d_from_mu_tr(2.5e-6)
+    1.25e-06
     """
     return 0.5 * _as_float_array(mu_tr_gev_inv, "mu_tr_gev_inv", allow_zero=True)
 
@@ -128,6 +134,11 @@ def width_nu_gamma_gev(
 
     Returns:
         Γ [GeV], broadcast over the inputs.
+
+    DarkNews's width is half the corrected one:
+
+    >>> float(width_nu_gamma_gev(0.47, 1e-6, "darknews") / width_nu_gamma_gev(0.47, 1e-6))
+    0.5
     """
     check_choice("convention", convention, _CONVENTIONS)
     m = _as_float_array(mass_gev, "mass_gev")

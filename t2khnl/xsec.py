@@ -145,7 +145,11 @@ def _loglog(
 
 
 def threshold_energy(mass_gev: float, target_mass_gev: float) -> float:
-    """Neutrino energy threshold [GeV] of nu A -> N A: m + m^2 / (2 M), masses in GeV."""
+    """Neutrino energy threshold [GeV] of nu A -> N A: m + m^2 / (2 M), masses in GeV.
+
+    >>> threshold_energy(0.5, 1.0)  # 0.5 + 0.25 / 2
+    0.625
+    """
     return mass_gev + mass_gev**2 / (2.0 * target_mass_gev)
 
 
@@ -554,7 +558,11 @@ def _checked_channels(channels: Iterable[str]) -> tuple[str, ...]:
 
 
 def nucleon_count(pdg: int, channel: str) -> int:
-    """Protons (p-el) or neutrons (n-el) of the nucleus with PDG code ``100ZZZAAA0``."""
+    """Protons (p-el) or neutrons (n-el) of the nucleus with PDG code ``100ZZZAAA0``.
+
+    >>> nucleon_count(1000060120, "p-el"), nucleon_count(1000080160, "n-el")
+    (6, 8)
+    """
     z, a = _zpad(pdg)
     return z if channel == "p-el" else a - z
 
