@@ -11,6 +11,7 @@ the agreement metric are :mod:`t2khnl.kaon_reference`.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
@@ -586,18 +587,13 @@ def mixing_width_bound_gev(mass_gev: npt.ArrayLike, u2: npt.ArrayLike) -> FloatA
     return np.asarray(np.asarray(u2, dtype=float) * _G_FERMI_GEV2**2 * m**3 * (leptonic + hadronic))
 
 
-#: Names of :mod:`t2khnl.kaon_reference` (AFH's curve, the agreement metric), still
-#: reachable as ``kaon.<name>``.
+#: Names of :mod:`t2khnl.kaon_reference` (AFH's curve), reachable as ``kaon.<name>``.
 _MOVED = ("AFHCurve", "Agreement", "agreement", "read_afh")
 
 
 def __getattr__(name: str) -> Any:
-    """Resolve the names of :data:`_MOVED` on first use (that module imports this one)."""
-    if name in _MOVED:
-        from . import kaon_reference
-
-        value = getattr(kaon_reference, name)
-        globals()[name] = value
-        return value
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+    """Import a name of :data:`_MOVED` when used (that module imports this one)."""
+    if name not in _MOVED:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(".kaon_reference", __package__), name)

@@ -5,22 +5,23 @@ dsigma/dQ^2, evaluated on a grid (vectorised over energy and Q^2) and integrated
 Gauss-Legendre quadrature in ln Q^2 (:func:`build_tables`). Every table is for
 d = 1 GeV^-1 (cross sections scale as d^2; DarkNews's ``mu_tr_mu4`` = 2 d), summed over the
 two HNL helicities, in cm^2 with energies in GeV. Channels: ``coherent``, ``p-el`` (Z x the
-free proton), ``n-el`` ((A - Z) x the free neutron). The conventions and their checks are
-in docs/xsec.md. The disk cache is :mod:`t2khnl.xsec_cache`, SIREN's files and objects
-:mod:`t2khnl.siren_tables` (both also reachable here: ``xsec.cached_tables``, ...).
+free proton), ``n-el`` ((A - Z) x the free neutron); conventions and checks: docs/xsec.md.
+The disk cache is :mod:`t2khnl.xsec_cache`, SIREN's tables :mod:`t2khnl.siren_tables`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import form_factors
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -238,58 +239,6 @@ def nucleus_name(pdg: int) -> str:
     raise InputError(msg)
 
 
-class _LastCallCache:
-    """Remember a form-factor function's last input and output (same values -> same output).
-
-    DarkNews evaluates the nuclear form factor twice per amplitude call (EM and NC slots hold
-    the same function) and we call the amplitude once per helicity on identical Q^2 arrays:
-    caching cuts the dominant cost (the Fourier-Bessel sum) by 4 without changing a value.
-    """
-
-    def __init__(self, func: Any) -> None:
-        self.func = func
-        self.last_in: NDArray[np.float64] | None = None
-        self.last_out: Any = None
-
-    def __call__(self, q2: Any) -> Any:
-        q2 = np.asarray(q2)
-        if (self.last_in is None or self.last_in.shape != q2.shape
-                or not np.array_equal(self.last_in, q2)):
-            self.last_out = self.func(q2)
-            self.last_in = q2.copy()
-        return self.last_out
-
-
-def _fast_form_factor(func: Any) -> Any:
-    """Plain-numpy copy of DarkNews's Fourier-Bessel nuclear form factor (same formula).
-
-    ``DarkNews.nuclear_tools.nuclear_F1_fourier_bessel_EM`` recomputes sin(qR)/(qR) with
-    masked arrays for each of its ~15 terms; this evaluates it once and sums the terms as a
-    matrix product (~10x faster; equal to DarkNews's to rounding, see the tests). Other form
-    factors (e.g. the symmetrised Fermi one of He4) are returned unchanged.
-    """
-    from DarkNews import const
-    from DarkNews.nuclear_tools import nuclear_F1_fourier_bessel_EM
-
-    if not (isinstance(func, partial) and func.func is nuclear_F1_fourier_bessel_EM):
-        return func
-    coeff = np.asarray(func.keywords["array_coeff"], dtype=float)
-    radius, ai = coeff[-1], coeff[:-1]
-    idx = np.nonzero(ai)[0]
-    n = idx + 1.0
-    signed = ai[idx] * (-1.0) ** n * radius**3
-    norm = np.sum(radius**3 * (-1.0) ** n / np.pi**2 / n**2 * ai[idx])
-
-    def form_factor(q2: Any) -> Any:
-        x = np.sqrt(np.asarray(q2, dtype=float)).ravel() * const.fm_to_GeV * radius
-        with np.errstate(divide="ignore", invalid="ignore"):
-            j0 = np.where(x > 0, np.sin(x) / np.where(x > 0, x, 1.0), 1.0)
-        terms = signed[None, :] / ((n[None, :] * np.pi) ** 2 - x[:, None] ** 2)
-        return np.abs(j0 * terms.sum(axis=1) / norm)
-
-    return form_factor
-
-
 def _route_darknews_logs() -> None:
     """DarkNews attaches its own stdout handlers; send its records through ours instead
     (stderr via the CLI's logging set-up), so stdout keeps only our results.
@@ -297,7 +246,7 @@ def _route_darknews_logs() -> None:
     Its warnings are raised to errors only: the one it repeats for every table ("nuclear
     density for <nucleus> not tabulated ... symmetrized Fermi form factor") states the
     form factor DarkNews uses for those nuclei, which these tables keep (see
-    :func:`_fast_form_factor`), not a problem of the run.
+    :func:`t2khnl.form_factors.fast_form_factor`), not a problem of the run.
     """
     for name in ("logger.DarkNews", "prettyprinter.DarkNews"):
         logging.getLogger(name).handlers.clear()
@@ -373,7 +322,7 @@ def _processes(mass_gev: float, pdg: int, channel: str) -> list[Any]:
     # DarkNews sets the form factors (F1_EM, F1_NC) on the instance, untyped.
     target: Any = NuclearTarget(nucleus_name(pdg))
     if target.is_nucleus:
-        cached = _LastCallCache(_fast_form_factor(target.F1_EM))
+        cached = form_factors.LastCallCache(form_factors.fast_form_factor(target.F1_EM))
         if target.F1_NC is target.F1_EM:
             target.F1_NC = cached
         target.F1_EM = cached
@@ -590,19 +539,14 @@ def _zpad(pdg: int) -> tuple[int, int]:
     return (pdg // 10000) % 1000, (pdg // 10) % 1000
 
 
-#: Public functions of the modules split off this one, still reachable as ``xsec.<name>``:
-#: the disk cache (:mod:`t2khnl.xsec_cache`) and SIREN's tables (:mod:`t2khnl.siren_tables`).
+#: Functions of the modules split off this one, reachable as ``xsec.<name>``.
 _MOVED = {"cached_tables": "xsec_cache", "tables_cache_path": "xsec_cache",
           "siren_cross_sections": "siren_tables", "write_siren_table_files": "siren_tables"}
 
 
 def __getattr__(name: str) -> Any:
-    """Resolve the names of :data:`_MOVED` on first use (those modules import this one)."""
-    if name in _MOVED:
-        import importlib
-
-        value = getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-        globals()[name] = value
-        return value
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+    """Import a name of :data:`_MOVED` when used (those modules import this one)."""
+    if name not in _MOVED:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import files, xsec
+from . import files, form_factors, xsec
 from ._version import __version__
 from .xsec import (
     _BELOW,
@@ -41,9 +41,11 @@ logger = logging.getLogger(__name__)
 __all__ = ["cached_tables", "tables_cache_path"]
 
 
-#: Digest of :mod:`t2khnl.xsec` as imported: t2khnl's version stays put between releases,
-#: so the cache keys carry the code that built the tables.
-_SOURCE_SHA256 = hashlib.sha256(Path(xsec.__file__).read_bytes()).hexdigest()
+#: Digest of :mod:`t2khnl.xsec` and :mod:`t2khnl.form_factors` as imported: t2khnl's
+#: version stays put between releases, so the cache keys carry the code that built the tables.
+_SOURCE_SHA256 = hashlib.sha256(b"".join(
+    Path(module.__file__).read_bytes() for module in (xsec, form_factors)
+    if module.__file__ is not None)).hexdigest()
 #: Array fields of :class:`CrossSectionTable`, stored in the cache files.
 _ARRAY_FIELDS = ("energies_gev", "total_cm2", "diff_energies_gev", "z", "dsigma_dy_cm2")
 
