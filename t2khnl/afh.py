@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import decay, kaon, t2k2019
+from . import decay, kaon, kaon_reference, t2k2019
 from .errors import DataFileError
 from .flux import RAW_TO_SI, verify
 
@@ -163,9 +163,9 @@ class TableLimit(NamedTuple):
     mass_mev: FloatArray
     u2: FloatArray
 
-    def as_curve(self) -> kaon.AFHCurve:
-        """The same as a :class:`t2khnl.kaon.AFHCurve` (exposure ``"nd280_2019"``)."""
-        return kaon.AFHCurve(self.mass_mev, self.u2, "nd280_2019")
+    def as_curve(self) -> kaon_reference.AFHCurve:
+        """The same as a :class:`t2khnl.kaon_reference.AFHCurve` (exposure ``"nd280_2019"``)."""
+        return kaon_reference.AFHCurve(self.mass_mev, self.u2, "nd280_2019")
 
 
 def table_limit(data_dir: str | os.PathLike[str] | None = None) -> TableLimit:

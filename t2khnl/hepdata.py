@@ -484,7 +484,7 @@ def write_likelihoods(
     Returns:
         The archive's path.
     """
-    from .stats import patchset_json, workspace_json
+    from .counting import patchset_json, workspace_json
 
     target = Path(path)
     files = {

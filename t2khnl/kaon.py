@@ -11,7 +11,6 @@ the agreement metric are :mod:`t2khnl.kaon_reference`.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -28,9 +27,6 @@ import yaml
 from . import decay, model, select, t2k2019
 from .errors import DataFileError, InputError
 from .flux import RAW_TO_SI, verify
-
-if TYPE_CHECKING:
-    from .kaon_reference import AFHCurve, Agreement, agreement, read_afh
 
 __all__ = [
     "AFH_FULL_OVER_ND280",
@@ -46,13 +42,10 @@ __all__ = [
     "POT_ND280_2019_RHC",
     "POT_T2K_FULL",
     "POT_T2K_FULL_FHC",
-    "AFHCurve",
-    "Agreement",
     "HNLSpectrum",
     "KaonFlux",
     "Kinematics",
     "LimitCurve",
-    "agreement",
     "default_masses_gev",
     "expected_events",
     "hnl_spectrum",
@@ -60,7 +53,6 @@ __all__ = [
     "load_kaon_flux",
     "mixing_width_bound_gev",
     "opening_angle_efficiency",
-    "read_afh",
     "rho",
     "tpc_boxes",
     "tpc_decay_probability",
@@ -585,15 +577,3 @@ def mixing_width_bound_gev(mass_gev: npt.ArrayLike, u2: npt.ArrayLike) -> FloatA
     leptonic = _N_WEAK_LEPTONIC * m**2 / (192 * math.pi**3)
     hadronic = 2 * _F_PION_GEV**2 / (16 * math.pi)
     return np.asarray(np.asarray(u2, dtype=float) * _G_FERMI_GEV2**2 * m**3 * (leptonic + hadronic))
-
-
-#: Names of :mod:`t2khnl.kaon_reference` (AFH's curve), reachable as ``kaon.<name>``.
-_MOVED = ("AFHCurve", "Agreement", "agreement", "read_afh")
-
-
-def __getattr__(name: str) -> Any:
-    """Import a name of :data:`_MOVED` when used (that module imports this one)."""
-    if name not in _MOVED:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(".kaon_reference", __package__), name)

@@ -20,7 +20,7 @@ import awkward as ak
 import hist
 import numpy as np
 
-from . import config, files, generate, model, ntuple, reweight, select, stats, t2k2019
+from . import config, counting, files, generate, model, ntuple, reweight, select, stats, t2k2019
 from .couplings import d_grid
 from .errors import InputError
 
@@ -34,10 +34,6 @@ MIN_N_EFF = 50.0
 #: INSPIRE reference pyhf's patchset schema requires; a placeholder ("ins" + 7 digits) until
 #: the record of arXiv:2412.15051 is known, to be replaced on a HEPData submission.
 HEPDATA_PLACEHOLDER = "ins0000000"
-#: T2K 2019 exposure [POT] and expected e+e-nu backgrounds (PRD 100, 052006).
-POT_2019 = t2k2019.POT
-#: Upgrade / ND280 ratio of the total fiducial TPC volume: (3 TPCs + 2 HA-TPCs) / 3 TPCs.
-UPGRADE_VOLUME_RATIO = stats.upgrade_volume_ratio()
 
 
 class Channel(NamedTuple):
@@ -89,9 +85,9 @@ def exposures(detector: str, cfg: dict[str, Any], pot_total: float | None) -> di
 
 
 def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str, float]:
-    """Expected backgrounds (:func:`t2khnl.stats.t2k_backgrounds`; ``enabled`` is ND280's
+    """Expected backgrounds (:func:`t2khnl.counting.t2k_backgrounds`; ``enabled`` is ND280's
     flag: the upgrade always has them)."""
-    return stats.t2k_backgrounds(detector, pot, nd280_backgrounds=enabled)
+    return counting.t2k_backgrounds(detector, pot, nd280_backgrounds=enabled)
 
 
 def load_channels(mass_dir: str | os.PathLike[str], summary: dict[str, Any]) -> list[Channel]:
@@ -299,17 +295,17 @@ def run(
                for ch in channels}
     files.write_root(out / "histograms.root", histograms(channels, weights))
     d_ws = summary["d_low"] or D_REF_GEV_INV
-    workspace = stats.build_workspace(signal(d_ws), background=background,
+    workspace = counting.build_workspace(signal(d_ws), background=background,
                                       observed=dict.fromkeys(background, 0.0),
                                       flux_xsec=statistics["flux_xsec"])
-    files.write_text(out / f"workspace_{detector}.json", stats.workspace_json(workspace) + "\n")
-    bkg_only, patchset = stats.build_patchset(
+    files.write_text(out / f"workspace_{detector}.json", counting.workspace_json(workspace) + "\n")
+    bkg_only, patchset = counting.build_patchset(
         {(mass_gev, float(d)): signal(float(d)) for d in grid},
         hepdata=HEPDATA_PLACEHOLDER, background=background,
         observed=dict.fromkeys(background, 0.0), flux_xsec=statistics["flux_xsec"],
     )
-    files.write_text(out / f"bkgonly_{detector}.json", stats.workspace_json(bkg_only) + "\n")
-    files.write_text(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
+    files.write_text(out / f"bkgonly_{detector}.json", counting.workspace_json(bkg_only) + "\n")
+    files.write_text(out / f"patchset_{detector}.json", counting.patchset_json(patchset) + "\n")
     files.write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -2,7 +2,8 @@
 came from, its nucleon-level kinematics, and Pauli blocking.
 
 SIREN injects every upscatter on a target nucleus with that nucleus's total cross section
-(coherent + Z x free proton + (A - Z) x free neutron, :func:`t2khnl.xsec.siren_cross_sections`)
+(coherent + Z x free proton + (A - Z) x free neutron,
+:func:`t2khnl.siren_tables.siren_cross_sections`)
 and samples coherent kinematics (the nucleus's mass and differential table). For each event
 :func:`reassign` then
 

@@ -514,14 +514,14 @@ def write_grid_likelihood(out: Path, detector: str) -> None:
     ``patchset_<detector>.json`` (one patch per analysed mass and coupling, pyhf's
     patchset schema; :func:`t2khnl.hepdata.merge_patchsets`), atomically. Nothing is
     written when no mass left a likelihood (all skipped, or a runner that writes none)."""
-    from . import stats
+    from . import counting
     from .hepdata import merge_patchsets, scan_patchset_files
 
     if not any((out / "masses").glob(f"m*/bkgonly_{detector}.json")):
         return
     bkg_only, patchset = merge_patchsets(scan_patchset_files(out, detector))
-    files.write_text(out / f"bkgonly_{detector}.json", stats.workspace_json(bkg_only) + "\n")
-    files.write_text(out / f"patchset_{detector}.json", stats.patchset_json(patchset) + "\n")
+    files.write_text(out / f"bkgonly_{detector}.json", counting.workspace_json(bkg_only) + "\n")
+    files.write_text(out / f"patchset_{detector}.json", counting.patchset_json(patchset) + "\n")
 
 
 class TaskFailure(NamedTuple):

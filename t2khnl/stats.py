@@ -1,4 +1,4 @@
-"""CLs, limits in d and Asimov sensitivity on the counting experiment of :mod:`t2khnl.workspace`.
+"""CLs, limits in d and Asimov sensitivity on the counting experiment of :mod:`t2khnl.counting`.
 
 ``calctype`` of :func:`cls`: ``"exact"`` (default; the infinite-toy limit of pyhf's toy
 calculator, Poisson outcomes enumerated: with nothing observed, CLs = exp(-sum s), the paper's
@@ -22,50 +22,29 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
 from .config import check_choice
-from .errors import InputError
-from .workspace import (
-    DEFAULT_FLUX_XSEC,
+from .counting import (
     MODIFIER_SETTINGS,
-    T2K_2019_BACKGROUND,
     Counts,
     _as_counts,
     _channel_names,
     _count,
     _counting_model,
-    build_patchset,
-    build_workspace,
-    patchset_json,
-    t2k_2019_workspace,
-    t2k_backgrounds,
-    upgrade_volume_ratio,
-    workspace_json,
-    zero_background_model,
 )
+from .errors import InputError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_FLUX_XSEC",
-    "MODIFIER_SETTINGS",
-    "T2K_2019_BACKGROUND",
     "ZERO_EVENT_LIMIT_95",
     "CalcType",
     "LimitResult",
-    "build_patchset",
-    "build_workspace",
     "cls",
     "cowan_exclusion_significance",
     "expected_cls",
     "limit_interval",
     "make_cls_fn",
-    "patchset_json",
     "significance_of_exclusion",
-    "t2k_2019_workspace",
-    "t2k_backgrounds",
-    "upgrade_volume_ratio",
     "upper_limit",
-    "workspace_json",
-    "zero_background_model",
 ]
 
 CalcType = Literal["exact", "asymptotics", "asymptotics_clsb", "toybased"]

@@ -1,4 +1,5 @@
-"""The published numbers of T2K's 2019 ND280 heavy-neutrino search (e+e-nu channel).
+"""The published numbers of T2K's 2019 ND280 heavy-neutrino search (e+e-nu channel; PRD 100,
+052006).
 
 One definition for every module: the exposure by beam mode, the expected backgrounds and
 the observed events. The packaged presets' ``exposure_pot.nd280`` state the same exposure

@@ -11,7 +11,6 @@ The disk cache is :mod:`t2khnl.xsec_cache`, SIREN's tables :mod:`t2khnl.siren_ta
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -27,17 +26,13 @@ from .errors import InputError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from .siren_tables import siren_cross_sections, write_siren_table_files
-    from .xsec_cache import cached_tables, tables_cache_path
-
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CHANNELS", "FREE_NUCLEON_PDG", "HELICITIES", "INERT_CM2", "MU_NEUTRON", "MU_TR_PER_D",
     "M_NEUTRON_GEV", "NEUTRON_PDG", "PROTON_PDG", "CrossSectionTable", "build_tables",
-    "cached_tables", "heaviest_hnl_gev", "is_open", "neutron_form_factors", "nucleon_count",
-    "nucleus_name", "scatterer_mass_gev", "siren_cross_sections", "siren_y_bounds",
-    "tables_cache_path", "threshold_energy", "write_siren_table_files",
+    "heaviest_hnl_gev", "is_open", "neutron_form_factors", "nucleon_count", "nucleus_name",
+    "scatterer_mass_gev", "siren_y_bounds", "threshold_energy",
 ]
 
 #: DarkNews's ``mu_tr_mu4`` per unit of the dipole coupling d (d = mu_tr / 2).
@@ -537,16 +532,3 @@ def _nucleons_of(free: CrossSectionTable, pdg: int) -> CrossSectionTable:
 
 def _zpad(pdg: int) -> tuple[int, int]:
     return (pdg // 10000) % 1000, (pdg // 10) % 1000
-
-
-#: Functions of the modules split off this one, reachable as ``xsec.<name>``.
-_MOVED = {"cached_tables": "xsec_cache", "tables_cache_path": "xsec_cache",
-          "siren_cross_sections": "siren_tables", "write_siren_table_files": "siren_tables"}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a name of :data:`_MOVED` when used (those modules import this one)."""
-    if name not in _MOVED:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from t2khnl import afh, config, kaon, limit, stats, t2k2019
+from t2khnl import afh, config, counting, kaon, t2k2019
 from t2khnl.errors import InputError
 from t2khnl.geometry import spec
 
@@ -17,8 +17,7 @@ def test_presets_state_the_2019_exposure(preset):
 def test_modules_use_the_one_exposure():
     assert (kaon.POT_ND280_2019_FHC, kaon.POT_ND280_2019_RHC) == (1.234e21, 6.29e20)
     assert (t2k2019.POT["fhc"], t2k2019.POT["rhc"]) == afh._POT_WEIGHTS
-    assert limit.POT_2019 is t2k2019.POT
-    assert stats.T2K_2019_BACKGROUND is t2k2019.BACKGROUND
+    assert counting.T2K_2019_BACKGROUND is t2k2019.BACKGROUND
 
 
 def test_fiducial_volumes_come_from_the_geometry_files():
@@ -29,23 +28,22 @@ def test_fiducial_volumes_come_from_the_geometry_files():
                                                                     rel=1e-12)
     assert [b.name for b in spec.fiducial_boxes("nd280upgrade")] == [
         "TPC1", "TPC2", "TPC3", "HATPC_top", "HATPC_bottom"]
-    assert stats.upgrade_volume_ratio() == pytest.approx(1.2610623503, rel=1e-10)
-    assert stats.upgrade_volume_ratio() == limit.UPGRADE_VOLUME_RATIO
+    assert counting.upgrade_volume_ratio() == pytest.approx(1.2610623503, rel=1e-10)
 
 
 def test_backgrounds_flag_is_nd280_only():
     pot = {"fhc": 2.468e21, "rhc": 1.258e21}  # twice 2019
-    on = stats.t2k_backgrounds("nd280", pot, nd280_backgrounds=True)
+    on = counting.t2k_backgrounds("nd280", pot, nd280_backgrounds=True)
     assert on == pytest.approx({"fhc": 2 * 0.563, "rhc": 2 * 0.015})
-    assert stats.t2k_backgrounds("nd280", pot, nd280_backgrounds=False) == {
+    assert counting.t2k_backgrounds("nd280", pot, nd280_backgrounds=False) == {
         "fhc": 0.0, "rhc": 0.0}
     # the upgrade's sensitivity always carries the scaled backgrounds
-    ratio = stats.upgrade_volume_ratio()
+    ratio = counting.upgrade_volume_ratio()
     for flag in (True, False):
-        upg = stats.t2k_backgrounds("upgrade", pot, nd280_backgrounds=flag)
+        upg = counting.t2k_backgrounds("upgrade", pot, nd280_backgrounds=flag)
         assert upg == pytest.approx({"fhc": 2 * 0.563 * ratio, "rhc": 2 * 0.015 * ratio})
     with pytest.raises(InputError, match="detector"):
-        stats.t2k_backgrounds("nd281", pot, nd280_backgrounds=True)
+        counting.t2k_backgrounds("nd281", pot, nd280_backgrounds=True)
 
 
 def test_pot_split():
