@@ -1,16 +1,17 @@
 """Exceptions raised by t2khnl; the CLI turns them into one-line messages.
 
 Usage errors (exit code 2): :class:`InputError` and its subclasses
-:class:`ConfigurationError` and :class:`ClusterError`. Failures (exit code 1):
-:class:`DataFileError`, :class:`ComputationError`, :class:`ScanError` and
-:class:`MissingDependencyError`. :func:`exit_code` maps an error to its code.
+(:class:`ConfigurationError`, :class:`InputFileError` for a file the user names,
+:class:`ClusterError`) and :class:`MissingDependencyError` (install an extra). Failures
+(exit code 1): :class:`DataFileError` (the input data), :class:`ComputationError`,
+:class:`ScanError`. :func:`exit_code` maps an error to its code.
 """
 
 from __future__ import annotations
 
 #: Exit code of a usage error (bad argument, bad preset).
 USAGE_EXIT = 2
-#: Exit code of a failure (data file, computation, scan folder, missing dependency).
+#: Exit code of a failure (input data file, computation, scan folder).
 FAILURE_EXIT = 1
 
 
@@ -34,6 +35,10 @@ class DataFileError(T2KHNLError, OSError):
     """An input data file is missing, unreadable or does not match its manifest."""
 
 
+class InputFileError(InputError, DataFileError):
+    """A file the user names (an ntuple to export, an output to write) is unusable."""
+
+
 class ComputationError(T2KHNLError, RuntimeError):
     """A computation cannot go on (non-finite values, an inconsistent internal state)."""
 
@@ -53,10 +58,15 @@ def exit_code(err: T2KHNLError) -> int:
     2
     >>> exit_code(ConfigurationError("bad preset"))
     2
+    >>> exit_code(InputFileError("ntuple written by an older t2khnl"))
+    2
     >>> exit_code(DataFileError("flux file missing"))
     1
     >>> exit_code(ComputationError("NaN"))
     1
+    >>> exit_code(MissingDependencyError("pip install 't2khnl[nuhepmc]'"))
+    2
     """
-    return USAGE_EXIT if isinstance(err, InputError) else FAILURE_EXIT
+    usage = isinstance(err, InputError | MissingDependencyError)
+    return USAGE_EXIT if usage else FAILURE_EXIT
 
