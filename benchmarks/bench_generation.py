@@ -3,7 +3,8 @@
 One run measures and prints
 
 (a) cross-section tables: ``t2khnl.xsec.build_tables`` for every ND280 nucleus at one mass,
-    and ``t2khnl.xsec.siren_cross_sections`` (SIREN's C++ objects from those tables), against
+    and ``t2khnl.siren_tables.siren_cross_sections`` (SIREN's C++ objects from those tables),
+    against
     DarkNews's own table fill as SIREN's DarkNews wrapper does it
     (``siren.SIREN_DarkNews.PyDarkNewsCrossSection.FillInterpolationTables``, one helicity,
     ``noHC=True``, up to the top of the flux). DarkNews is timed on a subset of nuclei by
@@ -176,7 +177,7 @@ def bench_tables(args: argparse.Namespace, geometry: Any, flux_emax_gev: float,
                  table_dir: Path) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
     import numpy as np
 
-    from t2khnl import xsec
+    from t2khnl import siren_tables, xsec
     from t2khnl.generate import _targets
 
     targets = _targets(geometry)
@@ -187,7 +188,7 @@ def bench_tables(args: argparse.Namespace, geometry: Any, flux_emax_gev: float,
 
     for label, chans in (("coherent", ("coherent",)), ("coherent+p-el", xsec.CHANNELS)):
         tables, t_build = _timed(xsec.build_tables, args.mass, targets, channels=chans)
-        procs, t_siren = _timed(xsec.siren_cross_sections, tables, args.d)
+        procs, t_siren = _timed(siren_tables.siren_cross_sections, tables, args.d)
         out[f"t2khnl_{label}"] = {"n_tables": len(tables), "n_objects": len(procs),
                                   "build_tables": _t(t_build),
                                   "siren_cross_sections": _t(t_siren)}
@@ -304,14 +305,14 @@ def _simulate(detector: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def bench_generation(args: argparse.Namespace, geometries: dict[str, Any], flux: Any,
                      dn_objects: dict[tuple[str, str], Any]) -> dict[str, Any]:
-    from t2khnl import xsec
+    from t2khnl import siren_tables, xsec
 
     out: dict[str, Any] = {}
     dn_names = sorted({name for name, channel in dn_objects if channel == "coherent"})
     reduced_pdgs = [p for p in sorted({p for g in geometries.values()
                                        for p in _targets_of(g)})
                     if xsec.nucleus_name(p) in dn_names]
-    reduced = xsec.siren_cross_sections(
+    reduced = siren_tables.siren_cross_sections(
         xsec.build_tables(args.mass, reduced_pdgs, channels=("coherent",)), args.d)
     dn_procs = [dn_objects[(n, "coherent")] for n in dn_names]
     for detector, geometry in geometries.items():
@@ -322,7 +323,7 @@ def bench_generation(args: argparse.Namespace, geometries: dict[str, Any], flux:
         print(f"  simulate(): total {sim['total']['wall_s']:.2f} s, injection loop "
               f"{sim['injection_loop']['wall_s']:.2f} s -> {sim['attempts_per_s_loop']:.0f} "
               f"attempts/s in the loop; {sim['weighted_events']} weighted events", flush=True)
-        processes = xsec.siren_cross_sections(
+        processes = siren_tables.siren_cross_sections(
             xsec.build_tables(args.mass, _targets_of(geometry), channels=("coherent",)), args.d)
         res["inject_all_nuclei"] = _inject(geometry, processes, flux, args.events, seed=7)
         res["inject_all_nuclei_flux_energies"] = _inject(geometry, processes, flux, args.events,

@@ -105,7 +105,7 @@ def data_folder(path: str | os.PathLike[str] | None = None) -> Path:
             (``t2khnl/flux/data``).
 
     Raises:
-        DataFileError: the folder does not exist.
+        InputError: the folder given does not exist (a usage error, exit code 2).
     """
     given = path or os.environ.get(DATA_DIR_ENV)
     if not given:
@@ -117,7 +117,7 @@ def data_folder(path: str | os.PathLike[str] | None = None) -> Path:
             f"input data folder {candidate} ({origin}) does not exist: give a folder laid out "
             "as flux/manifest.yaml says, or unset it to use the data shipped with t2khnl"
         )
-        raise DataFileError(msg)
+        raise InputError(msg)
     return candidate
 
 

@@ -1,12 +1,12 @@
 """Detector geometries of t2khnl: SIREN base models plus our corrections and fiducial boxes.
 
-``load(name, variant)`` returns a :class:`DetectorGeometry` holding the
+``load(name, variant)`` (:mod:`.detector`) returns a :class:`DetectorGeometry` holding the
 ``siren.detector.DetectorModel``, the fiducial boxes [m], the region lookup and the
 materialised SIREN files. The models and their variants are described by the YAML files of
 this folder (see README.md).
 """
 
-from .model import (
+from .detector import (
     DEFAULT_VARIANT,
     REGIONS,
     DetectorGeometry,
@@ -16,6 +16,7 @@ from .model import (
     load,
     variants,
 )
+from .spec import fiducial_boxes, fiducial_volume_m3
 
 __all__ = [
     "DEFAULT_VARIANT",
@@ -24,6 +25,8 @@ __all__ = [
     "FiducialBox",
     "available_models",
     "cache_root",
+    "fiducial_boxes",
+    "fiducial_volume_m3",
     "load",
     "variants",
 ]

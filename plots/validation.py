@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from t2khnl import kaon
+from t2khnl import kaon, kaon_reference
 from t2khnl.kaon_validation import TARGET, ValidationCurves
 from t2khnl.plots.style import FONT, corner_label, style
 
@@ -54,11 +54,12 @@ the legend."""
 _AFH_COLOUR, _LIKE_COLOUR, _OURS_COLOUR, _FILE_COLOUR = "k", "#C0392B", "#1F4E9C", "0.55"
 
 
-def _visible(curve: kaon.LimitCurve | kaon.AFHCurve,
+def _visible(curve: kaon.LimitCurve | kaon_reference.AFHCurve,
              ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Masses [MeV] and limits of a curve where the limit is at most :data:`U2_DRAWN_MAX`
     (the wall is cut at the first mass above it)."""
-    mass_mev = (curve.mass_mev if isinstance(curve, kaon.AFHCurve) else curve.mass_gev * 1e3)
+    mass_mev = (curve.mass_mev if isinstance(curve, kaon_reference.AFHCurve)
+                else curve.mass_gev * 1e3)
     above = np.flatnonzero(~(curve.u2 <= U2_DRAWN_MAX) & (mass_mev > 100.0))
     stop = above[0] + 1 if above.size else mass_mev.size
     shown = np.isfinite(curve.u2[:stop])

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import decay, kaon
+from . import decay, kaon, kaon_reference, t2k2019
 from .errors import DataFileError
 from .flux import RAW_TO_SI, verify
 
@@ -68,7 +68,7 @@ POT = kaon.POT_AFH_ND280
 #: POT weights of the neutrino and antineutrino modes, masses of the low-mass line fit.
 _MASSES_MEV = np.linspace(140.0, 490.0, 36)
 _MODE = 10
-_POT_WEIGHTS = (12.34e20, 6.29e20)
+_POT_WEIGHTS = (t2k2019.POT["fhc"], t2k2019.POT["rhc"])
 _FIT_POINTS = 17
 #: Their decay volume [m]: TPC face 1.70 x 1.96, three TPCs of 0.56 back to back, from the
 #: baseline on (kaon.BASELINE_M = 280 m is the ND280 origin here).
@@ -163,9 +163,9 @@ class TableLimit(NamedTuple):
     mass_mev: FloatArray
     u2: FloatArray
 
-    def as_curve(self) -> kaon.AFHCurve:
-        """The same as a :class:`t2khnl.kaon.AFHCurve` (exposure ``"nd280_2019"``)."""
-        return kaon.AFHCurve(self.mass_mev, self.u2, "nd280_2019")
+    def as_curve(self) -> kaon_reference.AFHCurve:
+        """The same as a :class:`t2khnl.kaon_reference.AFHCurve` (exposure ``"nd280_2019"``)."""
+        return kaon_reference.AFHCurve(self.mass_mev, self.u2, "nd280_2019")
 
 
 def table_limit(data_dir: str | os.PathLike[str] | None = None) -> TableLimit:

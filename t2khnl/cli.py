@@ -18,21 +18,21 @@ from tqdm import tqdm
 
 from . import __version__, config
 from .couplings import D_POINTS_PER_DECADE, D_RANGE_GEV_INV, parse_d_range
-from .errors import InputError, T2KHNLError
+from .errors import InputError, T2KHNLError, exit_code
 from .scan import DEFAULT_EVENTS, DEFAULT_PRECISION, MAX_EVENTS_FACTOR
 
 
 class _Group(click.Group):
-    """A click group that reports bad input in one line (``t2khnl: error: ...``) with exit
-    code 2: t2khnl's own errors and click's usage errors (unknown option, a value that is
-    not one of the choices, ...) alike."""
+    """A click group that reports errors in one line (``t2khnl: error: ...``): exit code 2
+    for bad input (t2khnl's usage errors and click's: unknown option, a value that is not
+    one of the choices, ...), 1 for failures (:func:`t2khnl.errors.exit_code`)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except T2KHNLError as err:
             click.echo(f"t2khnl: error: {err}", err=True)
-            sys.exit(2)
+            sys.exit(exit_code(err))
         except click.UsageError as err:
             where = err.ctx.command_path if err.ctx is not None else ctx.command_path
             message = " ".join(err.format_message().split())

@@ -20,7 +20,14 @@ D_POINTS_PER_DECADE = 16
 def d_grid(d_range: tuple[float, float] | None = None) -> np.ndarray:
     """The scanned couplings [GeV^-1]: log-spaced from ``d_range[0]`` to ``d_range[1]``
     (default :data:`D_RANGE_GEV_INV`: 81 points), :data:`D_POINTS_PER_DECADE` a decade or
-    a little more."""
+    a little more.
+
+    >>> grid = d_grid()
+    >>> len(grid), float(grid[0]), float(grid[-1])
+    (81, 1e-08, 0.001)
+    >>> len(d_grid((1e-6, 1e-5)))  # one decade: 16 steps
+    17
+    """
     low, high = d_range or D_RANGE_GEV_INV
     n_points = math.ceil(D_POINTS_PER_DECADE * math.log10(high / low) - 1e-9) + 1
     return np.geomspace(low, high, max(n_points, 2))
@@ -35,6 +42,13 @@ def parse_d_range(spec: str) -> tuple[float, float]:
 
     Raises:
         InputError: not two numbers, not positive and finite, or lo not below hi.
+
+    >>> parse_d_range("1e-8:1e-2")
+    (1e-08, 0.01)
+    >>> parse_d_range("1e-2:1e-8")
+    Traceback (most recent call last):
+    ...
+    t2khnl.errors.InputError: coupling range '1e-2:1e-8' must have 0 < lo < hi [GeV^-1], finite
     """
     parts = str(spec).split(":")
     try:

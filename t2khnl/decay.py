@@ -100,6 +100,15 @@ def decay_probability(
 
     Returns:
         The probability (dimensionless, 0-1), broadcast over the inputs.
+
+    Examples:
+        A box from 0 to 1 decay length holds 1 - 1/e of the decays; for a decay length of
+        1e6 m a 1 m box holds 1e-6 of them wherever it is:
+
+        >>> round(float(decay_probability(0.0, 1.0, 1.0)), 12)
+        0.632120558829
+        >>> [round(float(p) * 1e6, 5) for p in decay_probability([0.0, 1.0], [1.0, 2.0], 1e6)]
+        [1.0, 1.0]
     """
     t_in = np.asarray(t_in_m, dtype=float)
     t_out = np.asarray(t_out_m, dtype=float)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import awkward as ak
 import numpy as np
 
-from . import config, model, xsec
+from . import config, model, siren_tables, xsec, xsec_cache
 from .errors import InputError
 from .events import Setup, _strata_m, generate_events, strata_attempts
 from .flux import Flux, load_beam_flux
@@ -43,7 +43,7 @@ from .samples import Simulation, describe, pool
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from .geometry.model import DetectorGeometry
+    from .geometry.detector import DetectorGeometry
 
 __all__ = ["GEOMETRY_NAMES", "SIMULATION_KEYS", "Setup", "Simulation", "SimulationCache",
            "beam_components", "check_inputs", "check_model_point", "check_producible",
@@ -171,8 +171,9 @@ class _CrossSectionCache:
     for: the two beams of a limit step, the reruns of a mass and the other detector at the
     same mass in the same process share them, since building them (SIREN parsing
     the text tables, ~3 s for ND280's 25 nuclei) costs about as much as a small injection.
-    An object depends on its own target's tables only (:func:`t2khnl.xsec.siren_cross_sections`),
-    so a detector with other nuclei builds only the missing ones.
+    An object depends on its own target's tables only
+    (:func:`t2khnl.siren_tables.siren_cross_sections`), so a detector with other nuclei
+    builds only the missing ones.
     """
 
     def __init__(self) -> None:
@@ -190,12 +191,13 @@ class _CrossSectionCache:
         missing = [t for t in targets if t not in self._objects]
         free = set(xsec.FREE_NUCLEON_PDG.items())
         if missing:
-            tables = xsec.cached_tables(mass_gev, missing, channels=list(channels))
+            tables = xsec_cache.cached_tables(mass_gev, missing, channels=list(channels))
             self._tables.update({key: t for key, t in tables.items() if key[::-1] in free})
             for pdg in missing:
                 own = {key: table for key, table in tables.items() if key[0] == pdg}
                 self._tables.update(own)
-                self._objects[pdg] = xsec.siren_cross_sections(own, d_gev_inv) if own else []
+                self._objects[pdg] = (siren_tables.siren_cross_sections(own, d_gev_inv)
+                                      if own else [])
         wanted = set(targets)
         return ({key: table for key, table in self._tables.items()
                  if key[0] in wanted or key[::-1] in free},

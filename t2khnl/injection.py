@@ -200,7 +200,7 @@ def _energy_bias(siren: Any, detector_model: Any, processes: Sequence[Any], prim
 
     sigma_T sums the processes of target T; a target whose cross section never exceeds
     :data:`t2khnl.xsec.INERT_CM2` (SIREN's class needs a hydrogen entry in every object, see
-    :func:`t2khnl.xsec.siren_cross_sections`) is left out. Nodes outside [e_min, e_max]
+    :func:`t2khnl.siren_tables.siren_cross_sections`) is left out. Nodes outside [e_min, e_max]
     take the value at the nearer end (SIREN interpolates the generation table at e_min
     from its neighbours).
     """

@@ -1,99 +1,12 @@
 """HNLs from kaon decays at ND280: the validation of arXiv:2412.15051 (Suppl. Fig. 1) against AFH.
 
-A heavy neutral lepton N that mixes with nu_mu (|U_muN|²) is made in K+ -> mu+ N wherever
-the beam makes K+ -> mu+ nu_mu, flies ~280 m to ND280 and decays there through its transition
-magnetic moment mu_tr = 1e-6 GeV^-1 (d = mu_tr / 2 = 5e-7 GeV^-1, :func:`t2khnl.model.d_from_mu_tr`)
-into nu e+ e- (via gamma*) inside the three TPC fiducial boxes. With zero background the 90%
-CL upper limit is the |U|² that gives 2.303 events. The production is ∝ |U|², the decay is
-fixed by d, so ``N(m, |U|²) = |U|² N(m, 1)`` and ``|U|²_lim(m) = 2.303 / N(m, 1)`` exactly.
-
-Production (Shrock, Phys. Rev. D 24, 1232 (1981); AFH arXiv:2109.03831; their code
-github.com/mhostert/HNL-DIF, ``hnl_apps/hnl_tools.py``): the HNL flux is the kaon nu_mu flux
-times
-
-    ρ = |U|² (a + b - (a - b)²) λ^{1/2}(1, a, b) / (a (1 - a)²),
-    a = m_mu² / m_K²,  b = m_N² / m_K²,  λ(x, y, z) = x² + y² + z² - 2xy - 2yz - 2zx,
-
-the rate Γ(K -> mu N) / Γ(K -> mu nu) per |U|². The mass ratios are **squared**: the helicity
-factor is m_K² (m_mu² + m_N²) - (m_mu² - m_N²)² and λ^{1/2}(m_K², m_mu², m_N²)/(2 m_K) is the
-two-body momentum, which vanishes at m_N = m_K - m_mu = 388.0 MeV. PHYSICS.md's
-"a = m_mu/m_K, b = m_N/m_K" (unsquared) is a typo: it gives the same ρ -> |U|² for
-m_N -> 0, but λ(1, a, b) would then vanish at m_N = m_K (1 - √(m_mu/m_K))² = 142.6 MeV,
-cutting the spectrum off far below the kinematic endpoint. AFH's code and the seed
-authors' final notebook (Dipole-HNL-T2K ``kaon/kaon2.ipynb``, ``rho``) use the squares.
-
-Caveats of this flux (the same as AFH's): ρ is applied to the whole kaon-parent nu_mu flux
-(``flux/kaon-flux-data.dat``), whose few-% K_mu3 and K_L parts do not scale that way; only
-the FHC file exists here (AFH also added the FHC nu_mu-bar-from-kaon flux, +9%).
-
-HNL kinematics (``kinematics=``): the flux file gives the nu_mu energy spectrum at ND280.
-
-* ``"momentum"`` (default, what AFH did: ``dphi_dEN_app`` evaluates the nu flux at p_N):
-  dΦ_N/dp_N (p) = ρ dΦ_nu/dE_nu (E_nu = p).
-* ``"energy"``: E_N = E_nu, each flux bin relabelled (what a SIREN primary-HNL injection with
-  the nu energy spectrum, as the seed authors ran, does); bins with E_nu <= m_N are lost.
-* ``"collinear"``: exact two-body kinematics for parent kaons flying along the beam line. A
-  neutrino reaching ND280 with energy E_nu came from a kaon with γ(1+β) = η = E_nu/E*_nu
-  (E*_nu = 235.5 MeV); the same kaon sends N forward with p_± = γ p* ± γβ E* (rest-frame p*,
-  E* of N; the "-" branch only when the kaon outruns N), and the forward solid-angle Jacobian
-  dΩ*/dΩ_lab = (p_lab/p*)² (η² for the neutrino) weights them by (p_±/p*)² / η². Neutrinos
-  below E*_nu cannot come forward from a collinear K -> mu nu; they keep the "momentum" rule.
-  Within a few MeV of the endpoint (p* -> 0) the focusing diverges like 1/p*: there the
-  kaons' own angular spread, ignored here, sets it.
-  This shows the size of the approximation: the heavy N is focused forward. Relative to
-  "momentum", the ND280 event rate (hence 1/limit) changes by x1.004 at 20 MeV, x1.10 at
-  100 MeV, x1.42 at 200 MeV and x1.60 at 250 MeV; "energy" by x1.000, x1.000, x0.998 and
-  x0.995. The position of the high-mass wall (set by the decay length, and p_+ ≈ E_nu within
-  5%) does not move visibly. Real kaons have a spread of directions and ND280 sits 2.5 deg
-  off axis, so "collinear" is an estimate of the error, not a better prediction.
-
-Detector: the three TPC fiducial boxes of ``geometry/nd280.yaml`` (1.70 x 1.96 x 0.563 m at
-z = -0.375, 0.99, 2.355 m), the HNL travelling along +z from the target, ``baseline_m``
-(280 m, PHYSICS.md; the paper says 284.9 m) upstream of the ND280 origin. The flux is taken
-uniform over each box face; the probability to decay inside a box entered after a path t and
-crossed over Δ is exp(-t/L) (1 - exp(-Δ/L)) (:func:`t2khnl.decay.decay_probability`), with
-L = βγ cτ from the "corrected" total width (:mod:`t2khnl.model`: Γ(nu γ) = d² m³/(4π) plus
-Γ(nu e e)); the e+e- fraction is :func:`t2khnl.model.ee_fraction_of_decays`. AFH's code has
-exactly these widths (checked: its Γ(nu e e) equals our exact ``br_ee`` to 1e-12).
-
-Selection: the T2K 2019 e+e-nu efficiency as the analysis applies it
-(:func:`t2khnl.select.efficiency`, smaller column, flat outside 150-475 MeV); optionally the
-e+e- opening-angle cut by Monte Carlo (:func:`t2khnl.model.sample_pair`), which keeps >= 99.9%
-of these boosted decays at 90 deg. The cos θ_N > 0.992 beam-angle cut passes by construction:
-these HNLs fly along the beam. AFH applied an efficiency (the T2K data-release efficiency of
-K -> mu N, N -> e e nu, summed over channels, POT-averaged FHC/RHC, extrapolated linearly
-below 140 MeV; 0.076-0.12, 10-40% above ours) and no opening-angle or angular cut.
-
-Exposures: ND280 2019 is 12.34e20 POT FHC (6.29e20 RHC has no kaon flux file here). For
-T2K + T2K-II (2e22 POT total) only its FHC share, 2e22 x 12.34/18.63 = 1.325e22 POT, is used,
-at zero background (events ∝ POT). AFH instead multiplied the FHC flux by the FHC + RHC POT
-(18.63e20, "approximately the same flux") and drew "T2K full" as their ND280 curve divided by
-√10.7 (HNL-DIF ``main_plots.ipynb``; ``exp.POT_RATIO_FULL_T2K = 10.7``, i.e. 2e22 POT with a
-background-limited √POT scaling). The seed authors reproduced that with the same factors
-(``z * (6.29+12.34)*1E20 * np.sqrt(10.7)`` in ``kaon/kaon2.ipynb``).
-
-**The validation file ``validation/AFH_T2K.txt`` is AFH's "T2K full" curve, not their ND280
-2019 limit** (PROVENANCE.md says otherwise): it is byte-identical to the seed authors'
-``kaon/ConstraintFiles/AFH_T2K_FULL.txt``, labelled "T2K + T2KII (AFH 2019)" in their
-``kaon/recreate.ipynb``, and it lies 0.55 dex (median; 0.52-0.59 below 230 MeV, 0.44-0.64 on
-the wall) below the ND280 limit recomputed from AFH's own event table
-(``limits_computed/T2K_mag_mom_Umu4.dat``, 2.3 events), i.e. log10 √10.7 = 0.515 plus
-digitisation, while their ``AFH_T2K_2019.txt`` matches that limit to 0.02 dex (median; within
-0.07 below 230 MeV).
-:func:`read_afh` with ``exposure="nd280_2019"`` undoes the √10.7.
-
-Mixing-induced decays: |U|² also opens weak decays (3 nu, nu e e, mu pi, nu pi0, ...). Their
-width is below :func:`mixing_width_bound_gev` ≈ 5 |U|² x the dipole width for these masses,
-i.e. < 6e-4 of it wherever |U|² < 1e-4 (all of AFH's curve and ours up to the wall): the
-lifetime and the signal stay fixed by d and the limit is linear in |U|² as stated above. It
-would matter only for |U|² ≳ 0.02, deep inside the wall.
-
-Agreement with AFH (test_kaon.py, Suppl. Fig. 1): with AFH's own inputs (:mod:`t2khnl.afh`:
-their efficiency, FHC kaon fluxes, exposure and decay volume) our limit equals AFH's own
-(their event-rate table at 2.3 events) within 0.994-1.020 at their 69 masses, 20-270 MeV.
-With the analysis's assumptions at AFH's exposure it is 1.49x theirs (median): AFH's
-efficiency is 1.2-1.5x ours (their channels summed, against the smaller e+e- column here)
-and they add the FHC nu_mu-bar kaon flux.
+N made in K+ -> mu+ N (∝ |U_muN|², :func:`rho`, squared mass ratios) flies ~280 m to ND280 and
+decays there through its dipole (mu_tr = 1e-6 GeV^-1, d = 5e-7 GeV^-1) into nu e+ e- inside
+the three TPC fiducial boxes; at zero background the 90% CL limit is
+``|U|²_lim(m) = 2.303 / N(m, |U|² = 1)`` (:func:`limit_curve`). The kinematics options,
+exposures, the nature of ``validation/AFH_T2K.txt`` (AFH's "T2K full" curve, not their
+ND280 2019 limit) and the measured agreement with AFH are in docs/kaon.md; AFH's curve and
+the agreement metric are :mod:`t2khnl.kaon_reference`.
 """
 
 from __future__ import annotations
@@ -111,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from . import decay, model, select
+from . import decay, model, select, t2k2019
 from .errors import DataFileError, InputError
 from .flux import RAW_TO_SI, verify
 
@@ -129,13 +42,10 @@ __all__ = [
     "POT_ND280_2019_RHC",
     "POT_T2K_FULL",
     "POT_T2K_FULL_FHC",
-    "AFHCurve",
-    "Agreement",
     "HNLSpectrum",
     "KaonFlux",
     "Kinematics",
     "LimitCurve",
-    "agreement",
     "default_masses_gev",
     "expected_events",
     "hnl_spectrum",
@@ -143,7 +53,6 @@ __all__ = [
     "load_kaon_flux",
     "mixing_width_bound_gev",
     "opening_angle_efficiency",
-    "read_afh",
     "rho",
     "tpc_boxes",
     "tpc_decay_probability",
@@ -169,9 +78,9 @@ EVENTS_90CL: float = -math.log(0.1)
 """Signal events excluded at 90% CL with zero background and zero observed: 2.303."""
 BASELINE_M: float = 280.0
 """Target to ND280 origin [m] (PHYSICS.md; AFH use 280 m, the paper quotes 284.9 m)."""
-POT_ND280_2019_FHC: float = 12.34e20
+POT_ND280_2019_FHC: float = t2k2019.POT["fhc"]
 """ND280 2019 exposure in FHC (neutrino) mode [POT]."""
-POT_ND280_2019_RHC: float = 6.29e20
+POT_ND280_2019_RHC: float = t2k2019.POT["rhc"]
 """ND280 2019 exposure in RHC (antineutrino) mode [POT]."""
 POT_AFH_ND280: float = POT_ND280_2019_FHC + POT_ND280_2019_RHC
 """What AFH multiplied the FHC kaon flux by for their ND280 curve [POT]."""
@@ -199,7 +108,7 @@ def rho(mass_gev: npt.ArrayLike, u2: float = 1.0) -> FloatArray:
     """HNL flux over the nu_mu flux from K -> mu nu: Γ(K -> mu N) / Γ(K -> mu nu).
 
     ρ = |U|² (a + b - (a - b)²) λ^{1/2}(1, a, b) / (a (1 - a)²) with the squared mass
-    ratios a = (m_mu/m_K)², b = (m_N/m_K)² (see the module docstring). ρ -> |U|² as
+    ratios a = (m_mu/m_K)², b = (m_N/m_K)² (docs/kaon.md). ρ -> |U|² as
     m_N -> 0; ρ = 0 at and above m_N = m_K - m_mu.
 
     Args:
@@ -211,6 +120,12 @@ def rho(mass_gev: npt.ArrayLike, u2: float = 1.0) -> FloatArray:
 
     Raises:
         InputError: a negative or non-finite mass.
+
+    Examples:
+        >>> round(float(rho(1e-6, u2=1e-4)), 12)  # massless limit: |U|²
+        0.0001
+        >>> float(rho(KINEMATIC_ENDPOINT_GEV))
+        0.0
     """
     m = np.asarray(mass_gev, dtype=float)
     if not np.all(np.isfinite(m)) or np.any(m < 0):
@@ -314,7 +229,7 @@ def hnl_spectrum(
 
     The neutrino energies are a uniform trapezoid grid over the flux file's nodes; each
     point's flux content ρ(m_N)/|U|² x dΦ/dE x ΔE goes to the HNL momentum given by
-    ``kinematics`` (module docstring).
+    ``kinematics`` (docs/kaon.md).
 
     Args:
         mass_gev: HNL mass m_N [GeV], > 0.
@@ -480,7 +395,7 @@ def expected_events(
     """Selected N -> nu e+ e- decays in the ND280 TPCs from kaon-decay HNLs.
 
     N = |U|² x POT x Σ_boxes area x Σ_p (flux per |U|²) x P_decay x Γ(nu e e)/Γ x ε(m_N)
-    [x ε_opening-angle(p)]; exactly linear in |U|² (module docstring).
+    [x ε_opening-angle(p)]; exactly linear in |U|² (docs/kaon.md).
 
     Args:
         mass_gev: HNL mass m_N [GeV] (> 2 m_e); 0 events at and above 388 MeV.
@@ -662,101 +577,3 @@ def mixing_width_bound_gev(mass_gev: npt.ArrayLike, u2: npt.ArrayLike) -> FloatA
     leptonic = _N_WEAK_LEPTONIC * m**2 / (192 * math.pi**3)
     hadronic = 2 * _F_PION_GEV**2 / (16 * math.pi)
     return np.asarray(np.asarray(u2, dtype=float) * _G_FERMI_GEV2**2 * m**3 * (leptonic + hadronic))
-
-
-# --------------------------------------------------------------------------------------
-# AFH and the agreement metric
-# --------------------------------------------------------------------------------------
-class AFHCurve(NamedTuple):
-    """AFH's ND280 |U_muN|² curve (mu_tr = 1e-6 GeV^-1, 90% CL, zero background).
-
-    Attributes:
-        mass_mev: HNL masses [MeV].
-        u2: the |U_muN|² limit.
-        exposure: ``"t2k_full"`` (as stored) or ``"nd280_2019"`` (x √10.7).
-    """
-
-    mass_mev: FloatArray
-    u2: FloatArray
-    exposure: str
-
-
-def read_afh(
-    data_dir: str | os.PathLike[str] | None = None,
-    *,
-    exposure: Literal["t2k_full", "nd280_2019"] = "t2k_full",
-) -> AFHCurve:
-    """Read ``validation/AFH_T2K.txt`` (sha256-checked): log10(m_N/MeV), log10 |U_muN|².
-
-    The file is AFH's "T2K full" curve (module docstring). ``exposure="nd280_2019"``
-    multiplies it by √10.7 (:data:`AFH_FULL_OVER_ND280`), which gives back AFH's ND280 2019
-    limit (FHC kaon flux x 18.63e20 POT) to -0.03 dex median (0.00 to -0.08 below 230 MeV,
-    -0.13 to +0.07 on the steep wall above): the file was digitised.
-
-    Args:
-        data_dir: the data folder.
-        exposure: ``"t2k_full"`` or ``"nd280_2019"``.
-
-    Returns:
-        The curve.
-
-    Raises:
-        InputError: unknown ``exposure``.
-        DataFileError: the file is missing, modified or not two finite columns.
-    """
-    if exposure not in ("t2k_full", "nd280_2019"):
-        msg = f"exposure must be 't2k_full' or 'nd280_2019', got {exposure!r}"
-        raise InputError(msg)
-    path = verify(AFH_FILE, data_dir)
-    table = _two_columns(path, "log10(m_N/MeV) log10(|U|^2)")
-    factor = AFH_FULL_OVER_ND280 if exposure == "nd280_2019" else 1.0
-    return AFHCurve(10.0 ** table[:, 0], 10.0 ** table[:, 1] * factor, exposure)
-
-
-class Agreement(NamedTuple):
-    """Ours over AFH's |U|² limit at AFH's masses within our curve's finite range.
-
-    Attributes:
-        mass_mev: the masses compared [MeV].
-        ratio: ours / AFH at those masses.
-        median_ratio: median of ``ratio`` (10**median of log10 ratio).
-        median_abs_log10: median of |log10 ratio|.
-        max_abs_log10: maximum of |log10 ratio|.
-    """
-
-    mass_mev: FloatArray
-    ratio: FloatArray
-    median_ratio: float
-    median_abs_log10: float
-    max_abs_log10: float
-
-
-def agreement(curve: LimitCurve, reference: AFHCurve) -> Agreement:
-    """Compare a limit curve with AFH's, interpolating ours in log-log at AFH's masses.
-
-    Args:
-        curve: our curve.
-        reference: AFH's curve (:func:`read_afh`).
-
-    Returns:
-        The ratios and their summary.
-
-    Raises:
-        InputError: the curves share no mass range.
-    """
-    finite = np.isfinite(curve.u2)
-    log_m = np.log10(curve.mass_gev[finite] * 1e3)
-    log_u2 = np.log10(curve.u2[finite])
-    ref_log_m = np.log10(reference.mass_mev)
-    inside = log_m.size > 1 and (ref_log_m >= log_m.min()) & (ref_log_m <= log_m.max())
-    if not np.any(inside):
-        msg = "our curve and AFH's share no mass range"
-        raise InputError(msg)
-    log_ratio = np.interp(ref_log_m[inside], log_m, log_u2) - np.log10(reference.u2[inside])
-    return Agreement(
-        reference.mass_mev[inside],
-        10.0**log_ratio,
-        float(10.0 ** np.median(log_ratio)),
-        float(np.median(np.abs(log_ratio))),
-        float(np.max(np.abs(log_ratio))),
-    )

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import afh, kaon
+from . import afh, kaon, kaon_reference
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +54,11 @@ class ValidationCurves(NamedTuple):
     t2k_full: kaon.LimitCurve
     afh_exposure: kaon.LimitCurve
     like_for_like: kaon.LimitCurve
-    afh_nd280_2019: kaon.AFHCurve
-    afh_file: kaon.AFHCurve
-    agreement: kaon.Agreement
-    analysis_agreement: kaon.Agreement
-    file_agreement: kaon.Agreement
+    afh_nd280_2019: kaon_reference.AFHCurve
+    afh_file: kaon_reference.AFHCurve
+    agreement: kaon_reference.Agreement
+    analysis_agreement: kaon_reference.Agreement
+    file_agreement: kaon_reference.Agreement
     factors: tuple[Factor, ...]
 
 
@@ -71,7 +71,7 @@ def _median_ratio(new: kaon.LimitCurve, old: kaon.LimitCurve,
     return float(np.median(new.u2[both] / old.u2[both]))
 
 
-def _as_limit(curve: kaon.AFHCurve) -> kaon.LimitCurve:
+def _as_limit(curve: kaon_reference.AFHCurve) -> kaon.LimitCurve:
     """An AFH curve as a :class:`t2khnl.kaon.LimitCurve` (to compare it like ours)."""
     mass_gev = curve.mass_mev / 1e3
     return kaon.LimitCurve(mass_gev, curve.u2, kaon.EVENTS_90CL / curve.u2, afh.POT)
@@ -111,12 +111,12 @@ def curves(
     like = kaon.limit_curve(masses, pot=afh.POT, efficiency=their_efficiency,
                             flux=afh.kaon_flux(data_dir), boxes=afh.decay_box(), **options)
     table = afh.table_limit(data_dir).as_curve()
-    stored = kaon.read_afh(data_dir, exposure="nd280_2019")
+    stored = kaon_reference.read_afh(data_dir, exposure="nd280_2019")
     chain = (("exposure 12.34e20 -> 18.63e20 POT", exposure, nd280),
              ("AFH's efficiency", efficiency, exposure),
              ("AFH's kaon fluxes (nu_mu + nu_mu-bar)", flux, efficiency),
              ("AFH's decay volume", like, flux))
-    agreement = kaon.agreement(like, table)
+    agreement = kaon_reference.agreement(like, table)
     compared = (float(agreement.mass_mev.min()), float(agreement.mass_mev.max()))
     result = ValidationCurves(
         nd280_2019=nd280,
@@ -126,8 +126,8 @@ def curves(
         afh_nd280_2019=table,
         afh_file=stored,
         agreement=agreement,
-        analysis_agreement=kaon.agreement(exposure, table),
-        file_agreement=kaon.agreement(_as_limit(stored), table),
+        analysis_agreement=kaon_reference.agreement(exposure, table),
+        file_agreement=kaon_reference.agreement(_as_limit(stored), table),
         factors=tuple(Factor(name, _median_ratio(new, old, compared))
                       for name, new, old in chain),
     )

@@ -22,7 +22,7 @@ import awkward as ak
 import hist
 import numpy as np
 
-from . import config, files, generate, model, ntuple, reweight, select, stats
+from . import config, counting, files, generate, model, ntuple, reweight, select, stats, t2k2019
 from .couplings import d_grid
 from .errors import DataFileError, InputError
 from .preset import Preset, Statistics
@@ -37,12 +37,6 @@ MIN_N_EFF = 50.0
 #: INSPIRE reference pyhf's patchset schema requires; a placeholder ("ins" + 7 digits) until
 #: the record of arXiv:2412.15051 is known, to be replaced on a HEPData submission.
 HEPDATA_PLACEHOLDER = "ins0000000"
-#: T2K 2019 exposure [POT] and expected e+e-nu backgrounds (PRD 100, 052006).
-POT_2019 = {"fhc": 1.234e21, "rhc": 6.29e20}
-#: Upgrade / ND280 ratio of the total fiducial TPC volume: (3 TPCs + 2 HA-TPCs) / 3 TPCs.
-_TPC_M3 = 3 * 1.70 * 1.96 * 0.563
-_HATPC_M3 = 2 * 1.592 * 0.27 * 1.709
-UPGRADE_VOLUME_RATIO = (_TPC_M3 + _HATPC_M3) / _TPC_M3
 
 
 class Channel(NamedTuple):
@@ -93,19 +87,13 @@ def exposures(detector: str, cfg: Preset, pot_total: float | None) -> dict[str, 
     if not pot_total > 0:
         msg = f"--pot must be positive, got {pot_total}"
         raise InputError(msg)
-    total_2019 = sum(POT_2019.values())
-    return {beam: pot_total * pot / total_2019 for beam, pot in POT_2019.items()}
+    return t2k2019.pot_split(pot_total)
 
 
 def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str, float]:
-    """Expected backgrounds: T2K 2019's, scaled with POT and (upgrade) fiducial volume."""
-    if not enabled and detector == "nd280":
-        return dict.fromkeys(pot, 0.0)
-    scale = 1.0 if detector == "nd280" else UPGRADE_VOLUME_RATIO
-    return {
-        beam: stats.T2K_2019_BACKGROUND[beam] * pot[beam] / POT_2019[beam] * scale
-        for beam in pot
-    }
+    """Expected backgrounds (:func:`t2khnl.counting.t2k_backgrounds`; ``enabled`` is ND280's
+    flag: the upgrade always has them)."""
+    return counting.t2k_backgrounds(detector, pot, nd280_backgrounds=enabled)
 
 
 def load_channels(mass_dir: str | os.PathLike[str], summary: Mapping[str, Any]) -> list[Channel]:
@@ -382,11 +370,11 @@ def run(
     weights = {ch.name: ak.to_numpy(ch.events["weight"]) * br * ch.efficiency * ch.pot
                for ch in channels}
     d_ws = summary["d_low"] or D_REF_GEV_INV
-    workspace = stats.build_workspace(signal(d_ws), background=background,
+    workspace = counting.build_workspace(signal(d_ws), background=background,
                                       observed=dict.fromkeys(background, 0.0),
                                       flux_xsec=statistics.flux_xsec)
     signals = {(mass_gev, float(d)): signal(float(d)) for d in grid}  # computed once
-    bkg_only, patchset = stats.build_patchset(
+    bkg_only, patchset = counting.build_patchset(
         signals, hepdata=HEPDATA_PLACEHOLDER, background=background,
         observed=dict.fromkeys(background, 0.0), flux_xsec=statistics.flux_xsec,
     )
@@ -413,11 +401,11 @@ def write(outcome: LimitOutcome, output_dir: str | os.PathLike[str]) -> Path:
     files.write_root(out / "histograms.root", outcome.histograms)
     detector = outcome.detector
     files.write_text(out / f"workspace_{detector}.json",
-                     stats.workspace_json(outcome.workspace) + "\n")
+                     counting.workspace_json(outcome.workspace) + "\n")
     files.write_text(out / f"bkgonly_{detector}.json",
-                     stats.workspace_json(outcome.bkg_only) + "\n")
+                     counting.workspace_json(outcome.bkg_only) + "\n")
     files.write_text(out / f"patchset_{detector}.json",
-                     stats.patchset_json(outcome.patchset) + "\n")
+                     counting.patchset_json(outcome.patchset) + "\n")
     files.write_text(out / "summary.json", json.dumps(outcome.summary, indent=2) + "\n")
     return out
 

@@ -45,6 +45,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .config import check_choice
 from .errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def mu_tr_from_d(d_gev_inv: ArrayLike) -> NDArray[np.float64] | float:
 
     Returns:
         mu_tr [GeV^-1], same shape as the input.
+
+    >>> mu_tr_from_d(5e-7)
+    1e-06
     """
     return 2.0 * _as_float_array(d_gev_inv, "d_gev_inv", allow_zero=True)
 
@@ -108,6 +112,9 @@ def d_from_mu_tr(mu_tr_gev_inv: ArrayLike) -> NDArray[np.float64] | float:
 
     Returns:
         d [GeV^-1], same shape as the input.
+
+    >>> d_from_mu_tr(2.5e-6)
+    1.25e-06
     """
     return 0.5 * _as_float_array(mu_tr_gev_inv, "mu_tr_gev_inv", allow_zero=True)
 
@@ -127,8 +134,13 @@ def width_nu_gamma_gev(
 
     Returns:
         Γ [GeV], broadcast over the inputs.
+
+    DarkNews's width is half the corrected one:
+
+    >>> float(width_nu_gamma_gev(0.47, 1e-6, "darknews") / width_nu_gamma_gev(0.47, 1e-6))
+    0.5
     """
-    _check_choice(convention, _CONVENTIONS, "convention")
+    check_choice("convention", convention, _CONVENTIONS)
     m = _as_float_array(mass_gev, "mass_gev")
     d = _as_float_array(d_gev_inv, "d_gev_inv", allow_zero=True)
     return d**2 * m**3 / (_WIDTH_DENOMINATOR[convention] * np.pi)
@@ -242,7 +254,7 @@ def br_ee(mass_gev: ArrayLike, formula: BRFormula = "exact") -> NDArray[np.float
     Returns:
         the ratio (dimensionless), broadcast over ``mass_gev``.
     """
-    _check_choice(formula, _FORMULAS, "formula")
+    check_choice("formula", formula, _FORMULAS)
     m = _as_float_array(mass_gev, "mass_gev")
     if formula == "published":
         r = _M_ELECTRON_PUBLISHED_GEV / m
@@ -434,12 +446,6 @@ def _as_float_array(
         msg = f"{name} must be {bound}, got {value!r}"
         raise InputError(msg)
     return float(arr) if arr.ndim == 0 else arr
-
-
-def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> None:
-    if value not in allowed:
-        msg = f"{name} must be one of {', '.join(allowed)}; got {value!r}"
-        raise InputError(msg)
 
 
 def _dalitz_integral(a: NDArray[np.float64] | float) -> NDArray[np.float64] | float:

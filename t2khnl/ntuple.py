@@ -14,7 +14,7 @@ import numpy as np
 import uproot
 
 from . import files
-from .errors import DataFileError, InputError
+from .errors import InputError, InputFileError
 
 log = logging.getLogger(__name__)
 
@@ -82,37 +82,37 @@ def read(path: str | os.PathLike[str]) -> tuple[ak.Array, dict[str, Any]]:
         The events and the metadata.
 
     Raises:
-        DataFileError: the file is missing, truncated, corrupt or not a t2khnl ntuple.
+        InputFileError: the file is missing, truncated, corrupt or not a t2khnl ntuple.
     """
     source = Path(path)
     if not source.is_file():
         msg = f"ntuple {source} does not exist"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
     try:
         with uproot.open(source) as file:
             size, end = source.stat().st_size, file.file.fEND
             if size < end:
                 msg = f"{source} is truncated: {size} bytes, its ROOT header says {end}"
-                raise DataFileError(msg)
+                raise InputFileError(msg)
             if METADATA not in file or TREE not in file:
                 msg = f"{source} is not a t2khnl ntuple (needs '{TREE}' and '{METADATA}')"
-                raise DataFileError(msg)
+                raise InputFileError(msg)
             metadata = json.loads(str(file[METADATA]))
             events = file[TREE].arrays(library="ak")
-    except DataFileError:
+    except InputFileError:
         raise
     except Exception as err:
         why = " ".join(str(err).split())  # uproot's messages span several lines
         msg = f"cannot read ntuple {source}: {type(err).__name__}: {why}"
-        raise DataFileError(msg) from err
+        raise InputFileError(msg) from err
     n_expected = metadata.get("n_events")
     if n_expected is not None and len(events) != n_expected:
         msg = f"{source} holds {len(events)} events, its metadata says {n_expected}"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
     if "weight" not in events.fields:
         msg = f"{source} is not a t2khnl ntuple: its '{TREE}' tree has no 'weight' branch"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
     if len(events) and not np.isfinite(ak.to_numpy(events["weight"])).all():
         msg = f"{source} has non-finite weights"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
     return events, metadata

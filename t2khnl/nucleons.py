@@ -2,7 +2,8 @@
 came from, its nucleon-level kinematics, and Pauli blocking.
 
 SIREN injects every upscatter on a target nucleus with that nucleus's total cross section
-(coherent + Z x free proton + (A - Z) x free neutron, :func:`t2khnl.xsec.siren_cross_sections`)
+(coherent + Z x free proton + (A - Z) x free neutron,
+:func:`t2khnl.siren_tables.siren_cross_sections`)
 and samples coherent kinematics (the nucleus's mass and differential table). For each event
 :func:`reassign` then
 
@@ -43,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import xsec
+from .errors import ComputationError
 
 __all__ = [
     "CHANNEL_CODES",
@@ -218,7 +220,7 @@ def reassign(rng: np.random.Generator, energy_gev: FloatArray, target_pdg: npt.A
         The events' channel, kinematics, Q^2 and weight factor.
 
     Raises:
-        KeyError: an event's target has no table.
+        ComputationError: an event's target has no table.
     """
     e = np.asarray(energy_gev, dtype=float)
     targets = np.asarray(target_pdg, dtype=np.int64)
@@ -230,7 +232,7 @@ def reassign(rng: np.random.Generator, energy_gev: FloatArray, target_pdg: npt.A
                if (int(pdg), c) in tables]
         if not own:
             msg = f"no cross-section table for target {int(pdg)}"
-            raise KeyError(msg)
+            raise ComputationError(msg)
         sigma = np.cumsum([table.total(e[mine]) for _, table in own], axis=0)
         picked = np.sum(uniform[mine] * sigma[-1] >= sigma[:-1], axis=0)
         channel[mine] = np.array([code for code, _ in own], dtype=np.int32)[picked]

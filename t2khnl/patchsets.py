@@ -178,7 +178,7 @@ def write_likelihoods(
     Returns:
         The archive's path.
     """
-    from .stats import patchset_json, workspace_json
+    from .counting import patchset_json, workspace_json
 
     target = Path(path)
     files = {
@@ -205,14 +205,14 @@ def write_grid_likelihood(store: ScanStore, detector: str) -> None:
         store: the scan's folder.
         detector: ``"nd280"`` or ``"upgrade"``.
     """
-    from . import stats
+    from . import counting
 
     if not store.has_mass_likelihoods(detector):
         return
     bkg_only, patchset = merge_patchsets(store.mass_likelihoods(detector))
     bkg_file, patchset_file = store.grid_likelihood(detector)
-    files.write_text(bkg_file, stats.workspace_json(bkg_only) + "\n")
-    files.write_text(patchset_file, stats.patchset_json(patchset) + "\n")
+    files.write_text(bkg_file, counting.workspace_json(bkg_only) + "\n")
+    files.write_text(patchset_file, counting.patchset_json(patchset) + "\n")
 
 
 __all__ = ["merge_patchsets", "write_grid_likelihood", "write_likelihoods"]

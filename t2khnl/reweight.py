@@ -145,6 +145,13 @@ def kish_n_eff(weights: ArrayLike) -> float:
     Returns:
         the effective number of events (N for N equal weights); 0.0 for an empty sample or
         all-zero weights.
+
+    >>> kish_n_eff([2.0, 2.0, 2.0, 2.0])
+    4.0
+    >>> kish_n_eff([3.0, 1.0])  # 16 / 10
+    1.6
+    >>> kish_n_eff([])
+    0.0
     """
     w = np.asarray(weights, dtype=float).ravel()
     sum_w2 = float(np.sum(w * w))

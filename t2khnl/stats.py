@@ -1,97 +1,57 @@
-"""Counting-experiment statistics with pyhf: workspaces, CLs, Asimov sensitivity, limits in d.
+"""CLs, limits in d and Asimov sensitivity on the counting experiment of :mod:`t2khnl.counting`.
 
-Model: one bin per channel (e.g. ``"fhc"``, ``"rhc"``), a ``signal`` sample scaled by the
-POI ``mu`` (so ``mu = 1`` is the model point as given) with an optional normsys
-``flux_xsec`` (flux × cross-section normalisation, ±5% by default; the paper drops it), a
-``background`` sample (0 by default), and the observed counts (0 by default).
-
-CLs (``calctype`` of :func:`cls`):
-
-* ``"exact"`` (default): the infinite-toy limit of pyhf's ``toybased`` calculator. The
-  Poisson outcomes of the channels are enumerated instead of sampled, each gets pyhf's test
-  statistic, and CLs+b and CLb are the Poisson probabilities (at pyhf's fixed-POI fits to
-  the data, as the toy calculator generates them) of outcomes at least as signal-unlike
-  as the data. Auxiliary data stay at their observed values (conditional ensemble). With
-  nothing observed and no nuisance parameters, q̃(0) = 2 Σ s_c is the largest value q̃ can
-  take and the enumeration reduces to CLs = exp(-Σ s_c) for any background: 95% CL ⇔
-  Σ s_c > -ln 0.05 = 2.996 events, the paper's Poisson zero-event limit.
-* ``"asymptotics"``: ``pyhf.infer.hypotest`` with the asymptotic formulae (what ``pyhf cls``
-  computes). Poor at these counts: with nothing observed its 95% CL limit is 1.921 signal
-  events for b = 0 and 2.235 for b = 0.578 (instead of 2.996 for both).
-* ``"toybased"``: pyhf's toy calculator; it converges to ``"exact"`` but slowly: 20000
-  toys (~4-6 ms each per hypothesis, 3-4 min for one CLs value on one core) gave
-  CLs = 0.0510 (b = 0) and 0.0515 (b = 0.578) at s = 3 against exp(-3) = 0.0498.
-
-``significance_of_exclusion`` gives the upgrade-sensitivity number: Z = √q̃₁ on
-background-only Asimov data, which for known b is Cowan et al. (arXiv:1007.1727)'s
-Z = √(2 (s - b ln(1 + s/b))) summed in quadrature over channels.
+``calctype`` of :func:`cls`: ``"exact"`` (default; the infinite-toy limit of pyhf's toy
+calculator, Poisson outcomes enumerated: with nothing observed, CLs = exp(-sum s), the paper's
+2.996-event limit), ``"asymptotics"`` (``pyhf cls``), ``"asymptotics_clsb"``, ``"toybased"``.
+:func:`significance_of_exclusion` is the upgrade-sensitivity Z (Cowan et al.). The
+conventions, with the numbers that check them, are in docs/statistics.md.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
-import json
 import logging
 import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pyhf
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
+from .config import check_choice
+from .counting import (
+    MODIFIER_SETTINGS,
+    Counts,
+    _as_counts,
+    _channel_names,
+    _count,
+    _counting_model,
+)
 from .errors import InputError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_FLUX_XSEC",
-    "MODIFIER_SETTINGS",
-    "T2K_2019_BACKGROUND",
     "ZERO_EVENT_LIMIT_95",
     "CalcType",
     "LimitResult",
-    "build_patchset",
-    "build_workspace",
     "cls",
     "cowan_exclusion_significance",
     "expected_cls",
     "limit_interval",
     "make_cls_fn",
-    "patchset_json",
     "significance_of_exclusion",
-    "t2k_2019_workspace",
     "upper_limit",
-    "workspace_json",
-    "zero_background_model",
 ]
 
 CalcType = Literal["exact", "asymptotics", "asymptotics_clsb", "toybased"]
 TestStat = Literal["qtilde", "q"]
-Counts = Mapping[str, float]
 
-#: Relative flux × cross-section normalisation uncertainty on the signal (PHYSICS.md).
-DEFAULT_FLUX_XSEC = 0.05
-#: Expected backgrounds [events] of the T2K 2019 ND280 search (e+e-nu), by beam mode.
-T2K_2019_BACKGROUND: dict[str, float] = {"fhc": 0.563, "rhc": 0.015}
 #: Signal events [events] excluded at 95% CL with nothing observed (Poisson): -ln 0.05.
 ZERO_EVENT_LIMIT_95 = -math.log(0.05)
-#: Interpolation codes, as ``pyhf cls`` sets them, so our CLs equal the CLI's.
-MODIFIER_SETTINGS: dict[str, dict[str, str]] = {
-    "normsys": {"interpcode": "code4"},
-    "histosys": {"interpcode": "code4p"},
-}
-
-_POI = "mu"
-_SIGNAL = "signal"
-_BACKGROUND = "background"
-_SYST = "flux_xsec"
-_MEASUREMENT = "hnl"
-#: pyhf's default upper bound of a normfactor POI.
-_DEFAULT_POI_MAX = 10.0
 #: Poisson tail probability neglected per bin in the exact enumeration.
 _TAIL = 1e-10
 #: Joint Poisson probability below which an outcome is skipped in the exact enumeration.
@@ -133,199 +93,8 @@ class LimitResult(NamedTuple):
 
 
 # --------------------------------------------------------------------------- workspaces
-def build_workspace(
-    signal: Counts,
-    *,
-    background: Counts | None = None,
-    observed: Counts | None = None,
-    flux_xsec: float | None = DEFAULT_FLUX_XSEC,
-    measurement: str = _MEASUREMENT,
-) -> pyhf.Workspace:
-    """A pyhf workspace for a one-bin-per-channel counting experiment.
-
-    Args:
-        signal: expected signal events per channel at the model point (mu = 1), e.g.
-            ``{"fhc": 2.1, "rhc": 0.4}``.
-        background: expected background events per channel (default 0 everywhere).
-        observed: observed events per channel (default 0 everywhere).
-        flux_xsec: relative normalisation uncertainty on the signal (normsys ``flux_xsec``,
-            correlated across channels); None or 0 for none.
-        measurement: name of the measurement (POI ``mu``).
-
-    Returns:
-        the workspace, validated against pyhf's workspace schema.
-
-    Raises:
-        InputError: unknown or missing channels, negative or non-finite counts.
-    """
-    names = _channel_names(signal, background, observed)
-    spec = _spec(
-        names,
-        signal=signal,
-        background=background,
-        observed=observed,
-        flux_xsec=flux_xsec,
-        measurement=measurement,
-        with_signal=True,
-    )
-    return pyhf.Workspace(spec)
 
 
-def zero_background_model(
-    signal: Counts,
-    *,
-    observed: Counts | None = None,
-    flux_xsec: float | None = None,
-) -> pyhf.Workspace:
-    """The paper's statistics: no background, nothing observed, no systematics by default.
-
-    Args:
-        signal: expected signal events per channel.
-        observed: observed events per channel (default 0).
-        flux_xsec: relative signal normalisation uncertainty (default none, as the paper).
-
-    Returns:
-        the workspace (see :func:`build_workspace`).
-    """
-    return build_workspace(signal, observed=observed, flux_xsec=flux_xsec)
-
-
-def t2k_2019_workspace(
-    signal: Counts, *, flux_xsec: float | None = DEFAULT_FLUX_XSEC
-) -> pyhf.Workspace:
-    """The T2K 2019 ND280 search with its backgrounds: b = 0.563 (FHC), 0.015 (RHC), 0 seen.
-
-    Args:
-        signal: expected signal events with keys ``"fhc"`` and ``"rhc"``.
-        flux_xsec: relative signal normalisation uncertainty (None for none).
-
-    Returns:
-        the workspace.
-    """
-    return build_workspace(
-        signal,
-        background=T2K_2019_BACKGROUND,
-        observed=dict.fromkeys(T2K_2019_BACKGROUND, 0.0),
-        flux_xsec=flux_xsec,
-    )
-
-
-def workspace_json(workspace: pyhf.Workspace | Mapping[str, Any], *, indent: int = 2) -> str:
-    """The workspace as JSON text (readable by ``pyhf cls`` and friends).
-
-    Args:
-        workspace: a workspace or its spec.
-        indent: JSON indentation.
-
-    Returns:
-        the JSON document, keys sorted.
-    """
-    return json.dumps(dict(workspace), indent=indent, sort_keys=True)
-
-
-def patchset_json(patchset: pyhf.patchset.PatchSet, *, indent: int = 2) -> str:
-    """A patchset as JSON text (pyhf's patchset schema; ``pyhf patchset apply`` reads it).
-
-    Args:
-        patchset: the patchset (e.g. from :func:`build_patchset`).
-        indent: JSON indentation.
-
-    Returns:
-        the JSON document.
-    """
-    spec = {
-        "metadata": patchset.metadata,
-        "patches": [{"metadata": p.metadata, "patch": p.patch} for p in patchset],
-        "version": patchset.version,
-    }
-    return json.dumps(spec, indent=indent, sort_keys=True)
-
-
-def build_patchset(
-    points: Mapping[tuple[float, float], Counts],
-    *,
-    hepdata: str,
-    background: Counts | None = None,
-    observed: Counts | None = None,
-    flux_xsec: float | None = DEFAULT_FLUX_XSEC,
-    description: str = "Dipole-portal HNL signal in the ND280 TPCs, one patch per (m_N, d)",
-    labels: tuple[str, str] = ("mass_gev", "d_gev_inv"),
-) -> tuple[pyhf.Workspace, pyhf.patchset.PatchSet]:
-    """A background-only workspace and a pyhf patchset adding the signal of each model point.
-
-    Args:
-        points: expected signal events per channel for each (m_N [GeV], d [GeV^-1]).
-        hepdata: INSPIRE record id, ``"ins"`` and 7 digits (pyhf's patchset schema requires
-            ``references.hepdata``).
-        background: expected background events per channel (default 0).
-        observed: observed events per channel (default 0).
-        flux_xsec: relative signal normalisation uncertainty (None for none).
-        description: patchset description.
-        labels: names of the two patch values (mass [GeV], coupling [GeV^-1]).
-
-    Returns:
-        (background-only workspace, patchset); ``patchset.apply(workspace, (m, d))`` gives
-        the workspace of :func:`build_workspace` for that point.
-
-    Raises:
-        InputError: no points, inconsistent channels, or two points with the same name.
-    """
-    if not points:
-        msg = "build_patchset needs at least one (mass, d) point"
-        raise InputError(msg)
-    first = next(iter(points.values()))
-    names = _channel_names(first, background, observed)
-    bkg_spec = _spec(
-        names,
-        signal=first,
-        background=background,
-        observed=observed,
-        flux_xsec=flux_xsec,
-        measurement=_MEASUREMENT,
-        with_signal=False,
-    )
-    bkg_ws = pyhf.Workspace(bkg_spec)
-    patches = []
-    seen: dict[str, tuple[float, float]] = {}
-    for (mass, d), signal in points.items():
-        if sorted(signal) != names:
-            msg = f"signal channels {sorted(signal)} at {(mass, d)} differ from {names}"
-            raise InputError(msg)
-        name = _patch_name(float(mass), float(d))
-        if name in seen:
-            msg = f"points {seen[name]} and {(mass, d)} share the patch name {name!r}"
-            raise InputError(msg)
-        seen[name] = (mass, d)
-        ops = [
-            {
-                "op": "add",
-                "path": f"/channels/{i}/samples/0",
-                "value": _signal_sample(_count(signal, ch, "signal"), flux_xsec),
-            }
-            for i, ch in enumerate(names)
-        ]
-        patches.append(
-            {"metadata": {"name": name, "values": [float(mass), float(d)]}, "patch": ops}
-        )
-    spec = {
-        "metadata": {
-            "description": description,
-            "digests": {"sha256": pyhf.utils.digest(bkg_ws, algorithm="sha256")},
-            "labels": list(labels),
-            "references": {"hepdata": hepdata},
-        },
-        "patches": patches,
-        "version": "1.0.0",
-    }
-    try:
-        patchset = pyhf.patchset.PatchSet(spec)
-    except pyhf.exceptions.InvalidSpecification as exc:
-        msg = f"invalid patchset: {exc}"
-        raise InputError(msg) from exc
-    return bkg_ws, patchset
-
-
-# --------------------------------------------------------------------------- CLs
 def cls(
     workspace_or_model: pyhf.Workspace | pyhf.pdf.Model,
     *,
@@ -355,7 +124,7 @@ def cls(
         InputError: bad ``calctype``/``test_stat``, or a model without data.
     """
     model, obs = _model_and_data(workspace_or_model, data)
-    _check(test_stat, ("qtilde", "q"), "test_stat")
+    check_choice("test_stat", test_stat, ("qtilde", "q"))
     if calctype == "exact":
         return _exact_cls(model, obs, float(mu), test_stat)
     if calctype == "asymptotics":
@@ -595,6 +364,8 @@ def scaled_cls(
 
 
 # --------------------------------------------------------------------------- limits in d
+
+
 def limit_interval(
     signal_of_d: Callable[[float], Counts],
     d_grid_gev_inv: ArrayLike,
@@ -677,6 +448,8 @@ def limit_interval(
 
 
 # --------------------------------------------------------------------------- internals
+
+
 def _exact_cls(
     model: pyhf.pdf.Model, data: NDArray[np.float64], mu: float, test_stat: str
 ) -> float:
@@ -685,7 +458,7 @@ def _exact_cls(
     n_obs, aux = data[:n_main], data[n_main:]
     only_poi = model.config.npars == 1
     if only_poi and np.all(n_obs == 0):
-        # q̃(0) = 2 Σ s is the maximum of q̃ (see the module docstring): CLs = exp(-Σ s).
+        # q̃(0) = 2 Σ s is the maximum of q̃ (docs/statistics.md): CLs = exp(-Σ s).
         s = _rates(model, mu) - _rates(model, 0.0)
         return math.exp(-float(np.sum(s)))
     init, bounds, fixed = _fit_setup(model)
@@ -786,110 +559,3 @@ def _widen_poi(model: pyhf.pdf.Model, mu_max: float) -> pyhf.pdf.Model:
     others = [p for p in spec.get("parameters", []) if p.get("name") != poi]
     spec["parameters"] = [*others, {"name": poi, "bounds": [[low, float(mu_max)]]}]
     return pyhf.Model(spec, poi_name=poi, modifier_settings=MODIFIER_SETTINGS, validate=False)
-
-
-def _counting_model(
-    signal: Counts, *, background: Counts | None, observed: Counts | None,
-    flux_xsec: float | None, mu_max: float,
-) -> tuple[pyhf.pdf.Model, NDArray[np.float64]]:
-    """The model of :func:`build_workspace` with the POI bounded by [0, max(10, mu_max)],
-    and its observed data (main + auxiliary).
-
-    Built straight from the specification without pyhf's schema validation (~25 ms a
-    workspace and model, ~10x the fit): the specification is :func:`_spec`'s, which
-    :func:`build_workspace` validates, and the counts are checked by :func:`_count`.
-    """
-    names = _channel_names(signal, background, observed)
-    spec = _spec(names, signal=signal, background=background, observed=observed,
-                 flux_xsec=flux_xsec, measurement=_MEASUREMENT, with_signal=True)
-    bounds = [{"name": _POI, "bounds": [[0.0, max(_DEFAULT_POI_MAX, float(mu_max))]]}]
-    model = pyhf.Model({"channels": spec["channels"], "parameters": bounds}, poi_name=_POI,
-                       modifier_settings=MODIFIER_SETTINGS, validate=False)
-    counts = {obs["name"]: obs["data"][0] for obs in spec["observations"]}
-    main = [counts[ch] for ch in model.config.channels]
-    return model, np.asarray(main + list(model.config.auxdata), dtype=float)
-
-
-def _spec(
-    names: Sequence[str],
-    *,
-    signal: Counts,
-    background: Counts | None,
-    observed: Counts | None,
-    flux_xsec: float | None,
-    measurement: str,
-    with_signal: bool,
-) -> dict[str, Any]:
-    channels = []
-    for ch in names:
-        samples = []
-        if with_signal:
-            samples.append(_signal_sample(_count(signal, ch, "signal"), flux_xsec))
-        b = _count(background, ch, "background") if background is not None else 0.0
-        samples.append({"name": _BACKGROUND, "data": [b], "modifiers": []})
-        channels.append({"name": ch, "samples": samples})
-    n = {ch: _count(observed, ch, "observed") if observed is not None else 0.0 for ch in names}
-    return {
-        "channels": channels,
-        "observations": [{"name": ch, "data": [n[ch]]} for ch in names],
-        "measurements": [{"name": measurement, "config": {"poi": _POI, "parameters": []}}],
-        "version": "1.0.0",
-    }
-
-
-def _signal_sample(s: float, flux_xsec: float | None) -> dict[str, Any]:
-    modifiers: list[dict[str, Any]] = [{"name": _POI, "type": "normfactor", "data": None}]
-    if flux_xsec:
-        if not 0.0 < flux_xsec < 1.0:
-            msg = f"flux_xsec must be a relative uncertainty in (0, 1), got {flux_xsec}"
-            raise InputError(msg)
-        modifiers.append(
-            {
-                "name": _SYST,
-                "type": "normsys",
-                "data": {"hi": 1.0 + flux_xsec, "lo": 1.0 - flux_xsec},
-            }
-        )
-    return {"name": _SIGNAL, "data": [s], "modifiers": modifiers}
-
-
-def _channel_names(signal: Counts, *others: Counts | None) -> list[str]:
-    if not signal:
-        msg = "signal needs at least one channel"
-        raise InputError(msg)
-    names = sorted(signal)
-    for other in others:
-        if other is not None and sorted(other) != names:
-            msg = f"channels {sorted(other)} do not match the signal's {names}"
-            raise InputError(msg)
-    return names
-
-
-def _count(counts: Counts, channel: str, what: str) -> float:
-    value = float(counts[channel])
-    if not (math.isfinite(value) and value >= 0.0):
-        msg = f"{what} in channel {channel!r} must be finite and non-negative, got {value}"
-        raise InputError(msg)
-    return value
-
-
-def _as_counts(value: Counts | float) -> dict[str, float]:
-    if isinstance(value, Mapping):
-        return {str(k): float(v) for k, v in value.items()}
-    return {"sr": float(value)}
-
-
-def _check(value: str, allowed: Iterable[str], name: str) -> None:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        msg = f"{name} must be one of {', '.join(allowed)}; got {value!r}"
-        raise InputError(msg)
-
-
-def _patch_name(mass_gev: float, d_gev_inv: float) -> str:
-    """A name matching pyhf's ``^[a-zA-Z0-9_]+$``, e.g. ``m0p47_d1p25em06``."""
-
-    def token(x: float) -> str:
-        return re.sub(r"[^a-zA-Z0-9_]", "", f"{x:.6g}".replace(".", "p").replace("-", "m"))
-
-    return f"m{token(mass_gev)}_d{token(d_gev_inv)}"

@@ -50,8 +50,9 @@ def _copy_data(folder: Path, names: list[str]) -> Path:
     return folder
 
 
-def _assert_one_line_error(result, *words: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+def _assert_one_line_error(result, *words: str, code: int = 2) -> str:
+    """One line on stderr, naming words; exit code 2 for bad input, 1 for a failure."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -95,7 +96,7 @@ def test_missing_flux_file(tmp_path):
     out = tmp_path / "events.root"
     result = _invoke(["simulate", "--beam", "fhc", "--data-dir", str(data), "--events", "100",
                       "--output", str(out)])
-    _assert_one_line_error(result, "T2K_PLUS_250kA.dat", "not found", str(data))
+    _assert_one_line_error(result, "T2K_PLUS_250kA.dat", "not found", str(data), code=1)
     assert not out.exists()
 
 
@@ -109,7 +110,7 @@ def test_corrupt_flux_file(tmp_path):
     out = tmp_path / "events.root"
     result = _invoke(["simulate", "--data-dir", str(data), "--events", "100",
                       "--output", str(out)])
-    _assert_one_line_error(result, "T2K_PLUS_250kA.dat", "sha256", "corrupt")
+    _assert_one_line_error(result, "T2K_PLUS_250kA.dat", "sha256", "corrupt", code=1)
     assert not out.exists()
 
 

@@ -63,7 +63,7 @@ def test_environment_variable_overrides_the_packaged_data(monkeypatch, tmp_path:
     assert F.data_folder() == tmp_path
     assert F.verify(PLUS) == (tmp_path / PLUS).resolve()
     monkeypatch.setenv(F.DATA_DIR_ENV, str(tmp_path / "absent"))
-    with pytest.raises(DataFileError, match=r"absent.*T2KHNL_DATA_DIR.*does not exist"):
+    with pytest.raises(InputError, match=r"absent.*T2KHNL_DATA_DIR.*does not exist"):
         F.data_folder()
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from t2khnl import events as engine
-from t2khnl import generate, model, xsec
+from t2khnl import generate, model, siren_tables, xsec, xsec_cache
 from t2khnl.errors import InputError
 from t2khnl.flux import load_beam_flux
 from t2khnl.geometry import REGIONS
@@ -61,7 +61,7 @@ def _setup(toy, d_gev_inv):
     return generate.Setup(
         detector_model=toy.detector,
         boxes=(BOX,),
-        processes=xsec.siren_cross_sections(toy.tables, d_gev_inv),
+        processes=siren_tables.siren_cross_sections(toy.tables, d_gev_inv),
         flux=(toy.flux.energy_centers_gev, toy.flux.flux),
         primary_pdg=14,
         region_of=lambda names: np.where(np.asarray(names) == "slab", "rock", "tpc_gas"),
@@ -261,8 +261,8 @@ def test_cross_section_cache_builds_each_target_once(monkeypatch):
         built.extend(sorted({pdg for pdg, _ in tables}))
         return [f"object {pdg}" for pdg in sorted({pdg for pdg, _ in tables})]
 
-    monkeypatch.setattr(xsec, "cached_tables", fake_tables)
-    monkeypatch.setattr(xsec, "siren_cross_sections", fake_objects)
+    monkeypatch.setattr(xsec_cache, "cached_tables", fake_tables)
+    monkeypatch.setattr(siren_tables, "siren_cross_sections", fake_objects)
     cache = generate._CrossSectionCache()
     tables, objects = cache.get(0.3, [1, 2, 3], ("coherent",), 1e-6)
     assert objects == ["object 1", "object 2", "object 3"] and len(tables) == 3

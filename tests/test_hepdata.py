@@ -14,7 +14,7 @@ import pytest
 import yaml
 from hepdata_validator.full_submission_validator import FullSubmissionValidator
 
-from t2khnl import hepdata, stats
+from t2khnl import counting, hepdata
 from t2khnl.errors import DataFileError, HEPDataError, T2KHNLError
 from t2khnl.masses import mass_label
 from t2khnl.patchsets import merge_patchsets
@@ -49,7 +49,7 @@ def _scan_patchsets(
     """Per-mass bkgonly/patchset files as t2khnl.limit.run writes them."""
     for mass in MASSES:
         points = {(mass, d): {"fhc": 1e7 * d * mass, "rhc": 4e6 * d * mass} for d in COUPLINGS}
-        bkg, patchset = stats.build_patchset(
+        bkg, patchset = counting.build_patchset(
             points,
             hepdata="ins0000000",
             observed=dict.fromkeys(BACKGROUND, 0.0),
@@ -58,8 +58,8 @@ def _scan_patchsets(
         )
         folder = scan / "masses" / mass_label(mass)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"bkgonly_{detector}.json").write_text(stats.workspace_json(bkg))
-        (folder / f"patchset_{detector}.json").write_text(stats.patchset_json(patchset))
+        (folder / f"bkgonly_{detector}.json").write_text(counting.workspace_json(bkg))
+        (folder / f"patchset_{detector}.json").write_text(counting.patchset_json(patchset))
     return scan
 
 
@@ -168,7 +168,7 @@ def test_likelihood_archive_is_one_patchset_over_the_grid(inputs, tmp_path):
     assert patchset.references == {"hepdata": "ins0000000"}
     assert sorted(p.values for p in patchset) == sorted((m, d) for m in MASSES for d in COUPLINGS)
     signal = {"fhc": 1e7 * 1e-6 * 0.5, "rhc": 4e6 * 1e-6 * 0.5}
-    expected = stats.build_workspace(
+    expected = counting.build_workspace(
         signal, background=BACKGROUND, observed=dict.fromkeys(BACKGROUND, 0.0), flux_xsec=None
     )
     assert dict(patchset.apply(bkg, (0.5, 1e-6))) == dict(expected)

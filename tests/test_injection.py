@@ -358,11 +358,11 @@ def test_restricted_model_gives_the_same_events(toy_model: Any, dipole: Any) -> 
 def test_energy_bias_leaves_out_inert_targets(toy_model: Any) -> None:
     """The importance function is sigma_C12(E) / max, nothing added for the inert hydrogen
     entry SIREN's class carries (it used to add a constant 1, flattening the bias)."""
-    from t2khnl import injection, xsec
+    from t2khnl import injection, siren_tables, xsec
 
     c12 = 1000060120
     tables = xsec.build_tables(0.47, [c12, 1000010010], channels=("coherent",))
-    processes = xsec.siren_cross_sections(tables, 1e-6)
+    processes = siren_tables.siren_cross_sections(tables, 1e-6)
     energies = np.geomspace(0.6, 20.0, 40)
     bias = injection._energy_bias(siren, toy_model, processes,
                                   siren.dataclasses.ParticleType.NuMu, energies, 0.5, 30.0)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from t2khnl import afh, kaon, model, select
+from t2khnl import afh, kaon, kaon_reference, model, select
 from t2khnl.errors import InputError
 from t2khnl.flux import verify
 
@@ -22,7 +22,7 @@ def flux():
 
 @pytest.fixture(scope="module")
 def afh_nd280():
-    return kaon.read_afh(exposure="nd280_2019")
+    return kaon_reference.read_afh(exposure="nd280_2019")
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,7 @@ def test_mixing_width_is_negligible_on_the_limit_curve(afh_convention_curve):
 
 # ------------------------------------------------------------------------------ AFH
 def test_afh_file_is_the_t2k_full_curve(afh_nd280):
-    stored = kaon.read_afh()
+    stored = kaon_reference.read_afh()
     assert stored.exposure == "t2k_full"
     np.testing.assert_allclose(afh_nd280.u2 / stored.u2, math.sqrt(10.7), rtol=1e-12)
     assert stored.mass_mev.min() == pytest.approx(19.9, abs=0.1)
@@ -182,7 +182,7 @@ def test_nd280_curve_agrees_with_afh(afh_convention_curve, afh_nd280):
     Hence: every ratio in [0.9, 2.0], median in [1.3, 1.9]. A factor-2 error anywhere
     (width convention, POT, area, mass ratios not squared) fails this.
     """
-    result = kaon.agreement(afh_convention_curve, afh_nd280)
+    result = kaon_reference.agreement(afh_convention_curve, afh_nd280)
     assert result.mass_mev.size == afh_nd280.mass_mev.size == 54
     assert result.ratio.min() > 0.9 and result.ratio.max() < 2.0
     assert 1.3 < result.median_ratio < 1.9
@@ -192,7 +192,7 @@ def test_nd280_curve_agrees_with_afh(afh_convention_curve, afh_nd280):
 def test_agreement_rejects_disjoint_ranges(afh_nd280):
     curve = kaon.limit_curve([0.3, 0.35])
     with pytest.raises(InputError, match="share no mass range"):
-        kaon.agreement(curve, afh_nd280)
+        kaon_reference.agreement(curve, afh_nd280)
 
 
 # ------------------------------------------------------------------------------ like for like
@@ -246,11 +246,11 @@ def test_like_for_like_reproduces_afh(table):
     masses = table.mass_mev / 1e3
     like = kaon.limit_curve(masses, pot=afh.POT, efficiency=afh.efficiency,
                             flux=afh.kaon_flux(), boxes=afh.decay_box())
-    result = kaon.agreement(like, table.as_curve())
+    result = kaon_reference.agreement(like, table.as_curve())
     assert result.mass_mev.size == 69
     assert np.all(np.abs(result.ratio - 1) < 0.02)
     assert abs(result.median_ratio - 1) < 0.005
-    analysis = kaon.agreement(kaon.limit_curve(masses, pot=afh.POT), table.as_curve())
+    analysis = kaon_reference.agreement(kaon.limit_curve(masses, pot=afh.POT), table.as_curve())
     assert analysis.ratio.min() > 1.2 and analysis.ratio.max() < 1.65
 
 

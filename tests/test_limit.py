@@ -9,7 +9,7 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
-from t2khnl import config, couplings, limit, ntuple, stats
+from t2khnl import config, counting, couplings, limit, ntuple
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 
@@ -59,7 +59,7 @@ def test_limit_end_to_end(tmp_path):
     events, meta = ntuple.read(out / "selected_fhc.root")
     assert meta["selection"] == "nd280_ee" and len(events) == meta["n_events"]
     workspace = json.loads((out / "workspace_nd280.json").read_text())
-    ws = stats.build_workspace({"fhc": 1.0, "rhc": 1.0})
+    ws = counting.build_workspace({"fhc": 1.0, "rhc": 1.0})
     assert set(workspace) == set(ws)
     with uproot.open(out / "histograms.root") as file:
         assert np.all(file["fhc_e_ee"].values() >= 0)

@@ -12,7 +12,7 @@ import pytest
 import uproot
 
 from t2khnl import ntuple
-from t2khnl.errors import DataFileError, InputError
+from t2khnl.errors import InputError, InputFileError
 
 N_EVENTS = 500
 
@@ -86,7 +86,7 @@ def test_truncated_file(written, tmp_path, keep):
     cut = int(len(data) * keep) if isinstance(keep, float) else keep % len(data)
     broken = tmp_path / "truncated.root"
     broken.write_bytes(data[:cut])
-    with pytest.raises(DataFileError) as err:
+    with pytest.raises(InputFileError) as err:
         ntuple.read(broken)
     assert str(broken) in _one_line(err)
 
@@ -94,7 +94,7 @@ def test_truncated_file(written, tmp_path, keep):
 def test_not_a_root_file(tmp_path):
     path = tmp_path / "notes.root"
     path.write_text("this is not a ROOT file\n" * 20)
-    with pytest.raises(DataFileError, match="not a ROOT file") as err:
+    with pytest.raises(InputFileError, match="not a ROOT file") as err:
         ntuple.read(path)
     assert str(path) in _one_line(err)
 
@@ -103,14 +103,14 @@ def test_root_file_without_events(tmp_path):
     path = tmp_path / "other.root"
     with uproot.recreate(path) as file:
         file["something"] = "else"
-    with pytest.raises(DataFileError, match="not a t2khnl ntuple") as err:
+    with pytest.raises(InputFileError, match="not a t2khnl ntuple") as err:
         ntuple.read(path)
     assert str(path) in _one_line(err)
 
 
 def test_missing_file(tmp_path):
     path = tmp_path / "absent.root"
-    with pytest.raises(DataFileError, match="does not exist") as err:
+    with pytest.raises(InputFileError, match="does not exist") as err:
         ntuple.read(path)
     assert str(path) in _one_line(err)
 
@@ -118,7 +118,7 @@ def test_missing_file(tmp_path):
 def test_event_count_mismatch(tmp_path):
     path = tmp_path / "short.root"
     ntuple.write(path, _events(), _metadata(N_EVENTS + 1))
-    with pytest.raises(DataFileError, match="metadata says"):
+    with pytest.raises(InputFileError, match="metadata says"):
         ntuple.read(path)
 
 
@@ -130,7 +130,7 @@ def test_non_finite_weights(tmp_path, bad):
     events = ak.with_field(events, weight, "weight")
     path = tmp_path / "nan.root"
     ntuple.write(path, events, _metadata())
-    with pytest.raises(DataFileError, match="non-finite weights") as err:
+    with pytest.raises(InputFileError, match="non-finite weights") as err:
         ntuple.read(path)
     assert str(path) in _one_line(err)
 

@@ -11,6 +11,7 @@ import pytest
 from scipy import integrate
 
 from t2khnl import nucleons, xsec
+from t2khnl.errors import ComputationError
 
 C12, PB208, H1 = 1000060120, 1000822080, xsec.PROTON_PDG
 MASS = 0.3
@@ -169,6 +170,6 @@ def test_pauli_weights_give_the_blocked_cross_section(tables):
 def test_a_target_without_tables_is_an_error(tables):
     rng = np.random.default_rng(1)
     hnl, recoil = _coherent_kinematics(2.0, 3, rng)
-    with pytest.raises(KeyError, match="1000080160"):
+    with pytest.raises(ComputationError, match="1000080160"):
         nucleons.reassign(rng, np.full(3, 2.0), np.full(3, 1000080160), hnl, recoil, tables,
                           MASS, pauli_blocking=False)

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from pyhf.cli import cli as pyhf_cli
 from scipy import optimize
 
-from t2khnl import config, limit, stats
+from t2khnl import config, counting, limit
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: FHC:RHC split of the signal (about the ND280 2019 POT ratio).
@@ -49,11 +49,11 @@ def _workspace(detector: str, preset: str, tmp_path: Path, total: float | None =
 
     if total is None:
         total = optimize.brentq(lambda s: cls_fn(signal(s)) - 0.05, 0.5, 10.0, xtol=1e-12)
-    ws = stats.build_workspace(signal(total), background=background,
+    ws = counting.build_workspace(signal(total), background=background,
                                observed=dict.fromkeys(background, 0.0),
                                flux_xsec=cfg.statistics.flux_xsec)
     path = tmp_path / f"workspace_{detector}.json"
-    path.write_text(stats.workspace_json(ws) + "\n")
+    path.write_text(counting.workspace_json(ws) + "\n")
     return path, ws, cls_fn(signal(total)), total
 
 
@@ -102,7 +102,7 @@ def test_corrected_nd280_toys_converge_to_our_exact_cls(tmp_path):
     asymptotic = _pyhf_cls(str(path))["CLs_obs"]
     assert asymptotic == pytest.approx(0.0144, abs=5e-4)
     np.random.seed(20251202)  # pyhf's numpy backend draws its toys from numpy's global RNG
-    model = ws.model(modifier_settings=stats.MODIFIER_SETTINGS)
+    model = ws.model(modifier_settings=counting.MODIFIER_SETTINGS)
     ntoys = 400
     toys = float(pyhf.infer.hypotest(1.0, ws.data(model), model, test_stat="qtilde",
                                      calctype="toybased", ntoys=ntoys, track_progress=False))

@@ -13,7 +13,7 @@ import pytest
 from scipy import special
 from scipy import stats as sps
 
-from t2khnl import stats
+from t2khnl import counting, stats
 from t2khnl.errors import InputError
 
 LIMIT_95 = -math.log(0.05)  # 2.9957 signal events
@@ -45,7 +45,7 @@ def test_zero_background_limit_is_three_events():
     assert mu_up == pytest.approx(LIMIT_95, rel=0.01)
     assert mu_up == pytest.approx(LIMIT_95, rel=1e-6)
     # The same through the package's builder, with two channels: Σ s is what counts.
-    ws = stats.zero_background_model({"fhc": 0.7, "rhc": 0.3})
+    ws = counting.zero_background_model({"fhc": 0.7, "rhc": 0.3})
     assert stats.upper_limit(ws) == pytest.approx(LIMIT_95, rel=1e-6)
     assert stats.cls(ws, mu=LIMIT_95) == pytest.approx(0.05, rel=1e-9)
 
@@ -59,7 +59,7 @@ def test_asymptotic_zero_background_limit_is_not_three_events():
 
 def test_toys_agree_with_exact_zero_background_cls():
     np.random.seed(20250101)  # pyhf's numpy backend samples toys from numpy's global RNG
-    ws = stats.zero_background_model({"sr": 3.0})
+    ws = counting.zero_background_model({"sr": 3.0})
     ntoys = 400
     value = stats.cls(ws, calctype="toybased", ntoys=ntoys)
     p = math.exp(-3.0)
@@ -68,7 +68,7 @@ def test_toys_agree_with_exact_zero_background_cls():
 
 def test_t2k_background_variant_limit_is_three_events_too():
     # With nothing observed CLs = exp(-Σ s) whatever b: b = 0.563 + 0.015 changes nothing.
-    ws = stats.t2k_2019_workspace({"fhc": 0.8, "rhc": 0.2}, flux_xsec=None)
+    ws = counting.t2k_2019_workspace({"fhc": 0.8, "rhc": 0.2}, flux_xsec=None)
     assert stats.upper_limit(ws) == pytest.approx(LIMIT_95, rel=1e-6)
     # The asymptotic limit with b = 0.578 is 2.235 events: inside (1.92, 3.0).
     asym = stats.upper_limit(ws, calctype="asymptotics")
@@ -77,16 +77,16 @@ def test_t2k_background_variant_limit_is_three_events_too():
 
 def test_exact_enumeration_matches_closed_forms():
     # One bin, one event seen, b = 0.578: CLs = P(n <= 1 | s + b) / P(n <= 1 | b).
-    ws = stats.build_workspace(
+    ws = counting.build_workspace(
         {"sr": 3.0}, background={"sr": 0.578}, observed={"sr": 1.0}, flux_xsec=None
     )
     expected = sps.poisson.cdf(1, 3.578) / sps.poisson.cdf(1, 0.578)
     assert stats.cls(ws) == pytest.approx(expected, rel=1e-6)
     # Two channels, nothing seen, enumerated (a negligible normsys forces the enumeration):
     # the closed form exp(-Σ s) holds.
-    ws = stats.build_workspace(
+    ws = counting.build_workspace(
         {"fhc": 1.2, "rhc": 0.8},
-        background=stats.T2K_2019_BACKGROUND,
+        background=counting.T2K_2019_BACKGROUND,
         flux_xsec=1e-6,
     )
     assert stats.cls(ws) == pytest.approx(math.exp(-2.0), rel=1e-4)
@@ -94,9 +94,9 @@ def test_exact_enumeration_matches_closed_forms():
 
 def test_flux_xsec_normsys_weakens_the_limit_slightly():
     signal = {"fhc": 2.0, "rhc": 1.0}
-    with_syst = stats.cls(stats.zero_background_model({"sr": 3.0}, flux_xsec=0.05))
+    with_syst = stats.cls(counting.zero_background_model({"sr": 3.0}, flux_xsec=0.05))
     assert math.exp(-3.0) < with_syst < 1.1 * math.exp(-3.0)
-    ws = stats.t2k_2019_workspace(signal)
+    ws = counting.t2k_2019_workspace(signal)
     spec_mods = ws["channels"][0]["samples"][0]["modifiers"]
     assert {"name": "flux_xsec", "type": "normsys", "data": {"hi": 1.05, "lo": 0.95}} in spec_mods
 
@@ -112,7 +112,7 @@ def test_asimov_exclusion_significance_matches_cowan(signal, background):
 
 def test_expected_cls_on_asimov_is_consistent_with_significance():
     signal, background = {"fhc": 6.0, "rhc": 2.0}, {"fhc": 2.0, "rhc": 0.05}
-    ws = stats.build_workspace(signal, background=background, flux_xsec=None)
+    ws = counting.build_workspace(signal, background=background, flux_xsec=None)
     z = stats.significance_of_exclusion(signal, background)
     # On Asimov data q = q_A: CLs+b = 1 - Φ(Z), CLb = 1/2.
     assert stats.expected_cls(ws) == pytest.approx(2 * sps.norm.sf(z), rel=1e-4)
@@ -161,13 +161,13 @@ def test_patchset_validates_and_applies():
         (0.47, 3.0e-6): {"fhc": 7.0, "rhc": 1.5},
         (0.2, 1.0e-5): {"fhc": 0.1, "rhc": 0.0},
     }
-    bkg_ws, patchset = stats.build_patchset(
+    bkg_ws, patchset = counting.build_patchset(
         points,
         hepdata="ins0000000",  # placeholder: the schema needs an INSPIRE id
-        background=stats.T2K_2019_BACKGROUND,
+        background=counting.T2K_2019_BACKGROUND,
     )
     assert len(patchset) == 3
-    spec = json.loads(stats.patchset_json(patchset))
+    spec = json.loads(counting.patchset_json(patchset))
     pyhf.schema.validate(spec, "patchset.json")
     assert spec["metadata"]["labels"] == ["mass_gev", "d_gev_inv"]
     assert spec["metadata"]["digests"]["sha256"] == pyhf.utils.digest(bkg_ws)
@@ -179,15 +179,15 @@ def test_patchset_validates_and_applies():
     )
     assert signal["fhc"] - background["fhc"] == pytest.approx(7.0)
     assert signal["rhc"] - background["rhc"] == pytest.approx(1.5)
-    direct = stats.t2k_2019_workspace({"fhc": 7.0, "rhc": 1.5})
+    direct = counting.t2k_2019_workspace({"fhc": 7.0, "rhc": 1.5})
     assert pyhf.utils.digest(ws) == pyhf.utils.digest(direct)
     assert patchset["m0p47_d3em06"].values == (0.47, 3.0e-6)
 
 
 def test_pyhf_cli_reproduces_our_cls(tmp_path):
-    ws = stats.t2k_2019_workspace({"fhc": 2.0, "rhc": 0.6})
+    ws = counting.t2k_2019_workspace({"fhc": 2.0, "rhc": 0.6})
     path = tmp_path / "ws.json"
-    path.write_text(stats.workspace_json(ws))
+    path.write_text(counting.workspace_json(ws))
     result = subprocess.run(
         # pyhf 0.7 has no ``__main__`` (``python -m pyhf`` fails): call its click entry point.
         [sys.executable, "-c", "from pyhf.cli import cli; cli()", "cls", str(path)],
@@ -203,11 +203,11 @@ def test_pyhf_cli_reproduces_our_cls(tmp_path):
 
 def test_bad_input():
     with pytest.raises(InputError, match="channels"):
-        stats.build_workspace({"fhc": 1.0}, background={"rhc": 0.1})
+        counting.build_workspace({"fhc": 1.0}, background={"rhc": 0.1})
     with pytest.raises(InputError, match="non-negative"):
-        stats.build_workspace({"fhc": -1.0})
+        counting.build_workspace({"fhc": -1.0})
     with pytest.raises(InputError, match="calctype"):
-        stats.cls(stats.zero_background_model({"sr": 1.0}), calctype="bayes")  # type: ignore[arg-type]
+        stats.cls(counting.zero_background_model({"sr": 1.0}), calctype="bayes")  # type: ignore[arg-type]
     model, _ = _hand_built_zero_background()
     with pytest.raises(InputError, match="data"):
         stats.cls(model)
@@ -216,10 +216,10 @@ def test_bad_input():
 
 
 def test_make_cls_fn_shortcut_equals_pyhf_path():
-    fast = stats.make_cls_fn(background=stats.T2K_2019_BACKGROUND)
-    slow = stats.make_cls_fn(background=stats.T2K_2019_BACKGROUND, calctype="asymptotics")
+    fast = stats.make_cls_fn(background=counting.T2K_2019_BACKGROUND)
+    slow = stats.make_cls_fn(background=counting.T2K_2019_BACKGROUND, calctype="asymptotics")
     for signal in ({"fhc": 0.3, "rhc": 0.1}, {"fhc": 2.2, "rhc": 0.9}):
-        ws = stats.t2k_2019_workspace(signal, flux_xsec=None)
+        ws = counting.t2k_2019_workspace(signal, flux_xsec=None)
         assert fast(signal) == pytest.approx(stats.cls(ws), rel=1e-9)
         assert slow(signal) == pytest.approx(stats.cls(ws, calctype="asymptotics"), rel=1e-9)
 
@@ -229,7 +229,7 @@ def test_published_criterion_is_asymptotic_clsb_at_1p353_events():
     import scipy.optimize
 
     def clsb(s):
-        return stats.cls(stats.zero_background_model({"fhc": s}), calctype="asymptotics_clsb")
+        return stats.cls(counting.zero_background_model({"fhc": s}), calctype="asymptotics_clsb")
 
     s_up = scipy.optimize.brentq(lambda s: clsb(s) - 0.05, 0.5, 3.0)
     assert s_up == pytest.approx(0.5 * 1.6448536**2, rel=0.01)
@@ -239,7 +239,7 @@ def test_published_criterion_is_asymptotic_clsb_at_1p353_events():
 def test_scaled_cls_is_stable_for_huge_signals(calctype):
     """pyhf's direct fit returns CLs = 0.5 at 1e5 events; the scaled form does not."""
     small = stats.scaled_cls({"fhc": 1.0, "rhc": 0.3}, calctype=calctype)
-    direct = stats.cls(stats.zero_background_model({"fhc": 1.0, "rhc": 0.3}), calctype=calctype)
+    direct = stats.cls(counting.zero_background_model({"fhc": 1.0, "rhc": 0.3}), calctype=calctype)
     assert small == pytest.approx(direct, rel=1e-4)
     for total in (1e3, 1e5):
         assert stats.scaled_cls({"fhc": total, "rhc": total / 3}, calctype=calctype) < 1e-6
@@ -252,9 +252,9 @@ def test_scaled_cls_equals_cls_of_the_validated_workspace(flux_xsec, calctype, e
     """scaled_cls builds its model without schema validation; the CLs is that of the
     validated workspace of the same unit signal at mu = the total."""
     signal, background = {"fhc": 2.4, "rhc": 0.6}, {"fhc": 0.9, "rhc": 0.02}
-    ws = stats.build_workspace({"fhc": 0.8, "rhc": 0.2}, background=background,
+    ws = counting.build_workspace({"fhc": 0.8, "rhc": 0.2}, background=background,
                                flux_xsec=flux_xsec)
-    model = stats._widen_poi(ws.model(modifier_settings=stats.MODIFIER_SETTINGS), 30.0)
+    model = stats._widen_poi(ws.model(modifier_settings=counting.MODIFIER_SETTINGS), 30.0)
     data = stats._asimov_background(model) if expected else ws.data(model)
     want = stats.cls(model, data=data, mu=3.0, calctype=calctype)
     got = stats.scaled_cls(signal, background=background, flux_xsec=flux_xsec,
@@ -272,9 +272,9 @@ def test_expected_asymptotic_cls_is_the_asimov_closed_form(calctype, background,
     closed = stats.make_cls_fn(background=background, calctype=calctype, expected=True)
     for share in (1.0, 0.7, 0.2):
         signal = {"fhc": share * total, "rhc": (1 - share) * total}
-        ws = stats.build_workspace({ch: s / total for ch, s in signal.items()},
+        ws = counting.build_workspace({ch: s / total for ch, s in signal.items()},
                                    background=background, flux_xsec=None)
-        model = stats._widen_poi(ws.model(modifier_settings=stats.MODIFIER_SETTINGS),
+        model = stats._widen_poi(ws.model(modifier_settings=counting.MODIFIER_SETTINGS),
                                  10 * total)
         want = stats.cls(model, data=stats._asimov_background(model), mu=total,
                          calctype=calctype)

@@ -14,8 +14,8 @@ import tempfile
 import numpy as np
 import pytest
 
-from t2khnl import xsec
-from t2khnl.errors import InputError
+from t2khnl import form_factors, siren_tables, xsec, xsec_cache
+from t2khnl.errors import ComputationError, InputError
 
 DarkNews = pytest.importorskip("DarkNews")
 siren_dc = pytest.importorskip("siren.dataclasses")
@@ -126,7 +126,7 @@ def tables_047():
 @pytest.fixture(scope="module")
 def objs_047_coherent():
     tabs = xsec.build_tables(0.47, [C12, PB208], channels=("coherent",))
-    return tabs, xsec.siren_cross_sections(tabs, 1.0, sampling_table=False)
+    return tabs, siren_tables.siren_cross_sections(tabs, 1.0, sampling_table=False)
 
 
 def test_coupling_convention_darknews():
@@ -173,8 +173,8 @@ def test_differential_vs_darknews(objs_047_coherent, pdg):
 def test_d_squared_scaling(tables_047):
     tab = tables_047[(C12, "coherent")]
     assert tab.total(3.0, 2e-6) == pytest.approx(4 * tab.total(3.0, 1e-6), rel=1e-12)
-    o1 = xsec.siren_cross_sections(tables_047, 1e-6)
-    o2 = xsec.siren_cross_sections(tables_047, 3e-6)
+    o1 = siren_tables.siren_cross_sections(tables_047, 1e-6)
+    o2 = siren_tables.siren_cross_sections(tables_047, 3e-6)
     for pdg in (C12, PB208, H1):
         assert siren_total(o2, 3.0, pdg) == pytest.approx(9 * siren_total(o1, 3.0, pdg),
                                                           rel=1e-12)
@@ -192,7 +192,7 @@ def test_threshold(tables_047):
                  else darknews_processes(0.47, pdg, tab.channel))
         assert procs[0].Ethreshold == pytest.approx(e_th)
         assert float(procs[1].total_xsec(e_th * (1 - 1e-6))) == 0.0
-    objs = xsec.siren_cross_sections(tables_047, 1.0)
+    objs = siren_tables.siren_cross_sections(tables_047, 1.0)
     tab = tables_047[(C12, "coherent")]
     assert siren_total(objs, tab.threshold_gev * (1 - 1e-3), C12) < 1e-250
 
@@ -200,7 +200,7 @@ def test_threshold(tables_047):
 def test_siren_object_reproduces_tables(tables_047):
     """Total: SIREN (linear resampling) vs our log-log tables, coherent + p-el (Z x the free
     proton) in each nucleus's object; hydrogen counted once."""
-    objs = xsec.siren_cross_sections(tables_047, 1.0)
+    objs = siren_tables.siren_cross_sections(tables_047, 1.0)
     rng = np.random.default_rng(3)
     for pdg in (C12, PB208, H1):
         ours_tabs = [tab for (p, _), tab in tables_047.items() if p == pdg]
@@ -214,7 +214,7 @@ def test_siren_objects_outlive_their_table_folder(tables_047, tmp_path, monkeypa
     """The default folder of SIREN's text tables is removed once they are read (it used to
     stay behind: ~160 MB per call for ND280), and the objects still work."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    objs = xsec.siren_cross_sections(tables_047, 1.0)
+    objs = siren_tables.siren_cross_sections(tables_047, 1.0)
     assert list(tmp_path.iterdir()) == []
     ours = sum(tab.total(3.0) for (p, _), tab in tables_047.items() if p == C12)
     assert siren_total(objs, 3.0, C12) == pytest.approx(ours, rel=5e-3)
@@ -223,9 +223,9 @@ def test_siren_objects_outlive_their_table_folder(tables_047, tmp_path, monkeypa
 def test_object_depends_on_its_own_target_only(tables_047):
     """A target's object is the same whichever other targets are built with it, so
     t2khnl.generate can keep objects per target and share them between detectors."""
-    alone = xsec.siren_cross_sections(
+    alone = siren_tables.siren_cross_sections(
         {key: tab for key, tab in tables_047.items() if key[0] == C12}, 1.0)
-    together = xsec.siren_cross_sections(tables_047, 1.0)
+    together = siren_tables.siren_cross_sections(tables_047, 1.0)
     for e in (0.4705, 0.6, 0.9, 3.0, 29.0):
         assert siren_total(alone, e, C12) == siren_total(together, e, C12)
 
@@ -233,7 +233,7 @@ def test_object_depends_on_its_own_target_only(tables_047):
 def test_one_object_per_target(tables_047):
     """Each object holds one target (plus hydrogen, inert unless it is hydrogen's own):
     SIREN's lookups then cost the same whatever the number of nuclei in the model."""
-    objs = xsec.siren_cross_sections(tables_047, 1.0)
+    objs = siren_tables.siren_cross_sections(tables_047, 1.0)
     held = [sorted(int(t) for t in o.GetPossibleTargets()) for o in objs]
     assert held == [[H1], [H1, C12], [H1, PB208]]
     hydrogen = siren_dc.ParticleType(H1)
@@ -244,8 +244,8 @@ def test_one_object_per_target(tables_047):
 def test_siren_differential_holds_the_coherent_shape_only(tables_047):
     """C12's object has coherent + p-el in its total but the coherent differential alone:
     SIREN samples coherent kinematics and t2khnl.nucleons re-draws the incoherent events."""
-    with_pel = xsec.siren_cross_sections(tables_047, 1.0)
-    coherent = xsec.siren_cross_sections(
+    with_pel = siren_tables.siren_cross_sections(tables_047, 1.0)
+    coherent = siren_tables.siren_cross_sections(
         {k: v for k, v in tables_047.items() if k[1] == "coherent"}, 1.0)
     c12 = tables_047[(C12, "coherent")].scatterer_mass_gev
     target = siren_dc.ParticleType(C12)
@@ -309,7 +309,7 @@ def test_darknews_neutron_is_zero_and_ours_is_the_lagrangian():
 def test_coherent_only_has_inert_hydrogen():
     tabs = xsec.build_tables(0.47, [C12, H1], channels=("coherent",))
     assert set(tabs) == {(C12, "coherent")}
-    (obj,) = xsec.siren_cross_sections(tabs, 1.0)
+    (obj,) = siren_tables.siren_cross_sections(tabs, 1.0)
     assert obj.TotalCrossSection(NUMU, 3.0, siren_dc.ParticleType(H1)) < 1e-250
     tab = tabs[(C12, "coherent")]
     for energy in (0.6, 3.0):
@@ -328,7 +328,7 @@ def test_coherent_only_has_inert_hydrogen():
 def test_scientific_text_round_trips(values):
     """SIREN's parser reads back what was written, to the 10 significant digits written."""
     values = np.array(values)
-    text = xsec._scientific_text(values, values[::-1]).decode()
+    text = siren_tables._scientific_text(values, values[::-1]).decode()
     rows = text.splitlines()
     assert len(rows) == values.size
     parsed = np.array([[float(v) for v in row.split()] for row in rows])
@@ -337,8 +337,8 @@ def test_scientific_text_round_trips(values):
     assert all(len(v) == 16 for row in rows for v in row.split())
     if values[3] == 9.99999999996e2:
         assert rows[3].split()[0] == "1.000000000e+003"  # mantissa rounded up to 10
-    with pytest.raises(ValueError, match="finite positive"):
-        xsec._scientific_text(np.array([1.0, 0.0]))
+    with pytest.raises(ComputationError, match="finite positive"):
+        siren_tables._scientific_text(np.array([1.0, 0.0]))
 
 
 def test_grid_text_is_the_rows_of_the_grid():
@@ -348,7 +348,7 @@ def test_grid_text_is_the_rows_of_the_grid():
     energies, zs = np.geomspace(0.1, 30.0, 7), np.geomspace(1e-9, 1.0, 5)
     values = rng.lognormal(-80.0, 20.0, (7, 5))
     ee, zz = np.meshgrid(energies, zs, indexing="ij")
-    assert xsec._grid_text(energies, zs, values) == xsec._scientific_text(
+    assert siren_tables._grid_text(energies, zs, values) == siren_tables._scientific_text(
         ee.ravel(), zz.ravel(), values.ravel())
 
 
@@ -358,7 +358,7 @@ def test_fast_form_factor_equals_darknews():
     q2 = np.geomspace(1e-10, 4.0, 500)
     for name in ("C12", "O16", "Fe56", "Pb208", "He4"):
         target = NuclearTarget(name)
-        fast = xsec._fast_form_factor(target.F1_EM)
+        fast = form_factors.fast_form_factor(target.F1_EM)
         np.testing.assert_allclose(fast(q2), target.F1_EM(q2), rtol=1e-9, atol=1e-14)
 
 
@@ -427,13 +427,13 @@ def builds(monkeypatch):
 def test_table_cache_hit_returns_identical_tables(tmp_path, builds):
     fresh = xsec.build_tables(0.47, [C12, O16])
     builds.clear()
-    first = xsec.cached_tables(0.47, [O16, C12, C12], cache_dir=tmp_path)
+    first = xsec_cache.cached_tables(0.47, [O16, C12, C12], cache_dir=tmp_path)
     # one build and one file per channel
     assert len(builds) == 3 and all(
-        xsec.tables_cache_path(0.47, [C12, O16], channel=c, cache_dir=tmp_path).is_file()
+        xsec_cache.tables_cache_path(0.47, [C12, O16], channel=c, cache_dir=tmp_path).is_file()
         for c in xsec.CHANNELS)
     # Same keys (targets and channels in another order): read back, no build.
-    second = xsec.cached_tables(0.47, [C12, O16], channels=("n-el", "p-el", "coherent"),
+    second = xsec_cache.cached_tables(0.47, [C12, O16], channels=("n-el", "p-el", "coherent"),
                                 cache_dir=tmp_path)
     assert len(builds) == 3
     assert_same_tables(first, fresh)
@@ -445,8 +445,9 @@ def test_table_cache_hit_returns_identical_tables(tmp_path, builds):
 
 def test_channels_share_their_cache_files(tmp_path, builds):
     """The coherent tables a coherent-only preset cached serve a coherent + p-el one."""
-    coherent = xsec.cached_tables(0.47, [C12, O16], channels=("coherent",), cache_dir=tmp_path)
-    both = xsec.cached_tables(0.47, [C12, O16], cache_dir=tmp_path)
+    coherent = xsec_cache.cached_tables(0.47, [C12, O16], channels=("coherent",),
+                                        cache_dir=tmp_path)
+    both = xsec_cache.cached_tables(0.47, [C12, O16], cache_dir=tmp_path)
     # p-el and n-el built, coherent read
     assert builds == [(0.47, ("coherent",)), (0.47, ("p-el",)), (0.47, ("n-el",))]
     assert_same_tables({k: v for k, v in both.items() if k[1] == "coherent"}, coherent)
@@ -457,7 +458,7 @@ def test_table_cache_key(tmp_path, monkeypatch):
     import DarkNews
 
     def path(mass=0.47, targets=(C12, O16), channel="coherent"):
-        return xsec.tables_cache_path(mass, targets, channel=channel, cache_dir=tmp_path)
+        return xsec_cache.tables_cache_path(mass, targets, channel=channel, cache_dir=tmp_path)
 
     reference = path()
     assert path(targets=(O16, C12, O16)) == reference
@@ -468,24 +469,24 @@ def test_table_cache_key(tmp_path, monkeypatch):
         path(targets=(C12, O16, PB208)),
         path(channel="p-el"),
     ]
-    monkeypatch.setattr(xsec, "__version__", "99.0")
+    monkeypatch.setattr(xsec_cache, "__version__", "99.0")
     others.append(path())
     monkeypatch.setattr(DarkNews, "__version__", "99.0")
     others.append(path())
     assert len({reference, *others}) == len(others) + 1
     # Default folder: $T2KHNL_CACHE_DIR/xsec.
     monkeypatch.setenv("T2KHNL_CACHE_DIR", str(tmp_path / "cache"))
-    assert xsec.tables_cache_path(0.47, [C12]).parent == tmp_path / "cache" / "xsec"
+    assert xsec_cache.tables_cache_path(0.47, [C12]).parent == tmp_path / "cache" / "xsec"
     with pytest.raises(InputError):
-        xsec.cached_tables(0.47, [C12], channels=("DIS",), cache_dir=tmp_path)
+        xsec_cache.cached_tables(0.47, [C12], channels=("DIS",), cache_dir=tmp_path)
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "garbage", "other key"])
 def test_corrupt_table_cache_is_rebuilt(tmp_path, builds, caplog, damage):
     args = (0.47, [C12])
     kwargs = {"channels": ("coherent",), "cache_dir": tmp_path}
-    fresh = xsec.cached_tables(*args, **kwargs)
-    path = xsec.tables_cache_path(*args, channel="coherent", cache_dir=tmp_path)
+    fresh = xsec_cache.cached_tables(*args, **kwargs)
+    path = xsec_cache.tables_cache_path(*args, channel="coherent", cache_dir=tmp_path)
     raw = bytearray(path.read_bytes())
     if damage == "flip a byte":  # inside the arrays: the zip's CRC-32 catches it
         raw[len(raw) // 2] ^= 0xFF
@@ -494,18 +495,18 @@ def test_corrupt_table_cache_is_rebuilt(tmp_path, builds, caplog, damage):
     elif damage == "garbage":
         raw = bytearray(b"not a cache file\n")
     else:  # a sound file of another mass under this name
-        xsec.cached_tables(0.3, [C12], **kwargs)
-        raw = bytearray(xsec.tables_cache_path(0.3, [C12], channel="coherent",
+        xsec_cache.cached_tables(0.3, [C12], **kwargs)
+        raw = bytearray(xsec_cache.tables_cache_path(0.3, [C12], channel="coherent",
                                                cache_dir=tmp_path).read_bytes())
     path.write_bytes(bytes(raw))
     builds.clear()
     with caplog.at_level(logging.WARNING, logger="t2khnl.xsec"):
-        rebuilt = xsec.cached_tables(*args, **kwargs)
+        rebuilt = xsec_cache.cached_tables(*args, **kwargs)
     assert len(builds) == 1
     assert any("unreadable" in r.message and "rebuilding" in r.message for r in caplog.records)
     assert_same_tables(rebuilt, fresh)
     # The rebuilt file is sound again.
-    assert_same_tables(xsec.cached_tables(*args, **kwargs), fresh)
+    assert_same_tables(xsec_cache.cached_tables(*args, **kwargs), fresh)
     assert len(builds) == 1
 
 
@@ -515,7 +516,7 @@ def test_all_nd280_nuclei(mass):
     """Every ND280 nucleus: total (per helicity and summed) and differential within 1%."""
     tabs = xsec.build_tables(mass, ND280)
     coh = {k: v for k, v in tabs.items() if k[1] == "coherent"}
-    objs = xsec.siren_cross_sections(coh, 1.0, sampling_table=False)
+    objs = siren_tables.siren_cross_sections(coh, 1.0, sampling_table=False)
     report = []
     for pdg in ND280:
         channel = "p-el" if pdg == H1 else "coherent"

@@ -81,7 +81,7 @@ def export(input_path: str | os.PathLike[str], fmt: str, output: str | os.PathLi
 
     Raises:
         InputError: a bad argument, or an output that would replace the input.
-        DataFileError: an unreadable ntuple, or one without the event-record branches.
+        InputFileError: an unreadable ntuple, or one without the event-record branches.
         MissingDependencyError: the format's optional dependency is not installed.
     """
     fmt = config.check_choice("format", fmt, tuple(FORMATS))

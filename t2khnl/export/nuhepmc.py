@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import model
 from .._version import __version__
-from ..errors import DataFileError, MissingDependencyError
+from ..errors import InputFileError, MissingDependencyError
 from . import records
 from .records import C_M_PER_S, HNL_PDG
 from .sample import ExportSample, header
@@ -141,7 +141,7 @@ def write(path: Path, sample: ExportSample) -> None:
         sample: the events.
 
     Raises:
-        DataFileError: HepMC3 reports a write failure.
+        InputFileError: HepMC3 reports a write failure.
     """
     hp = require()
     info = run_info(sample)
@@ -177,5 +177,5 @@ def write(path: Path, sample: ExportSample) -> None:
         writer.close()
     if writer.failed():
         msg = f"HepMC3 could not write {path}"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
 

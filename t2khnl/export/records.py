@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import awkward as ak
 import numpy as np
 
-from ..errors import DataFileError
+from ..errors import InputFileError
 from ..injection import HNL_PDG
 from ..model import M_ELECTRON_GEV
 
@@ -110,13 +110,13 @@ def check_branches(fields: Sequence[str], source: str) -> None:
         source: the ntuple's name, for the message.
 
     Raises:
-        DataFileError: branches are missing (an ntuple written before the export existed).
+        InputFileError: branches are missing (an ntuple written before the export existed).
     """
     missing = [name for name in RECORD_BRANCHES if name not in fields]
     if missing:
         msg = (f"{source} lacks the branches an event record needs ({', '.join(missing)}): "
                "it was written by an older t2khnl; simulate it again with this version")
-        raise DataFileError(msg)
+        raise InputFileError(msg)
 
 
 def scatterer_pdg(target_pdg: NDArray[np.int64], channel: NDArray[np.int32]) -> NDArray[np.int64]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataFileError, MissingDependencyError
+from ..errors import InputFileError, MissingDependencyError
 from . import records
 from .sample import ExportSample, header
 
@@ -78,7 +78,7 @@ def write(path: Path, sample: ExportSample) -> None:
         sample: the events.
 
     Raises:
-        DataFileError: ROOT cannot create the file.
+        InputFileError: ROOT cannot create the file.
     """
     root = require()
     rec = sample.records
@@ -86,7 +86,7 @@ def write(path: Path, sample: ExportSample) -> None:
     file = root.TFile.Open(str(path), "RECREATE")
     if not file or file.IsZombie():
         msg = f"ROOT could not create {path}"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
     tree = root.TTree(TREE, "t2khnl dipole-portal HNL events (GENIE rooTracker layout)")
     ints = {name: np.zeros(1, dtype=np.int32) for name in
             ("EvtNum", "StdHepN", "NuParentPdg", "NuParentDecMode", "NuParentProNVtx")}

@@ -27,7 +27,7 @@ import awkward as ak
 import numpy as np
 
 from .. import model
-from ..errors import DataFileError, InputError
+from ..errors import InputError, InputFileError
 from ..reweight import kish_n_eff
 from . import records
 
@@ -159,7 +159,7 @@ def choose(events: ak.Array, metadata: dict[str, Any], *, source: str,
 
     Raises:
         InputError: a bad ``pot``, ``unweighted`` or ``offset_m``.
-        DataFileError: an ntuple without the record branches, without events, or (for an
+        InputFileError: an ntuple without the record branches, without events, or (for an
             unweighted draw) whose weights are all zero.
     """
     unweighted = check_unweighted(unweighted)
@@ -169,11 +169,11 @@ def choose(events: ak.Array, metadata: dict[str, Any], *, source: str,
     weight = ak.to_numpy(events["weight"]).astype(float)
     if weight.size == 0:
         msg = f"{source} holds no events: nothing to export"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
     total = float(weight.sum())
     if unweighted is not None and not total > 0:
         msg = f"{source} has no event with a non-zero weight: nothing to draw from"
-        raise DataFileError(msg)
+        raise InputFileError(msg)
     mass_gev = float(metadata["mass_gev"])
     fraction = ee_fraction(mass_gev, str(metadata["width_convention"]))
     norm = Normalisation(
