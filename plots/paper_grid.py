@@ -20,6 +20,7 @@ and read back on a rerun.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -146,6 +147,10 @@ def plot(smooth: dict[str, tuple[np.ndarray, np.ndarray]],
     return fig
 
 
+def _log_mass_done(detector: str, mass_gev: float) -> None:
+    log.info("%s: %.4g GeV done", detector, mass_gev)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Compute (or reread) the grid statistics, write the figure and the ratio table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             grids[det] = paper_contour.grid_statistic(
                 det, n_events=args.events, seed=args.seed,
-                progress=lambda m, det=det: log.info("%s: %.4g GeV done", det, m))
+                progress=functools.partial(_log_mass_done, det))
             args.output.mkdir(parents=True, exist_ok=True)
             files.write_text(path, grid_json(grids[det]))
         folders = [Path(spec.split("=", 1)[1]) for spec in args.scan

@@ -32,9 +32,10 @@ def load() -> ModuleType:
         msg = "t2khnl needs SIREN: pip install siren==0.1.0"
         raise ImportError(msg) from exc
     for finder in sys.meta_path:
-        if type(finder).__name__ == "_SIRENResourcesMetaPathImporter" and not getattr(
-            finder, "_t2khnl_fixed", False
+        hook: Any = finder  # SIREN's importer: its method is replaced on the instance
+        if type(hook).__name__ == "_SIRENResourcesMetaPathImporter" and not getattr(
+            hook, "_t2khnl_fixed", False
         ):
-            finder.find_spec = _quiet_find_spec(finder.find_spec)
-            finder._t2khnl_fixed = True
+            hook.find_spec = _quiet_find_spec(hook.find_spec)
+            hook._t2khnl_fixed = True
     return siren

@@ -484,7 +484,7 @@ def validate(output_dir: str | os.PathLike[str], *, detectors: Sequence[str] = c
     """
     out = check_arguments(output_dir, detectors=detectors, beams=beams, n_events=n_events,
                           seed=seed, mass_indices=mass_indices, points=points)
-    plan = []
+    plan: list[tuple[str, str, int, list[AuthorsYield]]] = []
     for detector in detectors:
         indices = (tuple(range(100)) if all_points else tuple(points) if points else
                    points_near_curve(detector, mass_indices or DEFAULT_MASS_INDICES, data_dir))
@@ -496,11 +496,11 @@ def validate(output_dir: str | os.PathLike[str], *, detectors: Sequence[str] = c
             plan.extend((detector, beam, i, by_index.get(i, [])) for i in indices)
     _require_gas(config.load("published"))
     results: list[RunComparison] = []
-    for detector, beam, index, rows in plan:
+    for detector, beam, index, their_rows in plan:
         mass, mu_tr = grid_point(index)
         yields = box_yields(detector, beam, mass, mu_tr, n_events=n_events, seed=seed,
                             data_dir=data_dir)
-        point = compare_point(rows, yields)
+        point = compare_point(their_rows, yields)
         results.extend(point)
         if announce is not None:
             ratios = ", ".join(f"{c.run} {c.ratio:.3g}" for c in point)

@@ -96,8 +96,9 @@ def grid_contour(masses_gev: Sequence[float] | FloatArray, d_gev_inv: Sequence[f
                          method="linear")
     lines = contourpy.contour_generator(lattice_x, lattice_y, lattice_z).lines(
         math.log10(level))
-    return [np.column_stack([10.0 ** line[:, 0] * 1e-3, 10.0 ** line[:, 1]])
-            for line in lines if len(line) > 1]
+    points = [np.asarray(line, dtype=float) for line in lines]
+    return [np.column_stack([10.0 ** xy[:, 0] * 1e-3, 10.0 ** xy[:, 1]])
+            for xy in points if len(xy) > 1]
 
 
 def lower_edge(lines: Sequence[FloatArray], mass_gev: float) -> float | None:

@@ -39,12 +39,7 @@ def run_mypy(where: Path) -> subprocess.CompletedProcess[str]:
         cwd=where, capture_output=True, text=True, check=False)
 
 
-# Until the refactor of issue 16 is merged the files of other owners still have errors
-# (plots, hepdata, limit, ...): xfail, not strict, so that it turns green by itself.
-@pytest.mark.xfail(strict=False, reason="issue 16: mypy errors outside i16e's files remain "
-                   "until the merge")
 def test_mypy_is_clean(tmp_path):
-    pytest.importorskip("mypy")
     result = run_mypy(tmp_path)
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
     assert result.returncode == 0 and not errors, "\n".join(errors[:40]) + result.stderr

@@ -160,7 +160,7 @@ def build(events: ak.Array, mass_gev: float, entries: NDArray[np.int64],
     hnl = p4("hnl")
     hnl_pdg = col("hnl_pdg").astype(np.int64)
     nucleus = col("target_pdg").astype(np.int64)
-    scatterer = scatterer_pdg(nucleus, col("channel"))
+    scatterer = scatterer_pdg(nucleus, col("channel").astype(np.int32))
     pdg = np.column_stack([
         col("nu_pdg").astype(np.int64), scatterer, hnl_pdg, scatterer,
         NU_MU_PDG * np.sign(hnl_pdg), np.full(n, -ELECTRON_PDG), np.full(n, ELECTRON_PDG),
