@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 #: Top-level folders installed as sub-packages of t2khnl (setup.cfg ``package_dir``).
 SUBPACKAGES = ("geometry", "flux", "selections", "plots")
