@@ -1,6 +1,6 @@
 """The walk from the published configuration to the corrected one, one change at a time.
 
-``presets/walk.yaml`` lists the steps: each sets a few preset keys on top of the previous
+``walk.yaml`` lists the steps: each sets a few preset keys on top of the previous
 step, starting from ``published``; after the last step the preset equals ``corrected``.
 Each step is a :class:`~t2khnl.preset.Preset` value (no file). :func:`run` runs a mass
 scan of every step (resumable, like ``t2khnl scan``), and :func:`markdown` tabulates what
@@ -62,7 +62,7 @@ class StepResult:
 
 
 def _walk_spec() -> dict[str, Any]:
-    return yaml.safe_load(resources.files(__package__).joinpath("presets/walk.yaml").read_text())
+    return yaml.safe_load(resources.files(__package__).joinpath("walk.yaml").read_text())
 
 
 def steps() -> list[Step]:
@@ -86,7 +86,7 @@ def steps() -> list[Step]:
             raise InputError(msg)
         current = current.with_settings({
             **entry["set"], "name": f"walk-{index}-{_slug(entry['name'])}",
-            "description": f"{spec['start']} up to step {index} of presets/walk.yaml "
+            "description": f"{spec['start']} up to step {index} of walk.yaml "
                            f"({entry['name']})",
         })
         out.append(Step(entry["name"], " ".join(entry["why"].split()), current, evidence))
@@ -94,7 +94,7 @@ def steps() -> list[Step]:
     if current.settings() != end.settings():
         now, wanted = current.settings(), end.settings()
         differ = sorted(k for k in wanted if now.get(k) != wanted[k])
-        msg = f"presets/walk.yaml does not end at {spec['end']!r}: differs in {differ}"
+        msg = f"walk.yaml does not end at {spec['end']!r}: differs in {differ}"
         raise InputError(msg)
     return out
 

@@ -7,7 +7,7 @@ Fig. 3, the median lab-frame decay length over (m_N, d_muN). One sample per mass
 reference coupling d0 gives each HNL's lab decay length L0 = βγ cτ(d0) (branch
 ``decay_length_m`` [m]) and its production weight (``upscatter_weight`` [1/POT]). cτ ∝ 1/d²
 and the HNL momentum spectrum does not depend on d, so L(d) = L0 (d0/d)² and the median at
-every d of a grid is the weighted median at d0 times (d0/d)² (:func:`median_decay_length`).
+every d of a grid is the weighted median at d0 times (d0/d)² (:func:`median_decay_length_on_grid`).
 The median runs over the upscatters the simulation keeps, i.e. those whose HNL line crosses
 a fiducial box, from the injection volume in front of the boxes (up to 280 m of rock),
 weighted per POT. :func:`simulate_medians` runs that small dedicated simulation per mass;
@@ -140,7 +140,7 @@ class DecayLengthMap(NamedTuple):
     median_m: npt.NDArray[np.float64]
 
 
-def median_decay_length(
+def median_decay_length_on_grid(
     events: ak.Array, d_ref_gev_inv: float, d_grid_gev_inv: npt.ArrayLike
 ) -> npt.NDArray[np.float64]:
     """Median lab decay length [m] at each coupling of a grid, from one sample.
@@ -152,9 +152,13 @@ def median_decay_length(
         d_grid_gev_inv: couplings [GeV^-1].
 
     Returns:
-        The weighted median of ``decay_length_m`` times (d_ref/d)², shape of the grid.
+        The weighted median of ``decay_length_m`` times (d_ref/d)², shape of the grid; NaN
+        for a sample without an event of positive weight.
     """
-    return _at_couplings(median_decay_length_m(events), d_ref_gev_inv, d_grid_gev_inv)
+    median_m = median_decay_length_m(events)
+    if median_m is None:
+        return np.full(np.shape(d_grid_gev_inv), np.nan)
+    return _at_couplings(median_m, d_ref_gev_inv, d_grid_gev_inv)
 
 
 def _at_couplings(median_m: float, d_ref_gev_inv: float,
@@ -210,7 +214,7 @@ def simulate_medians(
             logger.warning("no events at m_N = %g GeV: median decay length left NaN", mass)
             rows.append(np.full(d.shape, np.nan))
             continue
-        rows.append(median_decay_length(run.events, d_ref_gev_inv, d))
+        rows.append(median_decay_length_on_grid(run.events, d_ref_gev_inv, d))
     return np.array(rows, dtype=float).reshape(len(rows), *d.shape)
 
 
@@ -372,7 +376,7 @@ __all__ = [
     "analytic_decay_length_m",
     "analytic_map",
     "median_boost",
-    "median_decay_length",
+    "median_decay_length_on_grid",
     "medians_from_scan",
     "scan_medians",
     "simulate_medians",

@@ -170,16 +170,6 @@ def cls_function(
                              calctype=calctype, expected=True)
 
 
-def median_decay_length_m(events: ak.Array) -> float | None:
-    """Median lab decay length [m] at ``D_REF_GEV_INV`` of the upscatters a simulation
-    keeps (HNL lines through a fiducial box), weighted per POT (``upscatter_weight``); it
-    scales as d^-2 (Fig. 3, :func:`t2khnl.plots.decay_length.medians_from_scan`). None
-    without events."""
-    if not (len(events) and np.sum(ak.to_numpy(events["upscatter_weight"])) > 0):
-        return None
-    return reweight.median_decay_length_m(events)
-
-
 def histograms(channels: Sequence[Channel],
                weights: dict[str, np.ndarray]) -> dict[str, hist.Hist]:
     """E_ee and cos(theta_N) of the selected events, weighted to expected events."""
@@ -355,7 +345,7 @@ def run(
             if beam in samples:
                 sim = generate.pool(samples[beam], sim)
             samples[beam] = sim
-        medians[beam] = median_decay_length_m(sim.events)
+        medians[beam] = reweight.median_decay_length_m(sim.events)
         chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
         meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
                 "efficiency": chosen.efficiency}

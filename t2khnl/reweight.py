@@ -240,11 +240,15 @@ def weighted_median(values: ArrayLike, weights: ArrayLike) -> float:
     return float(v[i])
 
 
-def median_decay_length_m(events: Any) -> float:
+def median_decay_length_m(events: Any) -> float | None:
     """Weighted median of a sample's lab decay lengths [m] (``decay_length_m``, at the
     sample's coupling), weighted per POT by ``upscatter_weight``; it scales as d^-2.
+    None for a sample without an event of positive weight.
 
     Raises:
-        InputError: a missing column, or no event with a positive weight.
+        InputError: a missing column.
     """
-    return weighted_median(_column(events, "decay_length_m"), _column(events, "upscatter_weight"))
+    weights = _column(events, "upscatter_weight")
+    if not (weights.size and np.sum(weights) > 0):
+        return None
+    return weighted_median(_column(events, "decay_length_m"), weights)

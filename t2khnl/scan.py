@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tqdm import tqdm
 
 from . import __version__
-from .errors import ClusterError, DataFileError, InputError
+from .errors import ClusterError, DataFileError, InputError, ScanError
 from .executors import CONNECT_TIMEOUT_S, TaskFailure, connect, finished_groups
 from .masses import mass_label, parse_masses
 from .patchsets import write_grid_likelihood
@@ -442,7 +442,7 @@ def scan_many(
                 f"GeV; see {job.store.log_file})" for job in prepared if job.failed]
     if failures:
         msg = "; ".join(failures) + "; rerun the same command to retry them"
-        raise InputError(msg)
+        raise ScanError(msg)
     return [job.store.write_contour(job.config, job.results) for job in prepared]
 
 

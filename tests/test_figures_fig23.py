@@ -185,7 +185,7 @@ def test_median_decay_length_scales_as_inverse_d_squared():
     )
     d_ref = 1e-6
     grid = np.array([1e-8, 3e-7, 1e-6, 2e-5])
-    medians = figure_data.median_decay_length(events, d_ref, grid)
+    medians = figure_data.median_decay_length_on_grid(events, d_ref, grid)
     # cumulative weight sorted by length: 4, 5, 6, 7, 9 (of 9): the median is 2.0 m
     assert medians[2] == 2.0
     assert np.allclose(medians * grid**2, 2.0 * d_ref**2, rtol=1e-14)

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from t2khnl import allocation, couplings, limit, precision, scan
 from t2khnl.cli import main
-from t2khnl.errors import InputError
+from t2khnl.errors import InputError, ScanError
 from t2khnl.executors import check_single_threaded
 from t2khnl.masses import mass_label, parse_masses
 from t2khnl.scanstore import open_edges
@@ -473,7 +473,7 @@ def test_scan_many_groups_detectors_and_matches_single_scans(tmp_path, monkeypat
     broken = [scan.ScanJob(det, "0.1,0.3", tmp_path / "broken" / det, n_events=300,
                            precision=None, runner=_failing_at_0p3)
               for det in ("upgrade", "nd280")]
-    with pytest.raises(InputError, match=r"1 mass\(es\) failed \(0.3 GeV"):
+    with pytest.raises(ScanError, match=r"1 mass\(es\) failed \(0.3 GeV"):
         scan.scan_many(broken, progress=False)
     assert len(json.loads((tmp_path / "broken" / "nd280" / "contour.json").read_text())[
         "records"]) == 2
