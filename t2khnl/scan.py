@@ -38,7 +38,7 @@ from .masses import mass_label, parse_masses
 from .patchsets import write_grid_likelihood
 from .precision import edge_errors, variance_needs
 from .scanlog import mass_log, scan_log
-from .scanstore import ScanStore, open_edges
+from .scanstore import MassResult, ScanConfig, ScanStore, open_edges
 from .seeds import attempt_seed, mass_seeds
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class MassTask:
         return mass_label(self.mass_gev)
 
 
-def run_mass(task: MassTask, *, cache: Any = None) -> dict[str, Any]:
+def run_mass(task: MassTask, *, cache: Any = None) -> MassResult:
     """Run one mass, write its per-mass result atomically, and return it.
 
     Runs in the worker. An :class:`~t2khnl.errors.InputError` from the analysis (e.g. a
@@ -130,7 +130,7 @@ def run_mass(task: MassTask, *, cache: Any = None) -> dict[str, Any]:
     mass_dir = store.mass_dir(task.mass_gev)
     mass_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    result: dict[str, Any] = {
+    result: MassResult = {
         "index": task.index, "mass_gev": task.mass_gev, "label": task.label,
         "seed": task.seed, "status": "done", "reason": None, "n_events": task.n_events,
     }
@@ -150,13 +150,15 @@ def run_mass(task: MassTask, *, cache: Any = None) -> dict[str, Any]:
                 )
             except InputError as err:
                 log.warning("skipping m_N = %g GeV: %s", task.mass_gev, err)
-                result.update(status="skipped", reason=str(err))
+                result["status"], result["reason"] = "skipped", str(err)
                 break
             # a runner that keeps no samples (a stand-in) analysed the new events alone
             total = total + n_new if samples else n_new
             summary = outcome.summary
             errors = edge_errors(outcome)
-            result.update(n_events=total, **_edges(summary), **errors, summary=summary)
+            result["n_events"] = total
+            _record_edges(result, summary, errors)
+            result["summary"] = summary
             needs = variance_needs(summary, errors, task.precision)
             if not needs or total >= cap:
                 break
@@ -172,23 +174,25 @@ def run_mass(task: MassTask, *, cache: Any = None) -> dict[str, Any]:
     return result
 
 
-def _edges(summary: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "d_low": summary.get("d_low"), "d_high": summary.get("d_high"),
-        "d_low_open": summary.get("d_low_open"), "d_high_open": summary.get("d_high_open"),
-        "refused": summary.get("refused"), "intervals": summary.get("intervals"),
-    }
+def _record_edges(result: MassResult, summary: Mapping[str, Any],
+                  errors: Mapping[str, float | None]) -> None:
+    """Copy the limit step's edges [GeV^-1] and their MC errors into a mass's result."""
+    result["d_low"], result["d_high"] = summary.get("d_low"), summary.get("d_high")
+    result["d_low_open"] = summary.get("d_low_open")
+    result["d_high_open"] = summary.get("d_high_open")
+    result["refused"], result["intervals"] = summary.get("refused"), summary.get("intervals")
+    result["d_low_err"], result["d_high_err"] = errors["d_low_err"], errors["d_high_err"]
 
 
 def scan_config(detector: str, masses: list[float], *, preset: str | Preset, n_events: int,
                 seed: int, pot_total: float | None, precision: float | None,
-                d_range: tuple[float, float] | None = None) -> dict[str, Any]:
+                d_range: tuple[float, float] | None = None) -> ScanConfig:
     """The configuration a scan folder is bound to (``scan.json``); ``d_range_gev_inv``
     appears only when the coupling range is not the default (folders of earlier versions
     stay valid)."""
     from . import config
 
-    config_dict: dict[str, Any] = {
+    config_dict: ScanConfig = {
         "detector": detector, "preset": preset if isinstance(preset, str) else preset.name,
         "n_events": n_events, "seed": seed,
         "pot_total": pot_total, "masses_gev": masses, "t2khnl_version": __version__,
@@ -206,7 +210,7 @@ def scan_config(detector: str, masses: list[float], *, preset: str | Preset, n_e
     return config_dict
 
 
-def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
+def run_group(tasks: Sequence[MassTask]) -> list[MassResult | TaskFailure]:
     """Run masses one after the other in this process (:func:`run_mass`).
 
     :func:`scan_many` groups the masses that share SIREN's cross-section objects (same mass
@@ -227,7 +231,7 @@ def run_group(tasks: Sequence[MassTask]) -> list[dict[str, Any] | TaskFailure]:
     from .generate import SimulationCache
 
     cache = SimulationCache()
-    outcomes: list[dict[str, Any] | TaskFailure] = []
+    outcomes: list[MassResult | TaskFailure] = []
     for task in tasks:
         try:
             outcomes.append(run_mass(task, cache=cache))
@@ -351,9 +355,9 @@ class _Prepared:
     run when :func:`scan_many` started, and the masses that failed."""
 
     store: ScanStore
-    config: dict[str, Any]
+    config: ScanConfig
     tasks: list[MassTask]
-    results: dict[int, dict[str, Any]]
+    results: dict[int, MassResult]
     pending: list[MassTask]
     failed: list[float]
 
@@ -451,7 +455,7 @@ class _Checked(NamedTuple):
 
     job: ScanJob
     masses: list[float]
-    config: dict[str, Any]
+    config: ScanConfig
 
 
 def _check(job: ScanJob, data_dir: str | None) -> _Checked:
@@ -536,7 +540,7 @@ def _execute(groups: list[_Group], jobs: dict[str, _Prepared], *, workers: int,
                 bar.update(1)
 
 
-def _record(job: _Prepared, task: MassTask, outcome: dict[str, Any] | TaskFailure) -> None:
+def _record(job: _Prepared, task: MassTask, outcome: MassResult | TaskFailure) -> None:
     """Book one finished mass into its job: result and contour files, or a failure."""
     where = {"scan_dir": job.store.root}
     if isinstance(outcome, TaskFailure):

@@ -34,7 +34,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,54 @@ from .errors import DataFileError, InputError
 from .masses import mass_label
 
 log = logging.getLogger(__name__)
+
+
+class MassResult(TypedDict, total=False):
+    """One mass of a scan, as ``masses/m<mass>.json`` holds it (:func:`t2khnl.scan.run_mass`).
+
+    ``mass_gev`` [GeV]; ``status`` ``"done"`` or ``"skipped"`` (``reason`` says why);
+    ``d_low``, ``d_high`` and their MC errors ``d_low_err``, ``d_high_err`` [GeV^-1], None
+    where not quoted; ``*_open`` where an edge is the end of the coupling grid; ``refused``
+    edges (too few effective events); every excluded ``intervals`` [GeV^-1]; ``n_events``
+    per beam used, ``seed``, the limit step's ``summary`` and ``elapsed_s`` [s].
+    """
+
+    index: int
+    mass_gev: float
+    label: str
+    seed: int
+    status: Literal["done", "skipped"]
+    reason: str | None
+    n_events: int
+    d_low: float | None
+    d_high: float | None
+    d_low_open: bool | None
+    d_high_open: bool | None
+    d_low_err: float | None
+    d_high_err: float | None
+    refused: Any
+    intervals: Any
+    summary: Any
+    elapsed_s: float
+
+
+class ScanConfig(TypedDict, total=False):
+    """What a scan folder is bound to (``scan.json``; :func:`t2khnl.scan.scan_config`):
+    detector, preset name (and ``preset_sha256``, its content's digest, for a walk step or a preset
+    file), ``n_events`` per beam
+    of a first attempt, ``seed``, ``pot_total`` [POT] or None, ``masses_gev`` [GeV], the
+    t2khnl version, and, when set, ``precision`` (δd/d) and ``d_range_gev_inv`` [GeV^-1]."""
+
+    detector: str
+    preset: str
+    preset_sha256: str
+    n_events: int
+    seed: int
+    pot_total: float | None
+    masses_gev: list[float]
+    t2khnl_version: str
+    precision: float
+    d_range_gev_inv: list[float]
 
 #: Columns of ``contour.csv``, in order: mass [GeV], the edges of the excluded interval and
 #: their MC errors [GeV^-1].
@@ -315,7 +363,7 @@ class OpenEdges(NamedTuple):
         return out
 
 
-def open_edges(records: Sequence[dict[str, Any]]) -> OpenEdges:
+def open_edges(records: Sequence[Mapping[str, Any]]) -> OpenEdges:
     """The masses of finished per-mass results (or contour records) with an open edge."""
     done = sorted((rec for rec in records if rec.get("status") == "done"),
                   key=lambda rec: rec["mass_gev"])
@@ -445,7 +493,7 @@ class ScanStore:
         """Write one mass's result (atomically: its existence marks the mass as done)."""
         return files.write_text(self.mass_file(mass_gev), json.dumps(result, indent=2) + "\n")
 
-    def read_mass_result(self, mass_gev: float) -> dict[str, Any]:
+    def read_mass_result(self, mass_gev: float) -> MassResult:
         """One mass's result.
 
         Raises:
@@ -453,13 +501,13 @@ class ScanStore:
         """
         path = self.mass_file(mass_gev)
         try:
-            result: dict[str, Any] = json.loads(path.read_text())
+            result: MassResult = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             msg = f"cannot read the per-mass result {path}: {err}"
             raise DataFileError(msg) from err
         return result
 
-    def finished(self, masses_gev: Sequence[float]) -> dict[int, dict[str, Any]]:
+    def finished(self, masses_gev: Sequence[float]) -> dict[int, MassResult]:
         """The results already on disk of the given masses, by index in ``masses_gev``
         (what a rerun skips); an unreadable one is logged and left out (to be redone)."""
         done = {}

@@ -11,7 +11,8 @@ from t2khnl.geometry import spec
 
 @pytest.mark.parametrize("preset", config.PRESETS)
 def test_presets_state_the_2019_exposure(preset):
-    assert config.load(preset)["exposure_pot"]["nd280"] == t2k2019.POT
+    cfg = config.load(preset)
+    assert {beam: cfg.pot("nd280", beam) for beam in t2k2019.POT} == t2k2019.POT
 
 
 def test_modules_use_the_one_exposure():
