@@ -347,7 +347,7 @@ def authors(detectors: tuple[str, ...], beams: tuple[str, ...], n_events: int,
             mass_indices: str | None, grid_points: str | None, all_points: bool, seed: int,
             data_dir: str | None, output: str) -> None:
     """Recompute each of the paper's authors' runs and compare, run by run."""
-    from . import authors as authors_step
+    from . import authors_report as authors_step
 
     results = authors_step.validate(
         output, detectors=detectors or config.DETECTORS, beams=beams or config.BEAMS,

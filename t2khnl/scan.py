@@ -38,7 +38,8 @@ from .masses import mass_label, parse_masses
 from .patchsets import write_grid_likelihood
 from .precision import edge_errors, variance_needs
 from .scanlog import mass_log, scan_log
-from .scanstore import MassResult, ScanConfig, ScanStore, open_edges
+from .scanrecords import MassResult, ScanConfig
+from .scanstore import ScanStore, open_edges
 from .seeds import attempt_seed, mass_seeds
 
 if TYPE_CHECKING:

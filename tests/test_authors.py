@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from t2khnl import authors as A
+from t2khnl import authors_report as R
 from t2khnl import config
 from t2khnl.errors import DataFileError, InputError
 from t2khnl.flux import data_folder
@@ -122,17 +123,17 @@ def test_csv_and_summary_from_fixed_comparisons() -> None:
                         0.4, 1.0),
         A.RunComparison("OGTPC3", "fhc", 2.0, 1e-7, 0.0, 1.0, 0.1, "TPC3", "tpc_gas", 0.4, 1.0),
     ]
-    parsed = list(csv.DictReader(io.StringIO(A.comparisons_csv(rows))))
-    assert tuple(parsed[0]) == A.CSV_COLUMNS
+    parsed = list(csv.DictReader(io.StringIO(R.comparisons_csv(rows))))
+    assert tuple(parsed[0]) == R.CSV_COLUMNS
     assert float(parsed[0]["ours_over_theirs"]) == pytest.approx(0.96)
     assert parsed[2]["ours_over_theirs"] == "nan"  # their yield 0: no ratio
-    stats = A.family_stats(rows)
+    stats = R.family_stats(rows)
     assert stats.n == 2 and stats.median == pytest.approx(0.73)
     assert (stats.low, stats.high) == (0.5, 0.96)
     assert stats.long_lived_median == pytest.approx(0.96)
     assert stats.fiducial_median == pytest.approx(0.32)  # long-lived points only
     assert stats.gas_median == pytest.approx(0.96)
-    text = A.summary_markdown(rows, n_events=100)
+    text = R.summary_markdown(rows, n_events=100)
     assert stats.band_medians[0] == pytest.approx(0.96)
     assert stats.band_medians[2] == pytest.approx(0.5)
     assert math.isnan(stats.band_medians[1])
@@ -149,7 +150,7 @@ def test_long_lived_points_match_the_closed_form(tmp_path) -> None:
     MC error of 3,000 upscatters) and the same as our gas box; ND280UPGRD and TPC2 equal
     our fiducial box.
     """
-    results = A.validate(tmp_path / "out", detectors=("nd280", "upgrade"), beams=("fhc",),
+    results = R.validate(tmp_path / "out", detectors=("nd280", "upgrade"), beams=("fhc",),
                          n_events=3000, seed=3, mass_indices=(0, 1))
     assert (tmp_path / "out" / "authors_runs.csv").is_file()
     assert "OGTPC1-3" in (tmp_path / "out" / "authors_runs.md").read_text()
