@@ -13,15 +13,16 @@ i = 10 * (coupling index) + (mass index). A yield there is
 beams), without BR(N -> nu e+e-), which their statistics applies afterwards.
 
 :func:`t2khnl.authors_report.validate` recomputes each row with the ``published`` preset
-(their BR is a common factor and left out like theirs): one simulation per (detector,
-beam, grid point) whose decays are counted in the TPC gas volumes (the preset's
-``decay_region: tpc_gas``), its selected events credited to each run by where they decay. A run is one of our boxes and a
-decay region (:data:`RUNS`); every run is also given the yield of its own box under the
-other region, so the CSV shows which region their numbers call for. The fiducial-box yields
-come from the same gas-volume sample (the fiducial box lies inside the gas box), which
-differs from a fiducial-only simulation only through the preset's injection window (three
-decay lengths in front of the gas box instead of the fiducial box): nothing where the HNL
-is long-lived, and at most the decays of vertices 0.2 m further upstream where it is not.
+(their BR is a common factor and left out like theirs): one simulation per (detector, beam,
+grid point) whose decays are counted in the TPC gas volumes (the preset's ``decay_region:
+tpc_gas``), its selected events credited to each run by where they decay. A run is one of
+our boxes and a decay region (:data:`RUNS`); every run is also given the yield of its own
+box under the other region, so the CSV shows which region their numbers call for. The
+fiducial-box yields come from the same gas-volume sample (the fiducial box lies inside the
+gas box), which differs from a fiducial-only simulation only through the preset's injection
+window (three decay lengths in front of the gas box instead of the fiducial box): nothing
+where the HNL is long-lived, and at most the decays of vertices 0.2 m further upstream where
+it is not.
 """
 
 from __future__ import annotations
