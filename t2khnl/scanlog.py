@@ -19,10 +19,8 @@ def scan_log(path: Path, scan_logger: logging.Logger) -> Iterator[None]:
     INFO records, the scan's stay off the console.
     """
     out = path.parent
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler = _file_handler(path, "a")
     handler.addFilter(lambda record: getattr(record, "scan_dir", out) == out)
-    package_log = logging.getLogger("t2khnl")
     previous = scan_logger.level
     quiet: _ConsoleQuiet | None = None
     if scan_logger.getEffectiveLevel() > logging.INFO:
@@ -30,12 +28,10 @@ def scan_log(path: Path, scan_logger: logging.Logger) -> Iterator[None]:
         quiet = _ConsoleQuiet(scan_logger.name)
         for h in logging.getLogger().handlers:
             h.addFilter(quiet)
-    package_log.addHandler(handler)
     try:
-        yield
+        with _logging_to(handler):
+            yield
     finally:
-        package_log.removeHandler(handler)
-        handler.close()
         scan_logger.setLevel(previous)
         if quiet is not None:
             for h in logging.getLogger().handlers:
@@ -45,8 +41,19 @@ def scan_log(path: Path, scan_logger: logging.Logger) -> Iterator[None]:
 @contextlib.contextmanager
 def mass_log(path: Path) -> Iterator[None]:
     """Log everything t2khnl logs into ``path`` (a mass's ``run.log``, rewritten)."""
-    handler = logging.FileHandler(path, mode="w")
+    with _logging_to(_file_handler(path, "w")):
+        yield
+
+
+def _file_handler(path: Path, mode: str) -> logging.FileHandler:
+    handler = logging.FileHandler(path, mode=mode)
     handler.setFormatter(logging.Formatter(_FORMAT))
+    return handler
+
+
+@contextlib.contextmanager
+def _logging_to(handler: logging.Handler) -> Iterator[None]:
+    """Send t2khnl's log records to ``handler`` while the block runs, then close it."""
     package_log = logging.getLogger("t2khnl")
     package_log.addHandler(handler)
     try:
