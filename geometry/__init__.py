@@ -6,17 +6,17 @@ materialised SIREN files. The models and their variants are described by the YAM
 this folder (see README.md).
 """
 
-from .detector import (
+from .detector import DetectorGeometry, load
+from .siren_files import cache_root
+from .spec import (
     DEFAULT_VARIANT,
     REGIONS,
-    DetectorGeometry,
     FiducialBox,
     available_models,
-    cache_root,
-    load,
+    fiducial_boxes,
+    fiducial_volume_m3,
     variants,
 )
-from .spec import fiducial_boxes, fiducial_volume_m3
 
 __all__ = [
     "DEFAULT_VARIANT",

@@ -23,27 +23,15 @@ from .siren_files import cache_root, materialise
 from .spec import (
     DEFAULT_VARIANT,
     FALLBACK_REGION,
-    REGIONS,
     FiducialBox,
-    available_models,
     canonical_name,
     parse_decay_regions,
     parse_fiducial_boxes,
     read_spec,
     resolve_variant,
-    variants,
 )
 
-__all__ = [
-    "DEFAULT_VARIANT",
-    "REGIONS",
-    "DetectorGeometry",
-    "FiducialBox",
-    "available_models",
-    "cache_root",
-    "load",
-    "variants",
-]
+__all__ = ["DetectorGeometry", "load"]
 
 logger = logging.getLogger(__name__)
 

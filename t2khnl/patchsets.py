@@ -181,13 +181,13 @@ def write_likelihoods(
     from .counting import patchset_json, workspace_json
 
     target = Path(path)
-    files = {
+    members = {
         "BkgOnly.json": workspace_json(bkg_only) + "\n",
         "patchset.json": patchset_json(patchset) + "\n",
         "README.md": readme,
     }
     with tarfile.open(target, "w:gz") as tar:
-        for name, text in files.items():
+        for name, text in members.items():
             data = text.encode("utf-8")
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644
