@@ -38,9 +38,9 @@ import awkward as ak
 import numpy as np
 
 from . import config, generate, model, select
+from .config import Preset
 from .errors import DataFileError, InputError
 from .flux import verify
-from .preset import Preset
 
 log = logging.getLogger(__name__)
 

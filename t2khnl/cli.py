@@ -189,10 +189,11 @@ def limit(
     """Excluded d_muN interval at 95% CL at one mass, with ntuples, histograms, workspace."""
     from . import limit as limit_step
 
+    cfg = config.load(preset)  # validated once, passed down
     with tqdm(total=2 * n_events, unit="ev", desc="injecting", file=sys.stderr,
               delay=1) as bar:
         outcome = limit_step.run(
-            detector, mass_gev, preset=preset, n_events=n_events, pot_total=pot_total,
+            detector, mass_gev, preset=cfg, n_events=n_events, pot_total=pot_total,
             seed=seed, data_dir=data_dir, t2k_backgrounds=t2k_backgrounds,
             flux_xsec=flux_xsec, progress=bar.update, d_range=d_range,
         )

@@ -2,7 +2,7 @@
 
 ``walk.yaml`` lists the steps: each sets a few preset keys on top of the previous
 step, starting from ``published``; after the last step the preset equals ``corrected``.
-Each step is a :class:`~t2khnl.preset.Preset` value (no file). :func:`run` runs a mass
+Each step is a :class:`~t2khnl.config.Preset` value (no file). :func:`run` runs a mass
 scan of every step (resumable, like ``t2khnl scan``), and :func:`markdown` tabulates what
 each change does to the contour and to the MiniBooNE verdict.
 """
@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from . import config, headlines, scan
+from .config import Preset
 from .errors import InputError
-from .preset import Preset
 from .scanstore import ScanStore
 
 
@@ -139,7 +139,7 @@ def jobs(
     output_dir: str | os.PathLike[str], masses: list[float] | str, *, detector: str = "nd280",
     n_events: int = 20000, seed: int = 1,
 ) -> list[scan.ScanJob]:
-    """The walk's scans, one per step (its :class:`~t2khnl.preset.Preset`), for
+    """The walk's scans, one per step (its :class:`~t2khnl.config.Preset`), for
     :func:`t2khnl.scan.scan_many`; writes nothing. Arguments as :func:`run`.
 
     The steps of a mass run one after the other in one worker (:func:`t2khnl.scan.group_key`),

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import awkward as ak
 import numpy as np
 
-from . import config, couplings, limit, stats
+from . import config, experiment, limit
 from .errors import InputError
 from .flux import BEAMS
 from .nucleons import CHANNEL_CODES
@@ -112,13 +112,11 @@ def stages(mass_dir: str | os.PathLike[str], summary: dict[str, Any], *,
         raise InputError(msg)
     channels = limit.load_channels(mass_dir, summary)
     d_ref = d_gev_inv or summary["d_low"] or limit.D_REF_GEV_INV
-    cls = limit.cls_function(summary["detector"], cfg, summary["background"])
-    low, high, _ = summary["d_grid_gev_inv"]  # the grid the limit step scanned
-    grid = couplings.d_grid((low, high))
+    counts = experiment.from_summary(summary, cfg)  # on the grid the limit step scanned
     out = []
     for stage in each:
         subset = [_subset(ch, stage) for ch in channels]
         signal = limit.signal_function(subset, summary["mass_gev"], cfg)
-        result = stats.limit_interval(signal, grid, cls)
+        result = counts.limit(signal)
         out.append(StageResult(stage, signal(d_ref), result.d_low, result.d_high))
     return out

@@ -1,7 +1,8 @@
 """The counting experiment as a pyhf workspace: one bin per beam channel, a ``signal`` sample
 scaled by the POI ``mu`` with an optional normsys ``flux_xsec``, a ``background`` sample and
-the observed counts; the T2K 2019 backgrounds; JSON for ``pyhf cls`` and patchsets for a
-coupling grid. The CLs and limits computed on it are :mod:`t2khnl.stats`.
+the observed counts; JSON for ``pyhf cls`` and patchsets for a coupling grid. The CLs and
+limits computed on it are :mod:`t2khnl.stats`; the experiment's inputs (exposure,
+backgrounds) :mod:`t2khnl.experiment`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import pyhf
 from numpy.typing import NDArray
 
 from . import t2k2019
-from .config import check_choice
 from .errors import InputError
-from .geometry import spec as geometry_spec
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +32,6 @@ __all__ = [
     "build_workspace",
     "patchset_json",
     "t2k_2019_workspace",
-    "t2k_backgrounds",
-    "upgrade_volume_ratio",
     "workspace_json",
     "zero_background_model",
 ]
@@ -136,40 +133,6 @@ def t2k_2019_workspace(
         observed=dict.fromkeys(T2K_2019_BACKGROUND, 0.0),
         flux_xsec=flux_xsec,
     )
-
-
-def upgrade_volume_ratio() -> float:
-    """Fiducial TPC volume of the upgrade over ND280's: (3 TPCs + 2 HA-TPCs) / 3 TPCs, from
-    the geometry files (geometry/nd280upgrade.yaml, geometry/nd280.yaml); about 1.261."""
-    return (geometry_spec.fiducial_volume_m3("nd280upgrade")
-            / geometry_spec.fiducial_volume_m3("nd280"))
-
-
-def t2k_backgrounds(
-    detector: str, pot: Mapping[str, float], *, nd280_backgrounds: bool
-) -> dict[str, float]:
-    """Expected background events by beam: T2K 2019's, scaled with POT and, for the upgrade,
-    with the fiducial TPC volume (:func:`upgrade_volume_ratio`).
-
-    The two detectors differ on purpose (PHYSICS.md, "Statistics"): the ND280 2019
-    constraint carries the backgrounds only when asked (``nd280_backgrounds``, the preset's
-    ``statistics.t2k_backgrounds``; the paper ignores them), while the upgrade's Asimov
-    sensitivity always carries them, whatever ``nd280_backgrounds`` says.
-
-    Args:
-        detector: ``"nd280"`` or ``"upgrade"``.
-        pot: exposure [POT] by beam (``"fhc"``, ``"rhc"``).
-        nd280_backgrounds: whether the ND280 constraint has the 2019 backgrounds.
-
-    Raises:
-        InputError: unknown detector.
-    """
-    check_choice("detector", detector, ("nd280", "upgrade"))
-    if detector == "nd280" and not nd280_backgrounds:
-        return dict.fromkeys(pot, 0.0)
-    scale = 1.0 if detector == "nd280" else upgrade_volume_ratio()
-    return {beam: T2K_2019_BACKGROUND[beam] * pot[beam] / t2k2019.POT[beam] * scale
-            for beam in pot}
 
 
 def workspace_json(workspace: pyhf.Workspace | Mapping[str, Any], *, indent: int = 2) -> str:

@@ -24,7 +24,7 @@ from .injection import HNL_PDG
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from .preset import WidthConvention
+    from .config import WidthConvention
 
 #: Depth [m] of the first injection layer in front of a fiducial box; further layers
 #: span a decade of distance each, so short and long decay lengths are both sampled.

@@ -17,7 +17,7 @@ For one model point (m_N, d) this module
    (:mod:`t2khnl.model`).
 
 Steps 2-4 are :mod:`t2khnl.events`; this module builds their setup from a
-:class:`~t2khnl.preset.Preset` and describes the sample (:mod:`t2khnl.samples`).
+:class:`~t2khnl.config.Preset` and describes the sample (:mod:`t2khnl.samples`).
 Each box's sample only credits decays in that box, so the boxes' samples add up. An event's
 ``weight`` is the expected number, per POT, of HNLs that decay inside the fiducial volumes
 (before BR(ee), cuts and efficiency) that it stands for.
@@ -34,10 +34,10 @@ import awkward as ak
 import numpy as np
 
 from . import config, model, siren_tables, xsec, xsec_cache
+from .config import Preset, WidthConvention
 from .errors import InputError
 from .events import Setup, _strata_m, generate_events, strata_attempts
 from .flux import Flux, load_beam_flux
-from .preset import Preset, WidthConvention
 from .samples import Simulation, describe, pool
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ def simulate(
         d_gev_inv: dipole coupling d_muN [GeV^-1] (d = mu_tr / 2).
         n_events: upscatters to inject, shared equally between the fiducial boxes.
         seed: random seed; the same seed gives the same events.
-        preset: a :class:`~t2khnl.preset.Preset`, or ``"corrected"`` (default),
+        preset: a :class:`~t2khnl.config.Preset`, or ``"corrected"`` (default),
             ``"published"`` or a preset file.
         data_dir: input-data folder (default: ``$T2KHNL_DATA_DIR``, else the packaged data).
         d_min_gev_inv: smallest coupling [GeV^-1] the sample will be reweighted to; it

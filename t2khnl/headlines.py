@@ -28,7 +28,7 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from . import config, limit, stats
+from . import config, experiment, limit, stats
 from .constraints_data import envelope, miniboone_regions
 from .scanstore import ScanStore
 
@@ -178,8 +178,8 @@ def miniboone_verdict(
         cfg = _analysis_config(preset, summary)
         channels = limit.load_channels(mass_dir, summary)
         signal = limit.signal_function(channels, rec["mass_gev"], cfg)
-        background = {ch.name: ch.background for ch in channels}
-        cls_of = limit.cls_function(detector, cfg, background)
+        counts = experiment.from_summary(summary, cfg)
+        background, cls_of = counts.background, counts.cls
         for lo, hi in slices:
             for d in np.geomspace(lo, hi, points_per_slice):
                 s = signal(float(d))
@@ -249,7 +249,7 @@ def _analysis_config(preset: str | config.Preset, summary: dict[str, Any]) -> co
     """The preset with the statistics the limit step actually used."""
     from dataclasses import replace
 
-    from .preset import Statistics
+    from .config import Statistics
 
     return replace(config.resolve(preset), statistics=Statistics(**summary["statistics"]))
 

@@ -30,7 +30,7 @@ Likelihoods, HEPData's pyhf convention: one ``.tar.gz`` per detector holding
 (m_N, d) grid point, labels ``mass_gev`` and ``d_gev_inv``) and a ``README.md``, attached to
 the whole submission as an additional resource of ``type: HistFactory``; the per-mass
 patchsets of a scan are merged by :func:`t2khnl.patchsets.merge_patchsets`. The
-patchset's INSPIRE reference is ``inspire_id`` (:data:`t2khnl.limit.HEPDATA_PLACEHOLDER`,
+patchset's INSPIRE reference is ``inspire_id`` (:data:`t2khnl.experiment.HEPDATA_PLACEHOLDER`,
 ``ins0000000``, until the record exists).
 
 Figures (PNG or PDF) are attached to their table. ``hepdata_lib`` makes the table image and
@@ -65,7 +65,7 @@ from .patchsets import merge_patchsets, write_likelihoods
 from .scanstore import Contour, ScanStore, read_contour
 
 if TYPE_CHECKING:
-    from .preset import Preset
+    from .config import Preset
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def write_submission(
             default: the one in ``contour.json``, which must agree if both are given.
         comment: the submission's comment (default: :data:`DEFAULT_COMMENT`).
         inspire_id: INSPIRE record of the paper (``"ins"`` + 7 digits); default the
-            placeholder :data:`t2khnl.limit.HEPDATA_PLACEHOLDER`, not written as a record id.
+            placeholder :data:`t2khnl.experiment.HEPDATA_PLACEHOLDER`, not written as a record id.
         digits: significant digits of the numbers in the tables.
 
     Returns:
@@ -312,7 +312,7 @@ def _submission(
 
 
 def _placeholder() -> str:
-    from .limit import HEPDATA_PLACEHOLDER
+    from .experiment import HEPDATA_PLACEHOLDER
 
     return HEPDATA_PLACEHOLDER
 
@@ -398,7 +398,7 @@ def _table(detector: str, contour: Contour, cfg: Preset, digits: int) -> Any:
 def _qualifiers(
     detector: str, contour: Contour, cfg: Preset, grid: tuple[float, float]
 ) -> list[tuple[str, str, str]]:
-    from .limit import exposures
+    from .experiment import exposures
 
     pot = exposures(detector, cfg, contour.metadata.get("pot_total"))
     return [

@@ -1,10 +1,11 @@
 """From simulated ntuples to the excluded d interval at one mass.
 
-One SIREN sample per beam (generated at ``D_REF_GEV_INV``, injected far enough upstream for
-the smallest coupling scanned) is selected, reweighted to every d of a log grid
-(:mod:`t2khnl.reweight`), turned into expected signal events per channel (x BR(ee) x
-efficiency x POT) and handed to pyhf (:mod:`t2khnl.stats`), whose CLs(d) crossings of
-0.05 give the two edges of the excluded interval.
+One SIREN sample per beam (:mod:`t2khnl.generate`; generated at ``D_REF_GEV_INV``, injected
+far enough upstream for the smallest coupling scanned) is selected (:mod:`t2khnl.select`),
+reweighted to every d of a log grid and turned into expected signal events per channel
+(x BR(ee) x efficiency x POT; :mod:`t2khnl.reweight`), and handed to the detector's counting
+experiment (:mod:`t2khnl.experiment`), whose CLs(d) crossings of 0.05 give the two edges of
+the excluded interval. The step's path is docs/dataflow.md's.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ import awkward as ak
 import hist
 import numpy as np
 
-from . import config, counting, files, generate, model, ntuple, reweight, select, stats, t2k2019
-from .couplings import d_grid
+from . import config, counting, experiment, files, generate, ntuple, reweight, select, stats
+from .config import Preset, Statistics
 from .errors import DataFileError, InputError
-from .preset import Preset, Statistics
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,6 @@ log = logging.getLogger(__name__)
 D_REF_GEV_INV = 1e-6
 #: Fewest effective MC events behind a quoted edge.
 MIN_N_EFF = 50.0
-#: INSPIRE reference pyhf's patchset schema requires; a placeholder ("ins" + 7 digits) until
-#: the record of arXiv:2412.15051 is known, to be replaced on a HEPData submission.
-HEPDATA_PLACEHOLDER = "ins0000000"
 
 
 class Channel(NamedTuple):
@@ -76,26 +73,6 @@ def _channel(name: str, pot: float, events: ak.Array, meta: dict[str, Any],
                    meta)
 
 
-def exposures(detector: str, cfg: Preset, pot_total: float | None) -> dict[str, float]:
-    """POT per beam: the preset's nominal exposure, or ``pot_total`` split FHC:RHC as in 2019.
-
-    Raises:
-        InputError: ``pot_total`` is not positive.
-    """
-    if pot_total is None:
-        return {beam: cfg.pot(detector, beam) for beam in config.BEAMS}
-    if not pot_total > 0:
-        msg = f"--pot must be positive, got {pot_total}"
-        raise InputError(msg)
-    return t2k2019.pot_split(pot_total)
-
-
-def backgrounds(detector: str, pot: dict[str, float], enabled: bool) -> dict[str, float]:
-    """Expected backgrounds (:func:`t2khnl.counting.t2k_backgrounds`; ``enabled`` is ND280's
-    flag: the upgrade always has them)."""
-    return counting.t2k_backgrounds(detector, pot, nd280_backgrounds=enabled)
-
-
 def load_channels(mass_dir: str | os.PathLike[str], summary: Mapping[str, Any]) -> list[Channel]:
     """The channels of a finished limit step, from its ``selected_{fhc,rhc}.root``.
 
@@ -123,10 +100,10 @@ def signal_function(
     """Expected selected e+e- events per channel as a function of d [GeV^-1]: sum of the
     reweighted per-POT weights x BR(ee) x efficiency x POT (a self-contained
     :class:`t2khnl.reweight.SignalModel`)."""
-    br = float(model.br_ee(mass_gev, formula=cfg.br_ee_formula))
     return reweight.SignalModel(
         columns={ch.name: ch.columns for ch in channels},
-        factors={ch.name: (br, ch.efficiency, ch.pot) for ch in channels},
+        factors={ch.name: (ch.efficiency, ch.pot) for ch in channels},
+        mass_gev=mass_gev, br_ee_formula=cfg.br_ee_formula,
         d_ref_gev_inv=D_REF_GEV_INV, survival=cfg.survival_to_fiducial,
         window_lengths=cfg.window_lengths,
     )
@@ -152,22 +129,6 @@ def n_eff_at(channels: Sequence[Channel], d_gev_inv: float, cfg: Preset) -> floa
     """Kish effective number of MC events behind the total signal at d."""
     weights = event_yields(channels, d_gev_inv, cfg)
     return reweight.kish_n_eff(weights) if weights.size else 0.0
-
-
-def cls_function(
-    detector: str, cfg: Preset, background: dict[str, float]
-) -> Callable[[stats.Counts], float]:
-    """CLs of a signal: observed 0 events (ND280 2019) or Asimov expected (upgrade)."""
-    statistics = cfg.statistics
-    if detector == "nd280":
-        return stats.make_cls_fn(
-            background=background, observed=dict.fromkeys(background, 0.0),
-            flux_xsec=statistics.flux_xsec, calctype=statistics.calctype,
-        )
-    calctype: stats.CalcType = (
-        "asymptotics_clsb" if statistics.calctype == "asymptotics_clsb" else "asymptotics")
-    return stats.make_cls_fn(background=background, flux_xsec=statistics.flux_xsec,
-                             calctype=calctype, expected=True)
 
 
 def histograms(channels: Sequence[Channel],
@@ -219,8 +180,6 @@ class LimitSummary(TypedDict):
     refused: dict[str, str | None]
     n_selected: dict[str, int]
     d_grid_gev_inv: list[float | int]
-    mu_tr_low: float | None
-    mu_tr_high: float | None
     units: dict[str, str]
     median_decay_length_m: NotRequired[dict[str, float | None]]
 
@@ -282,7 +241,7 @@ def run(
     Args:
         detector: ``"nd280"`` (2019 data, observed 0 + 0) or ``"upgrade"`` (Asimov).
         mass_gev: HNL mass [GeV].
-        preset: a :class:`~t2khnl.preset.Preset`, or ``"corrected"``, ``"published"`` or a
+        preset: a :class:`~t2khnl.config.Preset`, or ``"corrected"``, ``"published"`` or a
             preset file (:func:`t2khnl.config.resolve`).
         n_events: upscatters injected per beam.
         pot_total: total exposure [POT] split FHC:RHC as in 2019 (default: the preset's).
@@ -298,9 +257,10 @@ def run(
             events with (:func:`t2khnl.generate.pool`): the analysis then runs on both.
             Updated in place to the simulation analysed, so a rerun can pool with it.
         progress: progress callback of the injection.
-        d_range: the range [GeV^-1] of the scanned couplings (:func:`d_grid`; default
-            :data:`D_RANGE_GEV_INV`); the samples are injected far enough upstream for its
-            lower end.
+        d_range: the range [GeV^-1] of the scanned couplings
+            (:func:`t2khnl.couplings.d_grid`; default
+            :data:`t2khnl.couplings.D_RANGE_GEV_INV`); the samples are injected far enough
+            upstream for its lower end.
         cache: cross sections and samples to reuse (:class:`t2khnl.generate.SimulationCache`;
             default: a new one for the two beams of this call).
 
@@ -313,7 +273,6 @@ def run(
         InputError: a bad argument, or a mass either beam's flux cannot produce.
         DataFileError: missing or corrupt input data.
     """
-    config.check_choice("detector", detector, config.DETECTORS)
     cfg = config.resolve(preset)
     statistics = cfg.statistics
     if t2k_backgrounds is not None:
@@ -324,13 +283,11 @@ def run(
             raise InputError(msg)
         statistics = dataclasses.replace(statistics, flux_xsec=flux_xsec or None)
     cfg = dataclasses.replace(cfg, statistics=statistics)
-    grid = d_grid(d_range)
+    counts = experiment.build(detector, cfg, pot_total=pot_total, d_range=d_range)
+    d_min = float(counts.d_grid_gev_inv[0])
     for beam in config.BEAMS:
         generate.check_inputs(detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events,
-                              seed=seed, preset=cfg, data_dir=data_dir,
-                              d_min_gev_inv=float(grid[0]))
-    pot = exposures(detector, cfg, pot_total)
-    background = backgrounds(detector, pot, statistics.t2k_backgrounds)
+                              seed=seed, preset=cfg, data_dir=data_dir, d_min_gev_inv=d_min)
     selection = select.load(cfg.selection_for(detector))
     cache = generate.SimulationCache() if cache is None else cache
 
@@ -338,7 +295,7 @@ def run(
     for beam in config.BEAMS:
         sim = generate.simulate(
             detector, beam, mass_gev, D_REF_GEV_INV, n_events=n_events, seed=seed,
-            preset=cfg, data_dir=data_dir, d_min_gev_inv=float(grid[0]),
+            preset=cfg, data_dir=data_dir, d_min_gev_inv=d_min,
             allocation=(allocation or {}).get(beam), progress=progress, cache=cache,
         )
         if samples is not None:
@@ -349,25 +306,20 @@ def run(
         chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
         meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
                 "efficiency": chosen.efficiency}
-        cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=pot[beam])
-        channels.append(_channel(beam, pot[beam], chosen.events, meta, background[beam]))
+        cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=counts.pot[beam])
+        channels.append(_channel(beam, counts.pot[beam], chosen.events, meta,
+                                 counts.background[beam]))
 
-    signal = signal_function(channels, mass_gev, cfg).on_grid(grid)
-    result = stats.limit_interval(signal, grid, cls_function(detector, cfg, background))
-    summary = _summary(detector, mass_gev, cfg, pot, background, channels, signal, result)
+    signal = signal_function(channels, mass_gev, cfg).on_grid(counts.d_grid_gev_inv)
+    result = counts.limit(signal)
+    summary = _summary(mass_gev, cfg, counts, channels, signal, result)
     summary["median_decay_length_m"] = {"d_gev_inv": D_REF_GEV_INV, **medians}
-    br = float(model.br_ee(mass_gev, formula=cfg.br_ee_formula))
-    weights = {ch.name: ak.to_numpy(ch.events["weight"]) * br * ch.efficiency * ch.pot
+    weights = {ch.name: ak.to_numpy(ch.events["weight"]) * signal.br_ee * ch.efficiency * ch.pot
                for ch in channels}
-    d_ws = summary["d_low"] or D_REF_GEV_INV
-    workspace = counting.build_workspace(signal(d_ws), background=background,
-                                      observed=dict.fromkeys(background, 0.0),
-                                      flux_xsec=statistics.flux_xsec)
-    signals = {(mass_gev, float(d)): signal(float(d)) for d in grid}  # computed once
-    bkg_only, patchset = counting.build_patchset(
-        signals, hepdata=HEPDATA_PLACEHOLDER, background=background,
-        observed=dict.fromkeys(background, 0.0), flux_xsec=statistics.flux_xsec,
-    )
+    workspace = counts.workspace(signal(summary["d_low"] or D_REF_GEV_INV))
+    signals = {(mass_gev, float(d)): signal(float(d))
+               for d in counts.d_grid_gev_inv}  # computed once
+    bkg_only, patchset = counts.patchset(signals)
     outcome = LimitOutcome(detector, mass_gev, cfg, summary, tuple(channels), cutflows,
                            histograms(channels, weights), workspace, bkg_only, patchset, signals)
     if output_dir is not None:
@@ -423,15 +375,14 @@ class _Edge(NamedTuple):
 
 
 def _summary(
-    detector: str, mass_gev: float, cfg: Preset, pot: dict[str, float],
-    background: dict[str, float], channels: Sequence[Channel],
-    signal: Callable[[float], dict[str, float]], result: stats.LimitResult,
+    mass_gev: float, cfg: Preset, counts: experiment.Experiment, channels: Sequence[Channel],
+    signal: reweight.SignalModel, result: stats.LimitResult,
 ) -> LimitSummary:
     low = _edge(result.d_low, channels, signal, cfg)
     high = _edge(result.d_high, channels, signal, cfg)
     return {
         "mass_gev": mass_gev,
-        "detector": detector,
+        "detector": counts.detector,
         "preset": cfg.name,
         "cl": result.cl,
         "d_low": low.d,
@@ -440,13 +391,13 @@ def _summary(
         "d_high_open": result.high_open,
         "edges": {"d_low": result.d_low, "d_high": result.d_high},
         "intervals": [[float(lo), float(hi)] for lo, hi in result.intervals],
-        "pot_fhc": pot["fhc"],
-        "pot_rhc": pot["rhc"],
-        "background": background,
-        "statistics": dataclasses.asdict(cfg.statistics),
-        "analysis": "observed 0 + 0 events (T2K 2019)" if detector == "nd280"
+        "pot_fhc": counts.pot["fhc"],
+        "pot_rhc": counts.pot["rhc"],
+        "background": counts.background,
+        "statistics": dataclasses.asdict(counts.statistics),
+        "analysis": "observed 0 + 0 events (T2K 2019)" if counts.detector == "nd280"
         else "Asimov background-only expected",
-        "br_ee": float(model.br_ee(mass_gev, formula=cfg.br_ee_formula)),
+        "br_ee": signal.br_ee,
         "efficiency": {ch.name: ch.efficiency for ch in channels},
         "n_eff": {"d_low": low.n_eff, "d_high": high.n_eff},
         "signal_at_d_low": low.signal,
@@ -455,9 +406,7 @@ def _summary(
         "n_selected": {ch.name: len(ch.events) for ch in channels},
         "d_grid_gev_inv": [float(result.d_grid[0]), float(result.d_grid[-1]),
                            len(result.d_grid)],
-        "mu_tr_low": None if low.d is None else float(model.mu_tr_from_d(low.d)),
-        "mu_tr_high": None if high.d is None else float(model.mu_tr_from_d(high.d)),
-        "units": {"d": "GeV^-1", "pot": "POT", "signal": "events"},
+        "units": {"d": "GeV^-1 (mu_tr = 2 d)", "pot": "POT", "signal": "events"},
     }
 
 

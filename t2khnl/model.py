@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .config import check_choice
+from .config import BrEeFormula, WidthConvention, check_choice
 from .errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -79,10 +79,8 @@ ALPHA_EM = 1.0 / 137.035999084
 _ALPHA_PUBLISHED = 1.0 / 137.0
 _M_ELECTRON_PUBLISHED_GEV = 0.511e-3
 
-Convention = Literal["corrected", "darknews", "siren"]
-BRFormula = Literal["exact", "published"]
-_CONVENTIONS = ("corrected", "darknews", "siren")
-_FORMULAS = ("exact", "published")
+_CONVENTIONS: tuple[str, ...] = get_args(WidthConvention)
+_FORMULAS: tuple[str, ...] = get_args(BrEeFormula)
 
 # Γ(N -> ν γ) = d² m³ / (_WIDTH_DENOMINATOR · π).
 _WIDTH_DENOMINATOR = {"corrected": 4.0, "darknews": 8.0, "siren": 4.0}
@@ -121,7 +119,7 @@ def d_from_mu_tr(mu_tr_gev_inv: ArrayLike) -> NDArray[np.float64] | float:
 
 # --------------------------------------------------------------------------- widths
 def width_nu_gamma_gev(
-    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: Convention = "corrected"
+    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: WidthConvention = "corrected"
 ) -> NDArray[np.float64] | float:
     """Partial width Γ(N -> ν γ) [GeV] of the Dirac dipole HNL.
 
@@ -147,7 +145,7 @@ def width_nu_gamma_gev(
 
 
 def width_nu_ee_gev(
-    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: Convention = "corrected"
+    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: WidthConvention = "corrected"
 ) -> NDArray[np.float64] | float:
     """Partial width Γ(N -> ν e+ e-) [GeV] via the virtual photon: Γ(ν γ) · :func:`br_ee`.
 
@@ -164,7 +162,7 @@ def width_nu_ee_gev(
 
 
 def total_width_gev(
-    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: Convention = "corrected"
+    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: WidthConvention = "corrected"
 ) -> NDArray[np.float64] | float:
     """Total width [GeV] used for the HNL lifetime.
 
@@ -188,7 +186,7 @@ def total_width_gev(
 
 
 def ctau_m(
-    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: Convention = "corrected"
+    mass_gev: ArrayLike, d_gev_inv: ArrayLike, convention: WidthConvention = "corrected"
 ) -> NDArray[np.float64] | float:
     """Proper decay length cτ = ħc / Γ_total [m].
 
@@ -208,7 +206,7 @@ def decay_length_m(
     mass_gev: ArrayLike,
     d_gev_inv: ArrayLike,
     momentum_gev: ArrayLike,
-    convention: Convention = "corrected",
+    convention: WidthConvention = "corrected",
 ) -> NDArray[np.float64] | float:
     """Mean lab-frame decay length βγ cτ = (|p| / m_N) · ħc / Γ_total [m].
 
@@ -227,7 +225,7 @@ def decay_length_m(
 
 
 # --------------------------------------------------------------------------- e+e- branching
-def br_ee(mass_gev: ArrayLike, formula: BRFormula = "exact") -> NDArray[np.float64] | float:
+def br_ee(mass_gev: ArrayLike, formula: BrEeFormula = "exact") -> NDArray[np.float64] | float:
     """Γ(N -> ν e+ e-) / Γ(N -> ν γ), the Dalitz-like ratio for the magnetic-dipole vertex.
 
     ``"exact"``: (α/3π) ∫ dx/x (1-x)² (1+x/2) (1+2r²/x) √(1-4r²/x), x = q²/m_N² from 4r²

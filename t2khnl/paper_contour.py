@@ -36,9 +36,9 @@ import numpy.typing as npt
 from scipy.interpolate import griddata
 from scipy.optimize import brentq
 
-from . import authors, config, generate, limit, model, select
+from . import authors, config, experiment, generate, limit, model, select
+from .config import Preset
 from .errors import InputError
-from .preset import Preset
 
 #: The authors' grid (:mod:`t2khnl.authors`): masses [GeV], mu_tr and d = mu_tr / 2 [GeV^-1].
 GRID_MASSES_GEV = authors.GRID_MASSES_GEV
@@ -206,9 +206,9 @@ def grid_statistic(detector: str, *, preset: str = "published", n_events: int = 
     config.check_choice("detector", detector, config.DETECTORS)
     cfg = config.load(preset)
     masses = np.asarray(GRID_MASSES_GEV if masses_gev is None else masses_gev, dtype=float)
-    pot = limit.exposures(detector, cfg, None)
-    background = limit.backgrounds(detector, pot, cfg.statistics.t2k_backgrounds)
-    cls_fn = limit.cls_function(detector, cfg, background)
+    detector_experiment = experiment.build(detector, cfg)
+    pot, background = detector_experiment.pot, detector_experiment.background
+    cls_fn = detector_experiment.cls
     selection = select.load(cfg.selection_for(detector))
     signal = np.zeros((GRID_D_GEV_INV.size, masses.size))
     ratio = np.zeros_like(signal)

@@ -44,7 +44,7 @@ def merge_patchsets(
         pairs: (background-only workspace, patchset) JSON files, e.g. from
             :meth:`t2khnl.scanstore.ScanStore.mass_likelihoods`.
         inspire_id: the INSPIRE reference of the merged patchset (``"ins"`` + 7 digits);
-            default :data:`t2khnl.limit.HEPDATA_PLACEHOLDER`.
+            default :data:`t2khnl.experiment.HEPDATA_PLACEHOLDER`.
         description: description of the merged patchset (default: the first one's).
 
     Returns:
@@ -58,7 +58,7 @@ def merge_patchsets(
     """
     import pyhf
 
-    from .limit import HEPDATA_PLACEHOLDER
+    from .experiment import HEPDATA_PLACEHOLDER
 
     reference: tuple[dict[str, Any], str, Path] | None = None
     labels: list[str] | None = None

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import model
+from .config import BrEeFormula
 from .decay import decay_probability
 from .errors import InputError
 
@@ -89,29 +91,39 @@ def reweight(
 
 @dataclass(frozen=True)
 class SignalModel:
-    """Expected selected events per channel as a function of d [GeV^-1]: what the limit's
-    CLs scan (:func:`t2khnl.stats.limit_interval`) evaluates, holding all it needs (no call
-    back into the pipeline).
+    """Expected selected e+e- events per channel as a function of d [GeV^-1]: what the
+    limit's CLs scan (:meth:`t2khnl.experiment.Experiment.limit`) evaluates, holding all it
+    needs (no call back into the pipeline).
 
-    The signal of channel c at d is ``sum(reweight(columns[c], d)) * factors[c][0] *
-    factors[c][1] * ...`` (e.g. BR(ee), efficiency, exposure [POT]), multiplied in that
-    order.
+    The signal of channel c at d is ``sum(reweight(columns[c], d)) * br_ee * factors[c][0] *
+    factors[c][1] * ...`` (e.g. efficiency, exposure [POT]), multiplied in that order.
 
     Attributes:
         columns: per channel, the :data:`REQUIRED_COLUMNS` of its selected events.
-        factors: per channel, the numbers the summed per-POT weight is multiplied by.
+        factors: per channel, the numbers the summed per-POT weight is multiplied by after
+            BR(ee).
+        mass_gev: HNL mass [GeV].
+        br_ee_formula: the BR(ee) formula (:func:`t2khnl.model.br_ee`).
         d_ref_gev_inv: coupling [GeV^-1] the events were generated at.
         survival: the weights include the survival to the fiducial volume.
         window_lengths: without survival, the injection window in decay lengths.
         known: signals already computed, by d [GeV^-1] (:meth:`on_grid`).
+        br_ee: Γ(ν e+e-)/Γ(ν γ) at ``mass_gev`` (computed, not given).
     """
 
     columns: Mapping[str, Mapping[str, np.ndarray]]
     factors: Mapping[str, tuple[float, ...]]
+    mass_gev: float
+    br_ee_formula: BrEeFormula
     d_ref_gev_inv: float
     survival: bool = True
     window_lengths: float | None = None
     known: Mapping[float, dict[str, float]] = field(default_factory=dict)
+    br_ee: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "br_ee",
+                           float(model.br_ee(self.mass_gev, formula=self.br_ee_formula)))
 
     def on_grid(self, d_gev_inv: ArrayLike) -> SignalModel:
         """The same model with its signals at the couplings ``d_gev_inv`` [GeV^-1] computed
@@ -129,7 +141,7 @@ class SignalModel:
             return dict(self.known[d_gev_inv])
         out = {}
         for channel, factors in self.factors.items():
-            value = float(self.weights(channel, d_gev_inv).sum())
+            value = float(self.weights(channel, d_gev_inv).sum()) * self.br_ee
             for factor in factors:
                 value *= factor
             out[channel] = value

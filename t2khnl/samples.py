@@ -15,7 +15,7 @@ from ._version import __version__
 from .errors import InputError
 
 if TYPE_CHECKING:
-    from .preset import Preset
+    from .config import Preset
 
 class Simulation(NamedTuple):
     """A simulated sample: one record per event with a decay in a fiducial volume.

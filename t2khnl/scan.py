@@ -43,8 +43,8 @@ from .scanstore import ScanStore, open_edges
 from .seeds import attempt_seed, mass_seeds
 
 if TYPE_CHECKING:
+    from .config import Preset
     from .limit import LimitOutcome
-    from .preset import Preset
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class MassTask:
         seed: the mass's own seed (:func:`mass_seeds`).
         detector: ``"nd280"`` or ``"upgrade"``.
         preset: ``"corrected"``, ``"published"``, a preset file or a
-            :class:`~t2khnl.preset.Preset` (a step of the walk).
+            :class:`~t2khnl.config.Preset` (a step of the walk).
         n_events: upscatters injected per beam (first attempt).
         pot_total: total exposure [POT], or None for the preset's.
         data_dir: input-data folder, or None for the default.

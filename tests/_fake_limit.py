@@ -83,6 +83,7 @@ def run(detector: str, mass_gev: float, *, preset: str, n_events: int,
         "refused": {"d_low": None, "d_high": None},
         "background": {"fhc": 0.0, "rhc": 0.0},
         "statistics": {"calctype": "exact", "t2k_backgrounds": False, "flux_xsec": None},
+        "d_grid_gev_inv": [float(grid[0]), float(grid[-1]), len(grid)],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return limit.LimitOutcome(detector, mass_gev, preset_obj, summary,

@@ -1,4 +1,5 @@
-"""The limit step: exposures, backgrounds, and an end-to-end `t2khnl limit` run."""
+"""The limit step: the experiment's exposures and backgrounds, and an end-to-end
+`t2khnl limit` run."""
 
 from __future__ import annotations
 
@@ -9,29 +10,30 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
-from t2khnl import config, counting, couplings, limit, ntuple
+from t2khnl import config, counting, couplings, experiment, limit, ntuple
 from t2khnl.cli import main
 from t2khnl.errors import InputError
 
 
 def test_upgrade_exposure_split_and_background_scaling():
     cfg = config.load("corrected")
-    pot = limit.exposures("upgrade", cfg, 2e22)
+    pot = experiment.exposures("upgrade", cfg, 2e22)
     assert sum(pot.values()) == pytest.approx(2e22)
     assert pot["fhc"] / pot["rhc"] == pytest.approx(12.34 / 6.29)
-    bkg = limit.backgrounds("upgrade", pot, enabled=False)
+    bkg = experiment.t2k_backgrounds("upgrade", pot, nd280_backgrounds=False)
     volume = (3 * 1.70 * 1.96 * 0.563 + 2 * 1.592 * 0.27 * 1.709) / (3 * 1.70 * 1.96 * 0.563)
     assert bkg["fhc"] == pytest.approx(0.563 * pot["fhc"] / 1.234e21 * volume)
     assert bkg["rhc"] == pytest.approx(0.015 * pot["rhc"] / 6.29e20 * volume)
-    assert limit.backgrounds("nd280", limit.exposures("nd280", cfg, None), False) == {
+    assert experiment.t2k_backgrounds("nd280", experiment.exposures("nd280", cfg, None),
+                                      nd280_backgrounds=False) == {
         "fhc": 0.0, "rhc": 0.0}
     with pytest.raises(InputError, match="--pot"):
-        limit.exposures("upgrade", cfg, -1.0)
+        experiment.exposures("upgrade", cfg, -1.0)
 
 
 def test_nd280_default_is_the_papers_three_events():
     cfg = config.load("corrected")
-    cls_fn = limit.cls_function("nd280", cfg, {"fhc": 0.0, "rhc": 0.0})
+    cls_fn = experiment.build("nd280", cfg).cls
     assert cls_fn({"fhc": 2.0, "rhc": 0.9957}) == pytest.approx(0.05, rel=1e-3)
 
 

@@ -1,4 +1,4 @@
-"""The typed, frozen Preset (t2khnl.preset): built once from YAML + schema, passed down."""
+"""The typed, frozen Preset (t2khnl.config): built once from YAML + schema, passed down."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from t2khnl import compare, config
+from t2khnl.config import Preset, Statistics
 from t2khnl.errors import InputError
-from t2khnl.preset import Preset, Statistics
 
 
 def test_preset_is_frozen_and_typed():

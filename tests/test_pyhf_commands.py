@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from pyhf.cli import cli as pyhf_cli
 from scipy import optimize
 
-from t2khnl import config, counting, limit
+from t2khnl import config, counting, experiment
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: FHC:RHC split of the signal (about the ND280 2019 POT ratio).
@@ -40,18 +40,15 @@ def _workspace(detector: str, preset: str, tmp_path: Path, total: float | None =
     """The workspace ``t2khnl.limit.run`` writes, at the signal [events] where the preset's
     CLs is 0.05 (ND280) or at ``total`` events (upgrade); with our CLs of it."""
     cfg = config.load(preset)
-    pot = limit.exposures(detector, cfg, None)
-    background = limit.backgrounds(detector, pot, cfg.statistics.t2k_backgrounds)
-    cls_fn = limit.cls_function(detector, cfg, background)
+    counts = experiment.build(detector, cfg)
+    cls_fn = counts.cls
 
     def signal(s: float) -> dict[str, float]:
         return {beam: share * s for beam, share in SPLIT.items()}
 
     if total is None:
         total = optimize.brentq(lambda s: cls_fn(signal(s)) - 0.05, 0.5, 10.0, xtol=1e-12)
-    ws = counting.build_workspace(signal(total), background=background,
-                               observed=dict.fromkeys(background, 0.0),
-                               flux_xsec=cfg.statistics.flux_xsec)
+    ws = counts.workspace(signal(total))
     path = tmp_path / f"workspace_{detector}.json"
     path.write_text(counting.workspace_json(ws) + "\n")
     return path, ws, cls_fn(signal(total)), total

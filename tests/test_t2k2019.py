@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from t2khnl import afh, config, counting, kaon, t2k2019
+from t2khnl import afh, config, counting, experiment, kaon, t2k2019
 from t2khnl.errors import InputError
 from t2khnl.geometry import spec
 
@@ -29,22 +29,22 @@ def test_fiducial_volumes_come_from_the_geometry_files():
                                                                     rel=1e-12)
     assert [b.name for b in spec.fiducial_boxes("nd280upgrade")] == [
         "TPC1", "TPC2", "TPC3", "HATPC_top", "HATPC_bottom"]
-    assert counting.upgrade_volume_ratio() == pytest.approx(1.2610623503, rel=1e-10)
+    assert experiment.upgrade_volume_ratio() == pytest.approx(1.2610623503, rel=1e-10)
 
 
 def test_backgrounds_flag_is_nd280_only():
     pot = {"fhc": 2.468e21, "rhc": 1.258e21}  # twice 2019
-    on = counting.t2k_backgrounds("nd280", pot, nd280_backgrounds=True)
+    on = experiment.t2k_backgrounds("nd280", pot, nd280_backgrounds=True)
     assert on == pytest.approx({"fhc": 2 * 0.563, "rhc": 2 * 0.015})
-    assert counting.t2k_backgrounds("nd280", pot, nd280_backgrounds=False) == {
+    assert experiment.t2k_backgrounds("nd280", pot, nd280_backgrounds=False) == {
         "fhc": 0.0, "rhc": 0.0}
     # the upgrade's sensitivity always carries the scaled backgrounds
-    ratio = counting.upgrade_volume_ratio()
+    ratio = experiment.upgrade_volume_ratio()
     for flag in (True, False):
-        upg = counting.t2k_backgrounds("upgrade", pot, nd280_backgrounds=flag)
+        upg = experiment.t2k_backgrounds("upgrade", pot, nd280_backgrounds=flag)
         assert upg == pytest.approx({"fhc": 2 * 0.563 * ratio, "rhc": 2 * 0.015 * ratio})
     with pytest.raises(InputError, match="detector"):
-        counting.t2k_backgrounds("nd281", pot, nd280_backgrounds=True)
+        experiment.t2k_backgrounds("nd281", pot, nd280_backgrounds=True)
 
 
 def test_pot_split():
