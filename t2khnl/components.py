@@ -117,6 +117,6 @@ def stages(mass_dir: str | os.PathLike[str], summary: dict[str, Any], *,
     for stage in each:
         subset = [_subset(ch, stage) for ch in channels]
         signal = limit.signal_function(subset, summary["mass_gev"], cfg)
-        result = counts.limit(signal)
+        result = counts.excluded_interval(signal)
         out.append(StageResult(stage, signal(d_ref), result.d_low, result.d_high))
     return out

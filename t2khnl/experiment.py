@@ -76,7 +76,7 @@ class Experiment:
         return stats.make_cls_fn(background=self.background, flux_xsec=statistics.flux_xsec,
                                  calctype=calctype, expected=True)
 
-    def limit(self, signal_of_d: Callable[[float], stats.Counts], *,
+    def excluded_interval(self, signal_of_d: Callable[[float], stats.Counts], *,
               cl: float = 0.95) -> stats.LimitResult:
         """The excluded interval in d (:func:`t2khnl.stats.limit_interval` on
         :attr:`d_grid_gev_inv`) of a signal given as a function of d [GeV^-1]."""

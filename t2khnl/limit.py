@@ -311,7 +311,7 @@ def run(
                                  counts.background[beam]))
 
     signal = signal_function(channels, mass_gev, cfg).on_grid(counts.d_grid_gev_inv)
-    result = counts.limit(signal)
+    result = counts.excluded_interval(signal)
     summary = _summary(mass_gev, cfg, counts, channels, signal, result)
     summary["median_decay_length_m"] = {"d_gev_inv": D_REF_GEV_INV, **medians}
     weights = {ch.name: ak.to_numpy(ch.events["weight"]) * signal.br_ee * ch.efficiency * ch.pot

@@ -92,8 +92,8 @@ def reweight(
 @dataclass(frozen=True)
 class SignalModel:
     """Expected selected e+e- events per channel as a function of d [GeV^-1]: what the
-    limit's CLs scan (:meth:`t2khnl.experiment.Experiment.limit`) evaluates, holding all it
-    needs (no call back into the pipeline).
+    limit's CLs scan (:meth:`t2khnl.experiment.Experiment.excluded_interval`) evaluates,
+    holding all it needs (no call back into the pipeline).
 
     The signal of channel c at d is ``sum(reweight(columns[c], d)) * br_ee * factors[c][0] *
     factors[c][1] * ...`` (e.g. efficiency, exposure [POT]), multiplied in that order.
