@@ -1,21 +1,13 @@
 """Fig. 4 of arXiv:2412.15051: the (m_N, d_muN) plane with our ND280 results.
 
-Draws, on log axes m_N [MeV] versus d_muN [GeV^-1]:
+On log axes m_N [MeV] versus d_muN [GeV^-1], :func:`plot` draws our contours
+(:class:`t2khnl.scanstore.Contour` or the scan's ``contour.csv``) in one strong colour
+(:data:`OURS_COLOR`: constraints filled, sensitivities dashed, MC error bands), the
+MiniBooNE-preferred 95% CL regions (:mod:`t2khnl.constraints_data`) and the existing limits,
+converted to our d convention and 95% CL and named beside their outlines.
+:func:`plot_presets` draws one panel per preset side by side on shared axes.
 
-* our contours (:class:`t2khnl.scanstore.Contour`, or the ``contour.csv`` files the scan
-  writes) in one strong colour (:data:`OURS_COLOR`) — ND280 2019 constraints filled between
-  ``d_low`` and ``d_high``, upgrade sensitivities as dashed outlines, the MC error band of
-  each edge, the holes between a mass's excluded intervals left open and annotated, a mass
-  excluded alone as a vertical bar;
-* the MiniBooNE-preferred 95% CL regions (:func:`t2khnl.constraints_data.miniboone_regions`):
-  E_nu^QE filled light orange, cos theta hatched magenta;
-* existing limits (:func:`t2khnl.constraints_data.load_existing_limits`, converted to our d
-  convention and to 95% CL): one light grey for their areas, each outline in the muted tone
-  of ``existing_limits.yaml``, named on the plot beside its outline
-  (:mod:`t2khnl.plots.layout` finds room clear of every curve).
-
-:func:`plot` draws one panel, :func:`plot_presets` one panel per preset side by side on
-shared axes. The d range follows what is drawn: our edges and the MiniBooNE regions.
+Details: plots/README.md ("Fig. 4").
 """
 
 from __future__ import annotations

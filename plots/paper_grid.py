@@ -1,20 +1,15 @@
 """The paper's coarse-grid contour against our smooth one (issue 14, part 3).
 
-For each detector, three lower edges of the 95% CL region in (m_N, d):
-
-* ours, smooth: the ``published`` scan's d_low at every scanned mass (a d scan per mass,
-  :mod:`t2khnl.limit`), from a ``t2khnl reproduce`` or ``t2khnl scan`` folder;
-* ours, the paper's way: the same preset's statistic on the authors' 10 x 10 grid,
-  contoured as their plotting code does (:mod:`t2khnl.paper_contour`);
-* the paper's curve (the authors' ``t2k_new.txt`` / ``t2kfullnII_new.txt``, validation data
-  in ``flux/data/authors``).
-
-If the grid-contoured curve follows the paper's where the smooth one does not, the coarse
-grid explains the difference; a lower panel shows each curve over the paper's.
+For each detector, three lower edges of the 95% CL region in (m_N [GeV], d [GeV^-1]):
+ours from the ``published`` scan (:func:`smooth_edge`), ours contoured on the authors' 10 x
+10 grid as their plotting code does (:mod:`t2khnl.paper_contour`), and the paper's curve
+(validation data in ``flux/data/authors``); a lower panel shows each over the paper's. If
+the grid-contoured curve follows the paper's where the smooth one does not, the coarse grid
+explains the difference.
 
 Run: ``python -m t2khnl.plots.paper_grid --scan-dir OUT/scans --output DIR``; the grid
-statistic (one simulation per grid mass and beam) is written to ``DIR/paper_grid_<det>.json``
-and read back on a rerun.
+statistic is written to ``DIR/paper_grid_<det>.json`` and read back on a rerun.
+Details: docs/published.md.
 """
 
 from __future__ import annotations

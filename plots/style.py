@@ -1,28 +1,17 @@
 """One look for every figure: mplhep's ROOT style (scoped), one size scheme, the corner label.
 
-Size scheme. Every figure is drawn at mplhep's ROOT font size (26 pt) on a page
-:data:`COLUMN_WIDTH_IN` (10 in) wide per column: single-panel figures are one column wide,
-figures of several panels side by side two (:data:`PAGE_WIDTH_IN`). Printed at the same
-scale (a 10 in column shrunk to a journal's ~3.4 in), every figure then shows the same
-type sizes: text is sized only by the names of :data:`FONT` ("medium" axis labels, "small"
-ticks and legends, "x-small" notes on the plot), never in points.
-
-Corner label. :func:`corner_label` writes the text above the axes with
-:func:`mplhep.label.exp_label`: "Recast" and the paper (or the demo statement of a coarse
-run, :func:`demo_text`) on the left, what is shown (exposure, CL) on the right. No
-experiment's name is used: this is a recast of published results, not a collaboration's
-figure.
-
-Adopting it in a figure module::
-
-    from t2khnl.plots.style import FONT, corner_label, save, style
+:func:`style` applies mplhep's ROOT style (26 pt base) in a context manager; figures are
+:data:`COLUMN_WIDTH_IN` (10 in) wide per column, :data:`PAGE_WIDTH_IN` for panels side by
+side, with text sized only by the names of :data:`FONT`. :func:`corner_label` writes
+"Recast" and the paper (or :func:`demo_text`) above the axes, no experiment's name;
+:func:`save` writes the PDF and a 150 dpi PNG::
 
     with style():
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 8))
-        ...
-        ax.legend(fontsize=FONT.legend)
         corner_label(ax, rlabel="90% CL", demo=demo)
     save(fig, "figS1")
+
+Details: plots/README.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,15 @@
 """Suppl. Fig. 1 of arXiv:2412.15051: kaon-decay HNLs at ND280, this work versus AFH.
 
-|U_muN|² versus m_N [MeV], log-log, 90% CL, zero background, mu_tr = 1e-6 GeV^-1
-(the curves: :func:`t2khnl.kaon_validation.curves`; this module only draws them):
+:func:`plot` draws |U_muN|² versus m_N [MeV], log-log, 90% CL, zero background,
+mu_tr = 1e-6 GeV^-1: AFH's ND280 limit, this work like for like and with the analysis's
+assumptions (ND280 2019 and T2K + T2K-II), a ratio panel over AFH, and under the panels the
+factor each of AFH's assumptions contributes (:func:`caption`). The curves come from
+:func:`t2khnl.kaon_validation.curves`; this module only draws them::
 
-* top panel: AFH's ND280 limit (their event-rate table at 2.3 events: FHC kaon flux x
-  18.63e20 POT); this work like for like (AFH's efficiency, kaon fluxes, exposure and decay
-  volume); this work with the analysis's own assumptions for ND280 2019 (12.34e20 POT FHC,
-  the T2K 2019 e+e- nu efficiency, the T2K kaon flux file, the three TPC fiducial boxes) and
-  for T2K + T2K-II (FHC share of 2e22 POT);
-* ratio panel: this work / AFH, like for like and with the analysis's assumptions at AFH's
-  exposure, and AFH's own "T2K full" file (``validation/AFH_T2K.txt``) x √10.7 over their
-  table (its digitisation), with the ±20% band;
-* under the panels: the factor each of AFH's assumptions contributes (median ratios along
-  the chain analysis -> like for like), so every difference is stated.
+    fig = validation.plot(kaon_validation.curves())
+    style.save(fig, "suppl_fig1")   # suppl_fig1.pdf and .png
 
-```python
-from t2khnl import kaon_validation
-from t2khnl.plots import style, validation
-
-fig = validation.plot(kaon_validation.curves())
-style.save(fig, "suppl_fig1")   # suppl_fig1.pdf and .png
-```
+Details: plots/README.md ("Suppl. Fig. 1"), docs/kaon.md.
 """
 
 from __future__ import annotations

@@ -1,32 +1,14 @@
 """Fig. 2 of arXiv:2412.15051: where the upscatters whose HNL decays in a TPC come from.
 
-Weighted 2D histograms of the upscattering vertex, z–x and z–y, for a few HNL masses at
-d = 3.87e-7 GeV^-1, in ND280 (2019) and its upgrade, with the detector drawn from the
-geometry model (:func:`detector_boxes`: the magnet, P0D, FGDs, SuperFGD and TPC gas as the
-bounding boxes of their SIREN sectors, on a white halo; the fiducial boxes dashed red). The
-colour is the expected number of HNL decays inside the fiducial volumes per m² (the
-``weight`` branch times the preset's nominal exposure, before BR(ee), cuts and efficiency,
-over the bin's area), on a log scale.
+:func:`plot` draws weighted 2D histograms (:func:`histogram`) of the upscattering vertex,
+z–x and z–y [m], for a few HNL masses at d = 3.87e-7 GeV^-1, in ND280 (2019) and its
+upgrade, over the detector's outline (:func:`detector_boxes`) and its fiducial boxes. The
+colour is the expected number of HNL decays inside the fiducial volumes per m² (``weight``
+x the preset's nominal exposure, before BR(ee), cuts and efficiency), on a log scale; the
+axes are symmetric-log (z in [-300, 4] m, x and y in [-50, 50] m). The samples come from
+:func:`t2khnl.figure_data.simulate_vertex_samples`; this module only draws.
 
-The samples come from :func:`t2khnl.figure_data.simulate_vertex_samples` (the pipeline
-runs the simulation; this module only draws). What the map shows: the simulation injects
-upscatters only in a cylinder in front of each fiducial box and keeps those whose HNL line
-crosses it, and rock vertices are moved across the beam ("aimed") so that the HNL line hits
-the box. So the map shows where the *contributing* upscatters come from: rock vertices
-gather around the beam axis (within a few metres for heavy HNLs, tens of metres for light
-ones made far upstream), not over the whole rock, and may lie beyond the 24 m wide rock
-block of the model, as aiming assumes rock that is uniform across the beam.
-
-Axes: light HNLs come from up to ~280 m of rock upstream, and aiming spreads those
-vertices over tens of metres across the beam (an HNL at angle θ made a distance L upstream
-starts L·θ off axis), while heavy HNLs are made inside the 7.6 m long magnet. Both axes are
-therefore symmetric-log: z linear for |z| < 4 m, x and y linear for |x|, |y| < 3 m (0.2 m
-bins there), logarithmic beyond (8 bins per decade), over z in [-300, 4] m (beyond the 280
-m injection limit in front of the most upstream box) and x, y in [-50, 50] m; dotted lines
-mark where the scale changes and the figure's caption (the legend's title) says so. The
-colour is a density, expected decays per m² of the plane (bins differ in size), summed over
-the third coordinate. Each panel notes its mass, the share of the expected decays from rock
-upscatters and the share from vertices beyond the axes.
+Details: plots/README.md ("Fig. 2").
 """
 
 from __future__ import annotations

@@ -1,33 +1,14 @@
 """AFH's own inputs, for a like-for-like kaon validation (Suppl. Fig. 1).
 
-Argüelles, Foppiani and Hostert (AFH, arXiv:2109.03831; code github.com/mhostert/HNL-DIF,
-commit 2d1d078) computed the ND280 reach for HNLs from K -> mu N decaying through a dipole
-d = 5e-7 GeV^-1 (mu_tr = 1e-6). :mod:`t2khnl.kaon` computes the same reach with the
-analysis's own assumptions; this module supplies AFH's, each re-expressed from their code
-(``hnl_apps/exp.py``, experiment ``nd280``; ``hnl_apps/hnl_tools.py``, ``get_event_rate``):
+Argüelles, Foppiani and Hostert (AFH, arXiv:2109.03831; github.com/mhostert/HNL-DIF @
+2d1d078) computed the ND280 reach for HNLs from K -> mu N decaying through d = 5e-7 GeV^-1.
+:mod:`t2khnl.kaon` computes it with the analysis's assumptions; this module supplies AFH's,
+re-expressed from their code: :func:`efficiency` (T2K data-release matrix, mode 10),
+:func:`kaon_flux` (FHC nu_mu + nu_mu-bar from K+, nu / cm^2 / 50 MeV / 1e21 POT),
+:data:`POT` (12.34e20 + 6.29e20), :func:`decay_box` (one 1.70 x 1.96 x 1.68 m box, 280 m
+from the target) and :func:`table_limit` (their 90% CL |U_muN|^2 at 2.3 events).
 
-* **efficiency** (:func:`efficiency`): from the T2K 2018 data release's efficiency matrix
-  (``efficiency.npy``: 36 masses 140-490 MeV x 24 production/decay modes x 10 analysis
-  channels), mode 10 (K -> mu N, N -> e+ e- nu), the five neutrino-mode and the five
-  antineutrino-mode channels each summed, the two averaged with the 2019 POT weights
-  (12.34 : 6.29); linear between the masses, zero above 490 MeV, and below 140 MeV the
-  least-squares straight line through the first 17 masses (140-300 MeV). 0.09-0.12, where
-  the analysis takes the smaller e+e- column, 0.063-0.071.
-* **flux** (:func:`kaon_flux`): their FHC nu_mu and nu_mu-bar fluxes from K+ decays (two
-  digitised tables, nu / cm^2 / 50 MeV / 1e21 POT), each interpolated linearly and zero
-  outside its own nodes, summed (both flavours become HNLs through |U_muN|^2); the HNL
-  momentum is the neutrino energy (:func:`t2khnl.kaon.hnl_spectrum`, ``"momentum"``).
-* **exposure** (:data:`POT`): the FHC flux times 12.34e20 + 6.29e20 POT.
-* **decay volume** (:func:`decay_box`): one box of 1.70 x 1.96 m and 3 x 0.56 m length from
-  280 m after the target (no gaps between the TPCs).
-* **their result** (:func:`table_limit`): the 90% CL limit |U_muN|^2 where their event-rate
-  table (``limits_computed/T2K_mag_mom_Umu4.dat``, 100 masses x 50 |U|^2, d = 5e-7) crosses
-  2.3 events, interpolated log-log in |U|^2 at each of their masses, which is what their
-  contour at 2.3 draws (``main_plots.ipynb``) without the digitisation of
-  ``validation/AFH_T2K.txt``.
-
-Not changed: the widths (AFH's Γ(nu gamma) and Γ(nu e e) equal :mod:`t2khnl.model`'s
-"corrected" ones, :mod:`t2khnl.kaon`), the production ratio ρ, the 2.3-event criterion.
+Details: docs/kaon.md ("AFH's inputs").
 """
 
 from __future__ import annotations
@@ -78,7 +59,7 @@ _LEVEL = 2.3
 
 
 def efficiency(mass_gev: float, data_dir: str | os.PathLike[str] | None = None) -> float:
-    """AFH's e+e- nu efficiency at one HNL mass (module docstring).
+    """AFH's e+e- nu efficiency at one HNL mass (docs/kaon.md, "AFH's inputs").
 
     Args:
         mass_gev: HNL mass [GeV].

@@ -1,28 +1,14 @@
 """Validation against the seed paper's authors' own runs, one run at a time.
 
-arXiv:2412.15051's authors simulated each TPC as a separate SIREN run (one detector model
-per TPC, its own fiducial volume) and wrote one signal yield per run and grid point to
-``stats/STATS_NU*.csv`` of their repository (packaged under ``authors/`` of the data, see
-``flux/manifest.yaml``). Their grid is 10 x 10: m_N = geomspace(0.01, 2, 10) GeV and
-mu_tr = geomspace(1e-7, 1e-5, 10) GeV^-1 (d = mu_tr / 2), row index
-i = 10 * (coupling index) + (mass index). A yield there is
+arXiv:2412.15051's authors simulated each TPC as a separate SIREN run and wrote one signal
+yield per run and grid point to ``stats/STATS_NU*.csv`` (packaged under ``authors/`` of the
+data). Their grid is 10 x 10 (:data:`GRID_MASSES_GEV`, :data:`GRID_MU_TR_GEV_INV`, d =
+mu_tr / 2), and a yield is efficiency(m_N) x their decays with cos theta_N > 0.999 at their
+MC exposure (:data:`MC_POT` [POT]), without BR(N -> nu e+e-). This module holds what a
+comparison needs: their files, grid and runs (:data:`RUNS`: each run as one of our boxes
+and a decay region); :func:`t2khnl.authors_report.validate` recomputes the rows.
 
-    efficiency(m_N) x sum of the run's decays with cos theta_N > 0.999, at their MC exposure
-
-(3.6e21 POT for the ND280 runs, 2.6098758621e22 POT for the upgrade's, the same for both
-beams), without BR(N -> nu e+e-), which their statistics applies afterwards.
-
-:func:`t2khnl.authors_report.validate` recomputes each row with the ``published`` preset
-(their BR is a common factor and left out like theirs): one simulation per (detector, beam,
-grid point) whose decays are counted in the TPC gas volumes (the preset's ``decay_region:
-tpc_gas``), its selected events credited to each run by where they decay. A run is one of
-our boxes and a decay region (:data:`RUNS`); every run is also given the yield of its own
-box under the other region, so the CSV shows which region their numbers call for. The
-fiducial-box yields come from the same gas-volume sample (the fiducial box lies inside the
-gas box), which differs from a fiducial-only simulation only through the preset's injection
-window (three decay lengths in front of the gas box instead of the fiducial box): nothing
-where the HNL is long-lived, and at most the decays of vertices 0.2 m further upstream where
-it is not.
+Details: docs/published.md ("Validation against the authors' runs").
 """
 
 from __future__ import annotations

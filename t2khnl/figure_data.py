@@ -1,28 +1,14 @@
 """The data of Figs. 2 and 3, computed in the pipeline; :mod:`t2khnl.plots` only draws it.
 
-Fig. 2 (:func:`simulate_vertex_samples`): one :func:`t2khnl.generate.simulate` sample per
-detector and mass at the paper's coupling, with what drawing it needs (exposure, geometry).
+Fig. 2: :func:`simulate_vertex_samples`, one :func:`t2khnl.generate.simulate` sample per
+detector and mass at the paper's coupling, with the exposure and geometry to draw it.
+Fig. 3, the median lab-frame decay length [m] over (m_N, d_muN): :func:`simulate_medians`
+(a small simulation per mass at a reference coupling) or :func:`scan_medians` (a scan's own
+samples), scaled to a coupling grid as (d0/d)² by :func:`median_decay_length_on_grid`;
+:func:`analytic_decay_length_m` and :func:`analytic_map` give βγ cτ at the median neutrino
+energy of flux x σ_coh(E) on O16.
 
-Fig. 3, the median lab-frame decay length over (m_N, d_muN). One sample per mass at a
-reference coupling d0 gives each HNL's lab decay length L0 = βγ cτ(d0) (branch
-``decay_length_m`` [m]) and its production weight (``upscatter_weight`` [1/POT]). cτ ∝ 1/d²
-and the HNL momentum spectrum does not depend on d, so L(d) = L0 (d0/d)² and the median at
-every d of a grid is the weighted median at d0 times (d0/d)² (:func:`median_decay_length_on_grid`).
-The median runs over the upscatters the simulation keeps, i.e. those whose HNL line crosses
-a fiducial box, from the injection volume in front of the boxes (up to 280 m of rock),
-weighted per POT. :func:`simulate_medians` runs that small dedicated simulation per mass;
-:func:`scan_medians` reads the same median of a mass scan's own samples, which
-:func:`t2khnl.limit.run` records for every mass.
-
-Analytic lines (:func:`analytic_decay_length_m`, :func:`analytic_map`): L = βγ cτ, with cτ
-from :func:`t2khnl.model.ctau_m` in the preset's width convention and βγ = p_N/m_N at the
-median neutrino energy of flux × σ_coh(E) (the T2K ND280 flux as SIREN interpolates it,
-DarkNews's coherent cross section on O16, the main nucleus of the rock (SiO2) and of the
-water targets), with p_N = sqrt(E_ν² - m_N²): coherent upscattering leaves the nucleus little
-energy (T = Q²/2M ≲ 1 MeV), so E_N ≈ E_ν. This misses the mix of nuclei (the median boost
-on Pb208 is ~40% above O16's at 200 MeV, Si28's 3% above) and the geometric acceptance of
-the boxes: on samples of a few hundred events at 50, 200 and 500 MeV (both detectors) the
-simulated medians came out 0.82-1.09 times the analytic ones.
+Details: plots/README.md ("Fig. 3").
 """
 
 from __future__ import annotations

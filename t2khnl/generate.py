@@ -1,26 +1,15 @@
 """Event generation: SIREN upscattering, exact decays in the fiducial volumes, e+e- pairs.
 
-For one model point (m_N, d) this module
+For one model point (m_N [GeV], d [GeV^-1]) :func:`simulate` builds the cross-section
+tables of every nucleus of the detector model (:mod:`t2khnl.xsec`), injects upscatters in
+front of each fiducial box (:mod:`t2khnl.injection`), assigns channels and incoming
+neutrinos (:mod:`t2khnl.nucleons`, :func:`beam_components`), and gives each HNL its exact
+probability to decay in the box and its e+e- pair (:mod:`t2khnl.decay`,
+:mod:`t2khnl.model`); steps after the tables are :mod:`t2khnl.events`. An event's
+``weight`` [1/POT] is the expected number of HNL decays in the fiducial volumes it stands
+for, before BR(ee), cuts and efficiency; the boxes' samples add up.
 
-1. builds the upscattering cross-section tables of every nucleus of the detector model
-   (:mod:`t2khnl.xsec`, DarkNews amplitudes) and hands them to SIREN's C++
-   ``HNLDipoleFromTable``;
-2. for each fiducial box, injects upscatters with SIREN (:mod:`t2khnl.injection`) in a
-   cylinder along the beam that ends at the box's downstream face and starts
-   ``decay_lengths_upstream`` decay lengths in front of it (rock included);
-3. draws each upscatter's channel (coherent, p-el, n-el) and incoming neutrino (the beam's
-   main or, with ``wrong_sign_component``, its wrong-sign muon flavour) from the cross
-   sections and fluxes at its energy, and gives the incoherent ones nucleon-level
-   kinematics and, with ``pauli_blocking``, their Pauli factor (:mod:`t2khnl.nucleons`);
-4. gives each HNL its exact probability to decay inside that box (:mod:`t2khnl.decay`),
-   samples the decay point there and the e+e- pair of N -> nu (gamma* -> e+e-)
-   (:mod:`t2khnl.model`).
-
-Steps 2-4 are :mod:`t2khnl.events`; this module builds their setup from a
-:class:`~t2khnl.config.Preset` and describes the sample (:mod:`t2khnl.samples`).
-Each box's sample only credits decays in that box, so the boxes' samples add up. An event's
-``weight`` is the expected number, per POT, of HNLs that decay inside the fiducial volumes
-(before BR(ee), cuts and efficiency) that it stands for.
+Details: docs/injection.md ("From a model point to events").
 """
 
 from __future__ import annotations

@@ -1,48 +1,15 @@
 """HEPData submission of mass scans: contour tables, pyhf likelihoods, figures.
 
-:func:`write_submission` turns the output of ``t2khnl scan`` into a HEPData submission
-made with ``hepdata_lib`` and checked with ``hepdata_validator`` (offline, schema 1.1.1)::
+:func:`write_submission` turns the output of ``t2khnl scan`` into a HEPData submission made
+with ``hepdata_lib`` and checked offline with ``hepdata_validator``: ``OUT/submission/``
+(submission.yaml, one YAML per table, the likelihood archives, figures) and
+``OUT/submission.tar.gz``, the archive to upload. One table per contour: m_N [GeV] against
+the lower and upper edges of the excluded d_muN interval [GeV^-1], with MC errors and
+open-edge flags; one pyhf ``.tar.gz`` (``BkgOnly.json``, ``patchset.json``) per detector.
+Importing ``hepdata_lib`` (only inside these functions) changes PyYAML globally and its
+submission is built with a changed working directory (not thread-safe).
 
-    OUT/submission/           the submission folder (submission.yaml, one YAML per table,
-                              the likelihood archives, figures)
-    OUT/submission.tar.gz     the same files, the archive to upload
-
-One table per contour (one per detector). Its independent variable is the HNL mass m_N
-[GeV], as in ``contour.csv``; its dependent variables are the lower and upper edges of the
-excluded interval of the dipole coupling d_muN [GeV^-1] with their MC (statistical) errors
-(label ``MC stat``), and two flags (1 or 0) saying whether an edge is the end of the
-scanned coupling grid (``t2khnl.couplings.D_GRID_GEV_INV``, 1e-8 to 1e-3 GeV^-1) rather
-than a crossing of CLs = 0.05, i.e. the exclusion continues beyond the scanned range.
-Qualifiers: CL 95%, detector, exposure [POT], preset, statistics, coupling convention
-(d_muN = mu_tr/2, DarkNews's ``mu_tr_mu4`` = 2 d_muN).
-
-Missing values: every mass of ``contour.csv`` is a row. Where nothing is excluded, or an
-edge is not quoted (fewer than 50 effective MC events), the edge is the string ``'-'``,
-HEPData's placeholder for an empty cell (the data schema allows string values); an edge
-without an MC error (open edges, flat signal) has no ``errors`` entry.
-
-Open edges come from ``contour.json`` beside the CSV (``d_low_open``/``d_high_open``,
-written by the scan, read by :func:`t2khnl.scanstore.read_contour`); without it, an edge
-equal to an end of the coupling grid counts as open.
-
-Likelihoods, HEPData's pyhf convention: one ``.tar.gz`` per detector holding
-``BkgOnly.json`` (the background-only workspace), ``patchset.json`` (one signal patch per
-(m_N, d) grid point, labels ``mass_gev`` and ``d_gev_inv``) and a ``README.md``, attached to
-the whole submission as an additional resource of ``type: HistFactory``; the per-mass
-patchsets of a scan are merged by :func:`t2khnl.patchsets.merge_patchsets`. The
-patchset's INSPIRE reference is ``inspire_id`` (:data:`t2khnl.experiment.HEPDATA_PLACEHOLDER`,
-``ins0000000``, until the record exists).
-
-Figures (PNG or PDF) are attached to their table. ``hepdata_lib`` makes the table image and
-its thumbnail with ImageMagick's ``convert``; if no ImageMagick is found, a figure is
-attached as a plain additional resource of the table instead (no thumbnail).
-
-``hepdata_lib`` 0.21 writes ``submission.tar.gz`` into the current working directory: the
-submission is built in a temporary folder inside ``OUT`` that is made the working directory
-for that call (not thread-safe), then moved into place once the validator accepts it (a
-rejected submission leaves the previous one untouched). Importing ``hepdata_lib`` (done only
-inside these functions) changes PyYAML globally: ``yaml.load(text, Loader=yaml.CLoader)``
-fails afterwards (``yaml.safe_load`` and ``CSafeLoader`` are unaffected).
+Details: docs/hepdata.md.
 """
 
 from __future__ import annotations

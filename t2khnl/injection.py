@@ -1,48 +1,15 @@
 """Upscattering vertices nu_mu A -> N A sampled with SIREN's C++ injector, with per-POT weights.
 
-Only the primary interaction is simulated here: the neutrino, its upscattering vertex, the
-target nucleus and the HNL four-momentum. The HNL decay is left to the caller.
+Only the primary interaction is simulated here (the neutrino, its vertex [m], the target
+nucleus and the HNL four-momentum [GeV]); the HNL decay is left to the caller.
+:func:`inject_upscatters` draws the energy from the flux times a cross-section bias b(E)
+(:func:`energy_bias`), the direction along +z and the vertex on a thin disk with a depth
+proportional to the interaction density, all in SIREN's C++ (no per-event Python). The
+weights are computed here, not by SIREN's ``Weighter.EventWeight`` (NaN with
+``HNLDipoleFromTable``): w = pi R^2 Phi_k / G_k P_int(E, line) / N_attempts [upscatters /
+POT], which sums to the expected upscatters per POT in the injection cylinder.
 
-SIREN set-up (siren 0.1.0), all in C++ (no per-event Python callbacks):
-
-* energy: ``TabulatedFluxDistribution`` restricted to [lowest interaction threshold,
-  highest flux energy], drawn from Phi(E) b(E) (importance sampling, see below) for
-  generation; the flux table with its physical normalisation (nu / m^2 / POT) as the
-  physical distribution;
-* direction: ``FixedDirection`` (+z);
-* position: ``FixedTargetPositionDistribution`` on a thin disk (a cylinder of radius
-  ``radius_m`` and negligible height whose downstream face sits at ``segment_start_m``),
-  with ``max_length = segment_end_m - segment_start_m``: the neutrino enters uniformly over
-  the disk and the vertex is drawn along +z with probability density proportional to
-  n(x) sigma(E) exp(-tau), i.e. proportional to the physical interaction density. Vertices
-  land in dense material, and a gas volume gets ~rho_gas / rho_solid as many.
-
-Weights. SIREN's ``Weighter.EventWeight`` cannot be used with ``HNLDipoleFromTable``:
-``HNLDipoleFromTable::DifferentialCrossSection(record)`` takes the target mass from
-``record.primary_mass`` (0 for a neutrino), so y = 0/0, ``FinalStateProbability`` is NaN and
-so is every event weight (the bug is still on SIREN's main branch). The cross-section
-probabilities cancel between physical and generation densities anyway (same interaction
-collection), and with the distributions above the weight reduces to::
-
-    w = pi R^2 * Phi_k / G_k * P_int(E, line) / N_attempts      [upscatters / POT]
-
-where, for the flux bin k that holds E, Phi_k is the flux in the bin [nu / m^2 / POT] and
-G_k the probability SIREN's generation distribution gives the bin (both from the
-trapezoidal bin contents SIREN's own inverse-CDF sampler uses, which draws E uniformly
-within a bin), and P_int = 1 - exp(-tau) the interaction probability along the event's
-line between the segment ends, which SIREN computes in C++
-(``Weighter.GetInteractionProbabilities``). Its sum estimates
-N = int dE Phi(E) int_V n_T(x) sigma_T(E) d^3x over the injection cylinder.
-``tests/test_injection.py`` checks this against analytic counts.
-
-Importance sampling in energy. Drawn from the flux alone, the energies of HNLs heavier than
-a few hundred MeV sit near threshold where sigma(E) is tiny, and P_int (hence the weight)
-spans orders of magnitude: a handful of high-energy events carry the estimate. The
-generation table is therefore Phi(E) b(E) with b(E) = sum_T sigma_T(E) / max sigma_T (each
-target's total cross section, from the SIREN processes, normalised to its largest value on
-the flux nodes), so w ~ P_int / b(E) varies little with E. With ``bias_energy=False`` the
-generation table is the flux, G_k = Phi_k / Phi(E_min, E_max) and w = pi R^2 Phi(E_min,
-E_max) P_int / N.
+Details: docs/injection.md.
 """
 
 from __future__ import annotations
@@ -327,7 +294,7 @@ def inject_upscatters(
         with_sector (bool): look up the detector volume name at each vertex (a few
             microseconds per event); defaults to True.
         bias_energy (bool | ArrayLike): draw energies from flux x b(E) (importance
-            sampling, see the module docstring) rather than from the flux; defaults to
+            sampling, docs/injection.md) rather than from the flux; defaults to
             True. An array is b(E) at the flux energies, from :func:`energy_bias` (it
             depends on the processes and the flux only: strata share it).
         progress (Callable[[int], object] | None): called with the number of attempts

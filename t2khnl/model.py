@@ -1,39 +1,15 @@
 """The dipole-portal heavy neutral lepton: couplings, widths, decay lengths, e+e- kinematics.
 
-Model: a Dirac heavy neutral lepton N with a transition magnetic moment to nu_mu only,
+A Dirac HNL N with a transition magnetic moment to nu_mu, L ⊃ d · nu-bar_L σ_{μν} F^{μν} N
++ h.c.: mass ``m_N`` [GeV], coupling ``d`` [GeV^-1] (the paper's d_muN). DarkNews and SIREN
+use ``mu_tr_mu4`` = 2 d; :func:`mu_tr_from_d` and :func:`d_from_mu_tr` are the only place
+this conversion lives. Widths in GeV, lengths in m; ``convention=`` picks the width:
+``"corrected"`` (default, Γ(N -> ν γ) = d² m³ / (4π), from the Lagrangian), ``"darknews"``
+(d² m³ / (8π), DarkNews 0.4.8, what the published analysis ran with) or ``"siren"``
+(SIREN's C++ ``HNLDipoleDecay``). :func:`br_ee` is Γ(ν e+ e-) / Γ(ν γ) (Kroll–Wada with
+the magnetic-dipole vertex), twice DarkNews's own ratio.
 
-    L ⊃ d · nu-bar_L σ_{μν} F^{μν} N + h.c.,
-
-with two parameters, the mass ``m_N`` [GeV] and the dipole coupling ``d`` [GeV^-1]
-(the paper's d_muN). DarkNews and SIREN call their coupling ``mu_tr_mu4`` and use
-d = mu_tr / 2 (DarkNews ``model.py``: ``t_aj = 0.5 * mu_tr``). :func:`mu_tr_from_d` and
-:func:`d_from_mu_tr` are the only place this conversion lives.
-
-Width conventions (``convention=`` of :func:`width_nu_gamma_gev` and friends):
-
-* ``"corrected"`` (default): Γ(N -> ν γ) = d² m³ / (4π). Derived from the Lagrangian
-  above (spin-summed |M|² = 8 d² m⁴ for a chiral ν_L and a Dirac N, averaged over the N
-  spin, two-body phase space); it agrees with Magill et al. (arXiv:1803.03262) and Brdar
-  et al. (arXiv:2007.15563) and with SIREN's C++ ``HNLDipoleDecay``. Checked in
-  tests/test_lagrangian.py with explicit Dirac matrices (docs/darknews.md).
-* ``"darknews"``: Γ = d² m³ / (8π), what DarkNews 0.4.8 ``decay_rates.gamma_Ni_to_Nj_gamma``
-  returns for ``HNLtype="dirac"`` with vertex ``t_aj = mu_tr/2 = d``. This is the width
-  SIREN's Python ``PyDarkNewsDecay.TotalDecayWidth`` (``dec_case.total_width()``) uses in
-  its event weights and decay-range injection, i.e. the one the published analysis
-  (SIREN + DarkNews, ``decay_product="photon"``) ran with. It is half the corrected width:
-  published decay lengths are 2× too long at a given d.
-* ``"siren"``: SIREN's C++ ``HNLDipoleDecay::TotalDecayWidth``, Σ d² m³ / (4π); numerically
-  the corrected ν γ width (not used by the DarkNews-driven path of the paper).
-
-e+e- channel: the TPCs are gas, so the signal is N -> ν γ* -> ν e+ e-. :func:`br_ee` gives
-Γ(ν e+ e-)/Γ(ν γ) (Kroll–Wada form with the magnetic-dipole vertex). DarkNews 0.4.8's
-own ratio is half of it: its three-body |M|² (``decay_rates.Amp_TMM_SQR``, Dirac) is right
-for a coupling ``dij`` (fed dij = d it gives Γ(ν γ)_corrected · br_ee, see the tests), but
-``diff_gamma_Ni_to_Nj_ell_ell`` sets ``dij = process.Tih / 2`` although ``Tih = t_aj`` is
-already mu_tr/2 = d (a halving that was right before DarkNews's "Fix factor of 2 in dipole
-coupling" commit 2bfd8dd, when t_aj was mu_tr). So DarkNews's Γ(ν e e) is ¼ and its
-Γ(ν γ) ½ of the corrected values, and their ratio ½ of br_ee. Not a helicity or
-Dirac/Majorana effect: both helicities give the same ratio.
+Details: docs/darknews.md ("Width conventions in t2khnl.model").
 """
 
 from __future__ import annotations

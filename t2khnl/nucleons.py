@@ -1,37 +1,15 @@
 """Incoherent upscattering on the nucleons bound in a nucleus: which channel each upscatter
 came from, its nucleon-level kinematics, and Pauli blocking.
 
-SIREN injects every upscatter on a target nucleus with that nucleus's total cross section
-(coherent + Z x free proton + (A - Z) x free neutron,
-:func:`t2khnl.siren_tables.siren_cross_sections`)
-and samples coherent kinematics (the nucleus's mass and differential table). For each event
-:func:`reassign` then
+SIREN injects every upscatter with its nucleus's total cross section (coherent + Z x free
+proton + (A - Z) x free neutron) and coherent kinematics. :func:`reassign` then draws each
+event's channel with probability sigma_c(E) / sigma_total(E); gives p-el and n-el events
+Q^2 [GeV^2] from the free nucleon's dsigma/dQ^2 and the kinematics of a nucleon at rest;
+and, with ``pauli_blocking``, multiplies their weight on a nucleus (A > 1) by the Fermi-gas
+Pauli factor 3x/2 - x^3/2, x = |q| / (2 k_F) (1 above 2 k_F; k_F [GeV] of Moniz et al.,
+interpolated in A). Weights stay per POT.
 
-1. draws the channel c with probability sigma_c(E) / sigma_total(E) of the event's target
-   and neutrino energy, from the same tables SIREN was given: the events of each channel are
-   then distributed as that channel alone would be, weights unchanged;
-2. for p-el and n-el, draws Q^2 from the free nucleon's dsigma/dQ^2 at E (its differential
-   table) and rebuilds the HNL and the recoil with the nucleon mass, a nucleon at rest
-   (Fermi motion and binding energy ignored), azimuth uniform;
-3. with ``pauli_blocking``, multiplies the weight of an incoherent event on a nucleus
-   (A > 1) by the Pauli factor of a Fermi gas at the three-momentum transfer
-   |q| = sqrt(Q^2 + (Q^2 / 2M)^2): the fraction of the Fermi sphere that a shift by q
-   moves outside it, 3x/2 - x^3/2 with x = |q| / (2 k_F) (1 above 2 k_F). Drawing Q^2
-   from the free cross section and weighting by this factor samples the blocked one.
-
-What free-nucleon p-el (DarkNews's incoherent channel, as the paper's authors ran it) gets
-wrong for bound nucleons, and what is done here:
-
-* Pauli blocking: final nucleon states below k_F are occupied, so scattering with
-  |q| < 2 k_F ~ 0.5 GeV is suppressed (fully as |q| -> 0): lowers the incoherent rate,
-  most at small m_N where Q^2 is small. Treated as above with the Fermi momenta of Moniz
-  et al., Phys. Rev. Lett. 26, 445 (1971) (interpolated in A).
-* The neutron: it scatters through its magnetic moment; channel n-el
-  (:func:`t2khnl.xsec.neutron_form_factors`). Raises the rate.
-* Not treated: Fermi motion (smears the threshold and the HNL angle), binding energy,
-  final-state interactions (no effect on the HNL), and the interplay with coherent
-  scattering at the Q^2 where the nuclear form factor is neither 1 nor 0 (the Pauli factor
-  vanishes as |q| -> 0, so the two do not double count there).
+Details: docs/incoherent.md ("How an event gets its process").
 """
 
 from __future__ import annotations

@@ -1,26 +1,15 @@
 """The paper's own contour procedure, applied to any yields on the authors' grid.
 
 arXiv:2412.15051's curves (Fig. 4) were not scanned in d at fixed mass, as
-:mod:`t2khnl.limit` does: the authors simulated a 10 x 10 grid (m_N log-spaced over
-0.01-2 GeV, mu_tr log-spaced over 1e-7-1e-5 GeV^-1, d = mu_tr / 2) and drew a contour
-through it. Their plotting code (Dipole-HNL-T2K ``stats/TPC_Extract.ipynb``,
-``create_pixel_plot_OG``) does, in our words:
+:mod:`t2khnl.limit` does: the authors contoured a 10 x 10 grid (m_N 0.01-2 GeV, mu_tr
+1e-7-1e-5 GeV^-1, d = mu_tr / 2, both log-spaced) by interpolating log10(yield) linearly on
+the Delaunay triangulation of the grid points onto a :data:`LATTICE_POINTS` x
+:data:`LATTICE_POINTS` lattice in (log10 m_N, log10 d). :func:`grid_contour` is that
+procedure for any statistic on the grid; :func:`lower_edge` reads a contour's lower edge at
+a mass [GeV]; :func:`grid_statistic` computes our preset's statistic (expected signal over
+the signal the preset excludes at 95% CL) on the grid.
 
-1. take x = log10(m_N / MeV), y = log10(d), z = log10(yield) at the 100 grid points;
-2. interpolate z linearly on the Delaunay triangulation of the points (scipy's
-   ``griddata(..., method="linear")``) onto a regular lattice in (x, y) spanning the grid;
-3. draw the contour of z at the level (matplotlib; marching squares, linear between
-   lattice nodes).
-
-Their notebook uses a 100 x 100 lattice, but every vertex of the published curves
-(``t2k_new.txt``, ``t2kfullnII_new.txt``) lies on a line of a 15 x 15 lattice, and their own
-yields (``stats/STATS_NU*.csv``) contoured this way on 15 x 15 at 1.353 events give
-``t2k_new.txt`` to within 5% (tests/test_paper_contour.py): :data:`LATTICE_POINTS` = 15.
-
-:func:`grid_contour` is that procedure for any statistic on the grid; :func:`lower_edge`
-reads a contour's lower edge at a mass; :func:`grid_statistic` computes our preset's
-statistic (expected signal over the signal the preset's statistics excludes at 95% CL) on
-the grid, from one simulation per mass and beam reweighted to the grid's couplings.
+Details: docs/published.md ("The residual at the turnover and at 1 GeV").
 """
 
 from __future__ import annotations

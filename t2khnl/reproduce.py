@@ -1,26 +1,15 @@
 """The paper's results from one command: scans, figures, headline numbers, HEPData.
 
-For each preset, into its folder (``OUT/<preset>/`` when both run, else ``OUT/``):
+:func:`reproduce` writes, per preset (``OUT/<preset>/`` when both run, else ``OUT/``), the
+two mass scans (resumable, :mod:`t2khnl.scan`), their contours, Figs. 2, 3, 4 and Suppl.
+Fig. 1 (PDF and PNG, :func:`write_figures`), ``headlines.json`` and ``summary.md``
+(:func:`write_numbers`: every number beside the paper's) and the HEPData submission
+(:func:`write_hepdata`). With both presets, ``OUT/walk/`` holds the published -> corrected
+walk (:mod:`t2khnl.compare`), ``OUT/comparison.md`` its table and ``OUT/fig4_constraints``
+the presets side by side. Every figure of a ``--quick`` run says so in its corner label
+(:meth:`Settings.demo`).
 
-========================================  ==============================================
-``scans/nd280_2019/``, ``scans/upgrade/``  the mass scans (resumable, :mod:`t2khnl.scan`)
-``contour_nd280_2019.csv``,                the two contours (scan format) and their
-``contour_upgrade.csv`` (and ``.json``)    JSON twins
-``fig2_vertices``, ``fig3_decay_length``,  figures, .pdf and .png
-``fig4_constraints``,
-``figS1_kaon_validation``
-``fig4_nd280_2019``, ``fig4_upgrade``      each contour alone (the HEPData tables' figures)
-``headlines.json``                         :func:`t2khnl.headlines.headlines` + validation
-``summary.md``                             every number with the paper's value beside it
-``hepdata/``                               the HEPData submission (:mod:`t2khnl.hepdata`)
-========================================  ==============================================
-
-With both presets, ``OUT/walk/`` holds the published -> corrected walk
-(:mod:`t2khnl.compare`), ``OUT/comparison.md`` its table and ``OUT/fig4_constraints`` the
-presets side by side on shared axes (published | corrected).
-
-Every figure of a ``--quick`` run says so in its corner label: "demo: N masses, M events
-per beam" (:meth:`Settings.demo`).
+Details: README "Reproduce the paper".
 """
 
 from __future__ import annotations

@@ -1,24 +1,14 @@
 """The scan folder: its layout, ``scan.json``, the per-mass results and the contour.
 
-Every read and write of a scan's output folder ``DIR`` goes through this module (files are
-written atomically, :mod:`t2khnl.files`):
+Every read and write of a scan's output folder goes through :class:`ScanStore` (files
+written atomically, :mod:`t2khnl.files`): ``scan.json`` (the configuration a rerun must
+match), ``masses/m<mass>/`` and ``masses/m<mass>.json`` (each mass's artefacts and its
+result, which marks it done), ``contour.csv`` and ``contour.json``, the grid's likelihood
+``bkgonly_<det>.json`` + ``patchset_<det>.json``, and ``scan.log``. Mass folders are named
+by :func:`t2khnl.masses.mass_label` [GeV], so they sort by mass. :func:`read_contour` reads
+a contour (the scan's or a copy) into the one typed :class:`Contour` (couplings in GeV^-1).
 
-=================================  ==========================================================
-``scan.json``                      the scan's configuration (detector, preset, events, seed,
-                                   POT, masses, t2khnl version); a rerun must match it
-``masses/m<mass>/``                every artefact of :func:`t2khnl.limit.run` at one mass,
-                                   and its log ``run.log``
-``masses/m<mass>.json``            the per-mass result, written when the mass is finished;
-                                   its existence marks the mass as done
-``contour.csv``, ``contour.json``  the contour so far (rewritten after each mass)
-``bkgonly_<det>.json``,            the likelihood of the whole (m_N, d) grid, once every
-``patchset_<det>.json``            mass is done
-``scan.log``                       the scan's log
-=================================  ==========================================================
-
-Folder names are ``m`` + the mass [GeV] with 3 integer and 6 decimal digits
-(:func:`t2khnl.masses.mass_label`), so they sort by mass. :func:`read_contour` reads a
-contour (the scan's or a copy of it) into the one typed :class:`Contour`.
+Details: docs/dataflow.md ("A scan's folder").
 """
 
 from __future__ import annotations

@@ -1,25 +1,15 @@
 """Event selections: declarative e+e- cuts (``selections/*.yaml``), efficiency, cut flow.
 
-A selection is a YAML file checked against ``selections/schema.json``: the detector it is
-for, an ordered list of cuts and the selection efficiency versus HNL mass. :func:`load`
-parses and validates one, :func:`apply` evaluates its cuts column-wise on an ntuple's
-events (no per-event Python loop) and returns the passing events with
-``weight_selected = weight * efficiency`` [1/POT] and the cut flow, which
-:func:`cutflow_table` prints.
+A selection is a YAML file checked against ``selections/schema.json``: its detector, an
+ordered list of cuts (``fiducial_volume``, ``opening_angle_max`` [deg], ``cos_theta_n_min``,
+``pair_energy_min`` [GeV]) and the selection efficiency versus HNL mass. :func:`load`
+parses and validates one; :func:`apply` evaluates its cuts column-wise on an ntuple's
+events and returns the passing events with ``weight_selected = weight * efficiency``
+[1/POT] (without BR(N -> nu e+e-), which depends on the preset) and the cut flow, which
+:func:`cutflow_table` prints. The efficiency is one number per mass (the T2K 2019 e+e-nu
+table, smaller column, linear between nodes, flat outside).
 
-Cuts (the ``cut`` key of each entry):
-
-- ``fiducial_volume`` (``volumes``: names from the ntuple's ``metadata["fiducial_volumes"]``):
-  ``fv_index`` points to one of the named boxes and the decay vertex ``dec_x/y/z`` [m]
-  lies inside that box.
-- ``opening_angle_max`` (``deg``): angle between the e+ and e- momenta < ``deg`` [degrees].
-- ``cos_theta_n_min`` (``value``): cos of the HNL direction to the beam (+z) > ``value``.
-- ``pair_energy_min`` (``gev``): e+ plus e- energy > ``gev`` [GeV].
-
-The efficiency is one number per HNL mass (the same factor for every event): the T2K 2019
-e+e-nu table, the smaller of its two columns, linear between the nodes, flat outside them.
-``weight_selected`` does not include BR(N -> nu e+e-): the ntuple's weight counts all
-decays, and the branching ratio depends on the preset.
+Details: selections/README.md.
 """
 
 from __future__ import annotations

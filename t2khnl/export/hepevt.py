@@ -1,24 +1,13 @@
 """HEPEVT text events, as edep-sim's HEPEVT reader takes them (no ROOT needed).
 
-Each event is a line ``<event number> <particles>`` followed by one line per particle with
-the 15 HEPEVT fields
+:func:`write` writes per event a line ``<event number> <particles>`` and one line per
+particle with the 15 fields ``ISTHEP IDHEP JMOHEP1 JMOHEP2 JDAHEP1 JDAHEP2 PX PY PZ E M X Y
+Z T``: GeV, the production point in cm and its time in ns, mothers and daughters counted
+from 1 (edep-sim's ``marley`` flavour). Statuses (:data:`PARTICLE_STATUS`): 3 incoming
+neutrino and target, 2 HNL, 1 nu e+ e-, 15 recoil. The run description and each event's
+weight are ``#`` comments.
 
-    ISTHEP IDHEP JMOHEP1 JMOHEP2 JDAHEP1 JDAHEP2 PX PY PZ E M X Y Z T
-
-momenta and masses in GeV, the particle's production point in cm and its time in ns, mother
-and daughter lines counted from 1 (0: none). This is edep-sim's ``marley`` flavour
-(``/generator/kinematics/hepevt/flavor marley``; ClarkMcGrew/edep-sim
-src/kinem/EDepSimHEPEVTKinematicsGenerator.cc, lines 266-281: cm and ns), which is also the
-layout of LArSoft's text-file generator. Its default ``pythia`` flavour (8 fields, no
-position) leaves the daughter indices it later uses uninitialised (same file, lines 234,
-243-244, 306 and 324): we do not write it.
-
-edep-sim reads only ISTHEP = 1 lines and places them at the position of the last one read
-(all at the HNL decay point here). Statuses follow HEPEVT: 3 (documentation) for the
-incoming neutrino and the target, 2 for the decayed HNL, 1 for nu e+ e-, and 15 (the
-program-specific range 11-200) for the recoil, which belongs to the upscatter vertex.
-Everything after a ``#`` is a comment for edep-sim's reader (same file, line 43): the run
-description and each event's weight are written as comments.
+Details: README "Export for detector simulation", docs/export.md ("HEPEVT").
 """
 
 from __future__ import annotations

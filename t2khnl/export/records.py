@@ -1,37 +1,14 @@
 """Event records: the particles of each ntuple event, in one order every export format shares.
 
 An event is nu A -> N A' (the upscatter, SIREN) followed by N -> nu e+ e- (the decay, in a
-fiducial box). Its record holds seven particles:
+fiducial box): seven particles (:data:`PARTICLES`: incoming nu, target at rest, HNL,
+recoil = p_nu + p_target - p_N, decay nu, e+, e-; momenta [GeV]) at two vertices, the
+upscatter at ``vtx_*`` (time 0) and the decay at ``dec_*`` (t = |dec - vtx| / (beta c)),
+positions in SIREN's detector coordinates [m] plus an optional offset. The target of a
+p-el or n-el event is the bound nucleon it was rebuilt on (:func:`scatterer_pdg`); the HNL
+is 5914 (N) or -5914 (N-bar). :func:`build` makes the :class:`EventRecords`.
 
-=====  ==============  =====================================================================
-index  particle        from the ntuple
-=====  ==============  =====================================================================
-0      incoming nu     ``nu_pdg``; p = ``e_nu`` x (``nu_dx``, ``nu_dy``, ``nu_dz``)
-1      target          what the neutrino scattered on, at rest, mass ``target_mass_gev``:
-                       the nucleus ``target_pdg`` (``channel`` 0, coherent), or the struck
-                       proton (2212, p-el) or neutron (2112, n-el) bound in it
-2      HNL             ``hnl_pdg`` (:data:`HNL_PDG` = 5914 or -5914), ``hnl_*``
-3      recoil          p_nu + p_target - p_N (four-momentum conservation at the upscatter)
-4      decay nu        14 x sign(``hnl_pdg``), ``dnu_*``
-5      e+              -11, ``ep_*``
-6      e-              11, ``em_*``
-=====  ==============  =====================================================================
-
-and two vertices: the upscatter at ``vtx_*`` (time 0) and the decay at ``dec_*``, reached
-at t = |dec - vtx| / (beta c) with beta = |p_N| / E_N. Positions are SIREN's detector
-coordinates [m] plus an optional offset (README "Export for detector simulation").
-
-The recoil is exact: SIREN samples the upscatter with the target at rest and mass
-``target_mass_gev`` (its atomic-mass table, A u for C12), so p_nu + p_target - p_N is the
-on-shell recoil it drew (tests/test_injection.py checks it). Incoherent events were rebuilt
-on a nucleon at rest (:mod:`t2khnl.nucleons`: Fermi motion and binding are not simulated),
-so their target and recoil are that nucleon; the nucleus it was bound in is ``target_pdg``
-of the ntuple (and ``tgt`` of the rooTracker ``EvtCode``). A hydrogen nucleus (1000010010)
-is a free proton, written 2212 as GENIE does. The HNL has no code in
-the PDG scheme; 5914 is SIREN's ``ParticleType.N4`` and DarkNews's ``neutrino4``, and as a
-PDG number it would be a baryon with a quark of flavour 9, which does not exist, so it
-cannot be mistaken for a known particle. The Dirac N (5914) from nu_mu decays to nu_mu,
-the N-bar (-5914) from nu_mu-bar to nu_mu-bar.
+Details: docs/export.md ("The event record").
 """
 
 from __future__ import annotations

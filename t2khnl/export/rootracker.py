@@ -1,26 +1,13 @@
 """GENIE-format rooTracker trees (``gRooTracker``), as edep-sim's rooTracker reader takes them.
 
-Branches and types are those of GENIE's gRooTracker that edep-sim connects
-(ClarkMcGrew/edep-sim src/kinem/EDepSimRooTrackerKinematicsGenerator.{hh,cc}): ``EvtNum``
-(int), ``EvtFlags`` (TBits*), ``EvtCode`` (TObjString*), ``EvtXSec``, ``EvtDXSec``,
-``EvtWght``, ``EvtProb`` (double), ``EvtVtx[4]`` (double: x, y, z [m], t [s]), ``StdHepN``
-(int), ``StdHepPdg``, ``StdHepStatus`` (int[StdHepN]), ``StdHepX4``, ``StdHepP4``
-(double[StdHepN][4]: px, py, pz, E [GeV]), ``StdHepPolz`` (double[StdHepN][3]),
-``StdHepFd``, ``StdHepLd``, ``StdHepFm``, ``StdHepLm`` (int[StdHepN], -1: none) and the
-``NuParent*`` beam-parent branches, zero-filled (we have no parent history).
+:func:`write` fills the branches and types of GENIE's gRooTracker that edep-sim connects
+(``EvtNum``, ``EvtFlags``, ``EvtCode``, ``EvtVtx[4]`` [m, s], ``StdHep*`` with momenta in
+GeV, the ``NuParent*`` branches zero-filled). ``EvtVtx`` is the HNL decay point, since
+edep-sim tracks every status-1 particle from it; statuses (:data:`PARTICLE_STATUS`) follow
+GENIE, with 15 (nuclear remnant) for the recoil. uproot cannot write TBits or TObjString
+branches, so this format uses ROOT's Python bindings (``pip install 't2khnl[rootracker]'``).
 
-edep-sim tracks every status-1 particle from ``EvtVtx`` (its .cc, lines 237-242 and 355-363),
-so ``EvtVtx`` is the HNL decay point. Statuses follow GENIE (its GHepStatus, as edep-sim's
-header lists them): 0 for the incoming neutrino and the target, 3 for the HNL (decayed), 1
-for nu e+ e-, and 15 (GENIE's final-state nuclear remnant) for the recoil: it comes from
-the upscatter vertex, metres upstream for rock events, and edep-sim would track a status-1
-recoil from the decay point. ``StdHepX4`` holds each particle's production point in the
-detector frame (x, y, z [m], t [s]; GENIE stores positions inside the nucleus in fm there,
-which edep-sim does not read). ``EvtXSec`` and ``EvtDXSec`` are 0 (not available),
-``EvtWght`` is the event's weight and ``EvtProb`` its decay probability in its fiducial box.
-
-uproot cannot write TBits or TObjString branches, so this format uses ROOT's Python bindings
-(``pip install 't2khnl[rootracker]'``).
+Details: README "Export for detector simulation", docs/export.md ("rooTracker").
 """
 
 from __future__ import annotations

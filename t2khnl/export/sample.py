@@ -1,20 +1,14 @@
 """Which events an export writes, with which weights, and the normalisation its header states.
 
-Every exported event is an N -> nu e+ e- decay inside a fiducial volume, while an ntuple's
-``weight`` counts all HNL decays there (README "The ntuple"). An exported event's weight is
-therefore
+Every exported event is an N -> nu e+ e- decay inside a fiducial volume, so its weight is
+w_export = weight x POT x f_ee [expected N -> nu e+ e- decays for POT], with f_ee =
+Gamma(nu e+ e-) / Gamma_total for the width the sample used (:func:`ee_fraction`).
+:func:`choose` keeps every event with its own w_export (weighted, the default) or draws N
+events with replacement, with probability proportional to ``weight``, each with
+w_export = (expected e+ e- decays) / N (unweighted). :func:`header` states the
+normalisation.
 
-    w_export = weight x POT x f_ee      [expected N -> nu e+ e- decays for POT]
-
-with f_ee = Gamma(nu e+ e-) / Gamma_total for the total width the sample's decay
-probabilities used (:func:`ee_fraction`), so the weights add up to the expected number of
-e+ e- decays in the fiducial volumes for the stated exposure, before any selection or
-efficiency.
-
-* weighted (default): every ntuple event, with its own w_export;
-* unweighted (N events): N events drawn with replacement, with probability proportional to
-  ``weight`` (what a detector simulation needs: it tracks every event it is given), each
-  with w_export = (expected e+ e- decays) / N.
+Details: README "Export for detector simulation" ("Weights and normalisation").
 """
 
 from __future__ import annotations
