@@ -369,9 +369,6 @@ class DetectorGeometry:
         return float(mass_t), float(err_t)
 
 
-_LOADED: dict[tuple[str, str, str], DetectorGeometry] = {}
-
-
 def load(
     name: str,
     variant: str = DEFAULT_VARIANT,
@@ -389,7 +386,9 @@ def load(
         cache_dir: folder for the materialised SIREN files; defaults to :func:`cache_root`.
 
     Returns:
-        The loaded geometry; repeated calls return the same object.
+        A new geometry each call, loaded from the materialised files (the only cache:
+        once they exist a load takes ~1-2 ms, against seconds for a simulation, so callers
+        may load it again rather than keep it).
 
     Raises:
         InputError: unknown model or variant.
@@ -402,10 +401,6 @@ def load(
         raise InputError(msg)
     var = resolve_variant(spec, stem, variant)
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
-    key = (stem, variant, str(root))
-    if key in _LOADED:
-        return _LOADED[key]
-
     dens_path, mat_path = materialise(stem, variant, spec, var, root)
     siren_detector = load_siren().detector
 
@@ -425,7 +420,7 @@ def load(
         msg = f"{where}: gas_sectors {spec['gas_sectors']} match no sector"
         raise DataFileError(msg)
     rules = tuple((r["region"], tuple(r["sectors"])) for r in spec["regions"])
-    geom = DetectorGeometry(
+    return DetectorGeometry(
         name=stem,
         variant=variant,
         description=str(var.get("description", "")).strip(),
@@ -439,5 +434,3 @@ def load(
         provenance=tuple(str(p).strip() for p in var.get("provenance", [])),
         decay_regions=parse_decay_regions(spec.get("decay_regions", {}), fid_entries, where),
     )
-    _LOADED[key] = geom
-    return geom

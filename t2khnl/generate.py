@@ -116,7 +116,7 @@ def check_producible(detector: str, beam: str, mass_gev: float, cfg: Preset,
         flux: the beam's flux.
 
     Returns:
-        The detector geometry (:func:`t2khnl.geometry.load`, cached).
+        The detector geometry (:func:`t2khnl.geometry.load`).
 
     Raises:
         InputError: the mass is at or above that limit; the message names it.

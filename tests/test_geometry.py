@@ -66,9 +66,23 @@ def test_unknown_variant_names_valid_ones(cache: Path) -> None:
 
 
 def test_aliases_and_cache(cache: Path) -> None:
+    """An alias loads the same geometry; no memo: each load is a new object built from the
+    same materialised files, with the same boxes, sectors and regions."""
     a = _load(cache, "ND280UPGRD", "corrected")
     b = _load(cache, "nd280upgrade", "corrected")
-    assert a is b
+    assert a is not b and a.detector_model is not b.detector_model
+
+    def values(geo: geometry.DetectorGeometry) -> tuple[object, ...]:
+        boxes = {name: [(x.name, x.centre.tolist(), x.widths.tolist()) for x in region]
+                 for name, region in {"fiducial": geo.fiducial, **geo.decay_regions}.items()}
+        return (geo.name, geo.variant, geo.densities_path, geo.materials_path, boxes,
+                geo.gas_sectors, geo.region_rules, geo.provenance, geo.sector_names,
+                geo.material_names)
+
+    assert values(a) == values(b)
+    points = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.5, 0.3, 1.2]])
+    assert np.array_equal(a.sector_at(points), b.sector_at(points))
+    assert np.array_equal(a.density_at(points), b.density_at(points))
     assert a.densities_path.is_file() and a.materials_path.is_file()
     assert a.densities_path.parent.parent == cache
     # The base's single SIREN fiducial box (here the whole magnet interior) is dropped.
