@@ -278,7 +278,7 @@ def reproduce(preset: str | None, quick: bool, workers: int, scheduler_file: str
                                        scheduler_file=scheduler_file, announce=click.echo)
     for name, numbers in results.items():
         click.echo(f"{name}:")
-        for quantity, ours, paper in reproduce_step.headline_rows(numbers):
+        for quantity, ours, paper in reproduce_step.headline_rows(numbers.headlines):
             click.echo(f"  {quantity}: {ours} (paper: {paper})")
     click.echo(f"written to {output}")
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -91,12 +90,72 @@ def cl_factor(
     return float(ratio ** (1.0 / power))
 
 
+@dataclass(frozen=True)
+class LimitSpec:
+    """One existing limit as ``existing_limits.yaml`` lists it (its header says more).
+
+    Attributes:
+        label: the name written beside the limit.
+        files: the ``hnlimits`` files of its outline, relative to :attr:`LimitsConfig.base`,
+            concatenated in order (``"reversed:"``: appended back to front).
+        mass_unit: the files' mass unit, ``"MeV"`` or ``"GeV"``.
+        d_factor: factor from the files' d to our d_muN [dimensionless].
+        cl: the confidence level the files are at (0.90).
+        stat: how that CL converts to :attr:`LimitsConfig.target_cl` (``"poisson0"`` or
+            ``"chi2"``, :func:`cl_factor`).
+        power: n in signal yield ∝ d^n near the lower boundary.
+        shape: ``"polygon"`` (closed excluded region) or ``"lower_curve"`` (excluded above).
+        color: the outline's colour.
+        not_boundary: files of a polygon that are not a boundary of the excluded region.
+        note: where the limit comes from and why these choices.
+    """
+
+    label: str
+    files: tuple[str, ...]
+    mass_unit: str
+    d_factor: float
+    cl: float
+    stat: str
+    power: float
+    shape: str
+    color: str
+    not_boundary: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """``existing_limits.yaml``: which ``hnlimits`` files are the existing limits, and how
+    they convert to our d and CL.
+
+    Attributes:
+        schema_version: the file's format version.
+        package: the package the files come from (``HNLimits``).
+        base: the folder of the dipole files inside the package.
+        target_cl: the confidence level every limit is converted to (0.95).
+        limits: each limit's entry, by name, in file order.
+    """
+
+    schema_version: int
+    package: str
+    base: str
+    target_cl: float
+    limits: Mapping[str, LimitSpec]
+
+
 @lru_cache(maxsize=1)
-def limits_config() -> dict[str, Any]:
-    """Return the parsed ``existing_limits.yaml`` shipped beside this module."""
+def limits_config() -> LimitsConfig:
+    """The ``existing_limits.yaml`` shipped beside this module, parsed."""
     text = resources.files("t2khnl").joinpath("existing_limits.yaml").read_text("utf-8")
-    parsed: dict[str, Any] = yaml.safe_load(text)
-    return parsed
+    parsed = yaml.safe_load(text)
+    limits = {name: LimitSpec(**{**spec, "files": tuple(spec["files"]),
+                                 "not_boundary": tuple(spec.get("not_boundary", ())),
+                                 "d_factor": float(spec["d_factor"]), "cl": float(spec["cl"]),
+                                 "power": float(spec["power"])})
+              for name, spec in parsed["limits"].items()}
+    return LimitsConfig(schema_version=int(parsed["schema_version"]),
+                        package=str(parsed["package"]), base=str(parsed["base"]),
+                        target_cl=float(parsed["target_cl"]), limits=limits)
 
 
 def hnlimits_dir() -> Path | None:
@@ -106,7 +165,7 @@ def hnlimits_dir() -> Path | None:
     except ImportError:
         logger.warning("hnlimits is not installed (pip install hnlimits): no existing limits")
         return None
-    base = Path(HNLimits.__file__).resolve().parent / limits_config()["base"]
+    base = Path(HNLimits.__file__).resolve().parent / limits_config().base
     if not base.is_dir():
         logger.warning("hnlimits has no %s: no existing limits", base)
         return None
@@ -157,13 +216,13 @@ def load_existing_limits() -> list[Limit]:
     if base is None:
         return []
     config = limits_config()
-    target = float(config["target_cl"])
+    target = config.target_cl
     out: list[Limit] = []
-    for name, spec in config["limits"].items():
+    for name, spec in config.limits.items():
         parts: list[npt.NDArray[np.float64]] = []
         paths: list[Path] = []
         boundary: list[bool] = []
-        for entry in spec["files"]:
+        for entry in spec.files:
             reverse = entry.startswith("reversed:")
             path = base / entry.removeprefix("reversed:")
             if not path.is_file():
@@ -173,25 +232,23 @@ def load_existing_limits() -> list[Limit]:
             table = _read_two_columns(path)
             parts.append(table[::-1] if reverse else table)
             paths.append(path)
-            boundary.append(entry not in spec.get("not_boundary", ()))
+            boundary.append(entry not in spec.not_boundary)
         if not parts:
             continue
         table = np.concatenate(parts)
-        to_mev = {"MeV": 1.0, "GeV": 1.0e3}[spec["mass_unit"]]
-        factor = float(spec["d_factor"]) * cl_factor(
-            float(spec["cl"]), target, float(spec["power"]), spec["stat"]
-        )
+        to_mev = {"MeV": 1.0, "GeV": 1.0e3}[spec.mass_unit]
+        factor = spec.d_factor * cl_factor(spec.cl, target, spec.power, spec.stat)
         scale = np.array([to_mev, factor])
         outline = () if all(boundary) else tuple(
             part * scale for part, drawn in zip(parts, boundary, strict=True) if drawn)
         out.append(
             Limit(
                 name=name,
-                label=spec["label"],
+                label=spec.label,
                 mass_mev=table[:, 0] * to_mev,
                 d=table[:, 1] * factor,
-                shape=spec["shape"],
-                color=spec["color"],
+                shape=spec.shape,
+                color=spec.color,
                 factor=factor,
                 source=tuple(paths),
                 outline=outline,
@@ -201,7 +258,7 @@ def load_existing_limits() -> list[Limit]:
             "existing limit %s: d × %.4f (convention, CL %s -> %s)",
             name,
             factor,
-            spec["cl"],
+            spec.cl,
             target,
         )
     return out
@@ -293,6 +350,8 @@ def miniboone_regions(
 __all__ = [
     "MINIBOONE_FILES",
     "Limit",
+    "LimitSpec",
+    "LimitsConfig",
     "cl_factor",
     "envelope",
     "hnlimits_dir",

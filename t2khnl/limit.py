@@ -26,6 +26,7 @@ import numpy as np
 from . import config, counting, experiment, files, generate, ntuple, reweight, select, stats
 from .config import Preset, Statistics
 from .errors import DataFileError, InputError
+from .samples import SampleMetadata
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,10 @@ class Channel(NamedTuple):
     background: float
     columns: dict[str, np.ndarray]
     strata_attempts: np.ndarray | None
-    metadata: dict[str, Any]
+    metadata: SampleMetadata
 
 
-def _channel(name: str, pot: float, events: ak.Array, meta: dict[str, Any],
+def _channel(name: str, pot: float, events: ak.Array, meta: SampleMetadata,
              background: float) -> Channel:
     """A :class:`Channel` of selected events and their ntuple metadata (``efficiency``,
     ``strata``): exposure [POT], background [events]."""
@@ -304,8 +305,8 @@ def run(
             samples[beam] = sim
         medians[beam] = reweight.median_decay_length_m(sim.events)
         chosen = select.apply(sim.events, sim.metadata, selection, data_dir=data_dir)
-        meta = {**sim.metadata, "selection": selection.name, "n_events": len(chosen.events),
-                "efficiency": chosen.efficiency}
+        meta: SampleMetadata = {**sim.metadata, "selection": selection.name,
+                                "n_events": len(chosen.events), "efficiency": chosen.efficiency}
         cutflows[beam] = select.cutflow_table(chosen.cutflow, pot=counts.pot[beam])
         channels.append(_channel(beam, counts.pot[beam], chosen.events, meta,
                                  counts.background[beam]))

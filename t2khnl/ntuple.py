@@ -6,8 +6,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import awkward as ak
 import numpy as np
@@ -15,6 +16,9 @@ import uproot
 
 from . import files
 from .errors import InputError, InputFileError
+
+if TYPE_CHECKING:
+    from .samples import SampleMetadata
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,8 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def write(path: str | os.PathLike[str], events: ak.Array, metadata: dict[str, Any]) -> Path:
+def write(path: str | os.PathLike[str], events: ak.Array,
+          metadata: Mapping[str, object]) -> Path:
     """Write events and metadata to a ROOT file, atomically and byte-reproducibly
     (:func:`t2khnl.files.write_root`): the same events and metadata give the same bytes.
 
@@ -59,7 +64,8 @@ def write(path: str | os.PathLike[str], events: ak.Array, metadata: dict[str, An
         path: output ``.root`` file.
         events: flat record array; each field becomes a branch (fixed-size inner
             dimensions become fixed-size array branches).
-        metadata: JSON-serialisable run description, stored as a TObjString.
+        metadata: JSON-serialisable run description (:class:`t2khnl.samples.SampleMetadata`),
+            stored as a TObjString.
 
     Returns:
         The path written.
@@ -72,14 +78,14 @@ def write(path: str | os.PathLike[str], events: ak.Array, metadata: dict[str, An
     return target
 
 
-def read(path: str | os.PathLike[str]) -> tuple[ak.Array, dict[str, Any]]:
+def read(path: str | os.PathLike[str]) -> tuple[ak.Array, SampleMetadata]:
     """Read an ntuple written by :func:`write`.
 
     Args:
         path: the ``.root`` file.
 
     Returns:
-        The events and the metadata.
+        The events and the metadata (:class:`t2khnl.samples.SampleMetadata`, as written).
 
     Raises:
         InputFileError: the file is missing, truncated, corrupt or not a t2khnl ntuple.
@@ -97,7 +103,7 @@ def read(path: str | os.PathLike[str]) -> tuple[ak.Array, dict[str, Any]]:
             if METADATA not in file or TREE not in file:
                 msg = f"{source} is not a t2khnl ntuple (needs '{TREE}' and '{METADATA}')"
                 raise InputFileError(msg)
-            metadata = json.loads(str(file[METADATA]))
+            metadata: SampleMetadata = json.loads(str(file[METADATA]))
             events = file[TREE].arrays(library="ak")
     except InputFileError:
         raise

@@ -28,6 +28,7 @@ from scipy.optimize import brentq
 from . import authors, config, experiment, generate, limit, model, select
 from .config import Preset
 from .errors import InputError
+from .samples import SampleMetadata
 
 #: The authors' grid (:mod:`t2khnl.authors`): masses [GeV], mu_tr and d = mu_tr / 2 [GeV^-1].
 GRID_MASSES_GEV = authors.GRID_MASSES_GEV
@@ -236,7 +237,7 @@ def _signal_function(detector: str, mass_gev: float, cfg: Preset, preset: str,
             return None
         chosen = select.apply(sim.events, sim.metadata, selection,
                               data_dir=None if data_dir is None else str(data_dir))
-        meta = {**sim.metadata, "efficiency": chosen.efficiency}
+        meta: SampleMetadata = {**sim.metadata, "efficiency": chosen.efficiency}
         channels.append(limit._channel(beam, pot[beam], chosen.events, meta, background[beam]))
     return limit.signal_function(channels, mass_gev, cfg)
 

@@ -25,7 +25,7 @@ from concurrent.futures import Executor, Future
 from concurrent.futures import as_completed as futures_as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -108,6 +108,49 @@ QUICK = Settings(masses="0.02,0.05,0.12,0.2,0.4,0.6", n_events=2500, precision=1
 FIG3_D_GRID_GEV_INV = np.geomspace(1e-8, 1e-4, 33)
 
 
+class KaonAgreement(NamedTuple):
+    """Suppl. Fig. 1's verdict as ``headlines.json`` states it (``kaon_validation``).
+
+    Attributes:
+        compared_with: what our limit is compared with (AFH's ND280 90% CL limit, like for
+            like).
+        median_ratio: median over the masses of our / AFH's limit on |U_muN|^2.
+        min_ratio: the smallest such ratio.
+        max_ratio: the largest such ratio.
+        max_abs_log10: the largest |log10 ratio|.
+        masses_mev: [lowest, highest] mass compared [MeV].
+        analysis_assumptions_median_ratio: the median ratio with the analysis' assumptions
+            at AFH's exposure instead of like for like.
+        factors: the median ratio each of AFH's assumptions moves our limit by, by name
+            (:attr:`t2khnl.kaon_validation.ValidationCurves.factors`).
+    """
+
+    compared_with: str
+    median_ratio: float
+    min_ratio: float
+    max_ratio: float
+    max_abs_log10: float
+    masses_mev: list[float]
+    analysis_assumptions_median_ratio: float
+    factors: dict[str, float]
+
+
+class HeadlineNumbers(NamedTuple):
+    """What ``headlines.json`` holds for one preset (:func:`write_numbers`).
+
+    Attributes:
+        headlines: the headline numbers (:class:`t2khnl.headlines.Headlines`; units there).
+        kaon_validation: the kaon validation's agreement with AFH.
+    """
+
+    headlines: headlines.Headlines
+    kaon_validation: KaonAgreement
+
+    def as_json(self) -> dict[str, Any]:
+        """``headlines.json``'s document: the headlines' keys, then ``kaon_validation``."""
+        return {**self.headlines.as_json(), "kaon_validation": self.kaon_validation._asdict()}
+
+
 def reproduce(
     output_dir: str | os.PathLike[str],
     *,
@@ -119,7 +162,7 @@ def reproduce(
     progress: bool = True,
     scheduler_file: str | os.PathLike[str] | None = None,
     announce: Callable[[str], object] | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, HeadlineNumbers]:
     """Run everything for the given presets and write the artefacts (module docstring).
 
     All the simulation work (the scans of every preset and detector, the walk, the
@@ -212,7 +255,8 @@ STAGES = ("figures", "headline numbers", "HEPData")
 def _final_stages(pool: Executor, folders: dict[str, Path],
                   samples: dict[str, figure_data.VertexSamples],
                   kaon_curves: kaon_validation.ValidationCurves, *, data_dir: str | None,
-                  settings: Settings, say: Callable[[str], object]) -> dict[str, dict[str, Any]]:
+                  settings: Settings, say: Callable[[str], object]
+                  ) -> dict[str, HeadlineNumbers]:
     """Each preset's figures and headline numbers side by side on the pool, then its
     HEPData (which attaches Fig. 4); one line per part as it is written."""
     started = time.perf_counter()
@@ -223,7 +267,7 @@ def _final_stages(pool: Executor, folders: dict[str, Path],
                             data_dir=data_dir, settings=settings)] = (preset, "figures")
         pending[pool.submit(write_numbers, folder, preset, kaon_curves,
                             data_dir=data_dir)] = (preset, "headline numbers")
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, HeadlineNumbers] = {}
     while pending:
         done = next(futures_as_completed(pending))
         preset, stage = pending.pop(done)
@@ -312,7 +356,7 @@ def write_figures(
 
 
 def write_numbers(folder: Path, preset: str, kaon_curves: kaon_validation.ValidationCurves, *,
-                  data_dir: str | None) -> dict[str, Any]:
+                  data_dir: str | None) -> HeadlineNumbers:
     """The headline numbers of one preset (``headlines.json``) and ``summary.md``.
 
     Args:
@@ -325,19 +369,19 @@ def write_numbers(folder: Path, preset: str, kaon_curves: kaon_validation.Valida
         The headline numbers.
     """
     scans = _scans(folder)
-    numbers = headlines.headlines(scans, preset, data_dir=data_dir).as_json()
     kaon = kaon_curves.agreement
-    numbers["kaon_validation"] = {
-        "compared_with": "AFH's ND280 90% CL limit from their event-rate table (HNL-DIF "
-                         "limits_computed/T2K_mag_mom_Umu4.dat, 2.3 events), like for like: "
-                         "their efficiency, FHC kaon fluxes, 18.63e20 POT and decay volume",
-        "median_ratio": kaon.median_ratio, "min_ratio": float(kaon.ratio.min()),
-        "max_ratio": float(kaon.ratio.max()), "max_abs_log10": kaon.max_abs_log10,
-        "masses_mev": [float(kaon.mass_mev.min()), float(kaon.mass_mev.max())],
-        "analysis_assumptions_median_ratio": kaon_curves.analysis_agreement.median_ratio,
-        "factors": {f.name: f.median_ratio for f in kaon_curves.factors},
-    }
-    files.write_text(folder / "headlines.json", json.dumps(numbers, indent=2) + "\n")
+    numbers = HeadlineNumbers(
+        headlines.headlines(scans, preset, data_dir=data_dir),
+        KaonAgreement(
+            compared_with="AFH's ND280 90% CL limit from their event-rate table (HNL-DIF "
+                          "limits_computed/T2K_mag_mom_Umu4.dat, 2.3 events), like for like: "
+                          "their efficiency, FHC kaon fluxes, 18.63e20 POT and decay volume",
+            median_ratio=kaon.median_ratio, min_ratio=float(kaon.ratio.min()),
+            max_ratio=float(kaon.ratio.max()), max_abs_log10=kaon.max_abs_log10,
+            masses_mev=[float(kaon.mass_mev.min()), float(kaon.mass_mev.max())],
+            analysis_assumptions_median_ratio=kaon_curves.analysis_agreement.median_ratio,
+            factors={f.name: f.median_ratio for f in kaon_curves.factors}))
+    files.write_text(folder / "headlines.json", json.dumps(numbers.as_json(), indent=2) + "\n")
     files.write_text(folder / "summary.md", summary_markdown(numbers, scans))
     return numbers
 
@@ -365,38 +409,38 @@ def _number(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def headline_rows(numbers: dict[str, Any]) -> list[tuple[str, str, str]]:
+def headline_rows(numbers: headlines.Headlines) -> list[tuple[str, str, str]]:
     """(quantity, our value, the paper's value) of every headline number."""
     paper = headlines.PAPER
     return [
         ("ND280 2019 world-leading window [MeV]",
-         _window(numbers["nd280_world_leading_mev"]), _window(paper["nd280_world_leading_mev"])),
+         _window(numbers.nd280_world_leading_mev), _window(paper["nd280_world_leading_mev"])),
         ("T2K + T2K-II world-leading window [MeV]",
-         _window(numbers["upgrade_world_leading_mev"]),
+         _window(numbers.upgrade_world_leading_mev),
          _window(paper["upgrade_world_leading_mev"])),
         ("MiniBooNE solution disfavoured by ND280 2019 at CL",
-         _number(numbers["minibooNE_nd280_cl"], ".3g"), f"{paper['minibooNE_nd280_cl']:.2f}"),
+         _number(numbers.minibooNE_nd280_cl, ".3g"), f"{paper['minibooNE_nd280_cl']:.2f}"),
         ("MiniBooNE solution excluded by T2K + T2K-II at [sigma]",
-         _number(numbers["minibooNE_upgrade_sigma"], ".3g"),
+         _number(numbers.minibooNE_upgrade_sigma, ".3g"),
          f"{paper['minibooNE_upgrade_sigma']:g}"),
         ("bedrock turnover: lowest d_low of the rock branch [MeV]",
-         _number(numbers["rock_turnover_mev"], ".0f"), f"~{paper['rock_turnover_mev']:.0f}"),
+         _number(numbers.rock_turnover_mev, ".0f"), f"~{paper['rock_turnover_mev']:.0f}"),
         ("bedrock turnover: rock share of the signal below 1/2 [MeV]",
-         _number(numbers.get("rock_crossover_mev"), ".0f"), f"~{paper['rock_turnover_mev']:.0f}"),
+         _number(numbers.rock_crossover_mev, ".0f"), f"~{paper['rock_turnover_mev']:.0f}"),
     ]
 
 
-def summary_markdown(numbers: dict[str, Any], scans: dict[str, Path]) -> str:
+def summary_markdown(numbers: HeadlineNumbers, scans: dict[str, Path]) -> str:
     """``summary.md``: the headline numbers beside the paper's, then both contours."""
-    lines = [f"# Results, preset `{numbers['preset']}`", "",
+    lines = [f"# Results, preset `{numbers.headlines.preset}`", "",
              "| quantity | this run | paper |", "|---|---|---|"]
-    lines += [f"| {q} | {ours} | {theirs} |" for q, ours, theirs in headline_rows(numbers)]
-    kaon = numbers.get("kaon_validation")
-    if kaon:
-        lines.append(
-            f"| Suppl. Fig. 1: our / AFH ND280 90% CL limit on \\|U_muN\\|^2 like for like, "
-            f"median (range) | {kaon['median_ratio']:.3g} ({kaon['min_ratio']:.3g}-"
-            f"{kaon['max_ratio']:.3g}) | agrees with AFH (no number) |")
+    lines += [f"| {q} | {ours} | {theirs} |"
+              for q, ours, theirs in headline_rows(numbers.headlines)]
+    kaon = numbers.kaon_validation
+    lines.append(
+        f"| Suppl. Fig. 1: our / AFH ND280 90% CL limit on \\|U_muN\\|^2 like for like, "
+        f"median (range) | {kaon.median_ratio:.3g} ({kaon.min_ratio:.3g}-"
+        f"{kaon.max_ratio:.3g}) | agrees with AFH (no number) |")
     for detector, folder in scans.items():
         lines += ["", f"## Contour, {_LABELS[detector]}", "",
                   "| m_N [MeV] | d_low [GeV^-1] | d_high [GeV^-1] | not excluded in between "
@@ -425,13 +469,13 @@ def _edge(rec: dict[str, Any], name: str) -> str:
 
 
 def comparison_markdown(walk: list[compare.StepResult],
-                        results: dict[str, dict[str, Any]]) -> str:
+                        results: dict[str, HeadlineNumbers]) -> str:
     """``comparison.md``: both presets' headline numbers, then the walk between them."""
     names = list(results)
     lines = ["# Published versus corrected", "",
              "| quantity | " + " | ".join(names) + " | paper |",
              "|---|" + "---|" * (len(names) + 1)]
-    rows = {name: headline_rows(numbers) for name, numbers in results.items()}
+    rows = {name: headline_rows(numbers.headlines) for name, numbers in results.items()}
     for i, (quantity, _, paper) in enumerate(rows[names[0]]):
         lines.append(f"| {quantity} | " + " | ".join(rows[n][i][1] for n in names)
                      + f" | {paper} |")

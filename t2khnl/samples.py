@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, NotRequired, TypedDict, get_args
 
 import awkward as ak
 import numpy as np
@@ -15,24 +15,158 @@ from ._version import __version__
 from .errors import InputError
 
 if TYPE_CHECKING:
-    from .config import Preset
+    from .config import Preset, WidthConvention
+    from .geometry import DetectorGeometry
+
+
+class Expectation(TypedDict):
+    """Expected decays in a part of a sample.
+
+    Attributes:
+        expected: expected HNL decays in the fiducial volumes for the nominal exposure.
+        mc_error: its Monte Carlo error (same unit).
+    """
+
+    expected: float
+    mc_error: float
+
+
+class Expectations(TypedDict):
+    """Expected decays for the nominal exposure (``nominal_pot``) with their MC errors.
+
+    Attributes:
+        expected_decays: expected HNL decays (every channel) in the fiducial volumes,
+            sum(weight) x POT.
+        expected_decays_mc_error: its Monte Carlo error.
+        expected_by_region: split by the upscatter's region (``regions``).
+        expected_by_fiducial_volume: split by the box of the decay (``fiducial_volumes``).
+        expected_by_channel: split by upscattering channel (``channel_codes``).
+        expected_by_neutrino: split by incoming neutrino (``nu_mu``, ``nu_mu_bar``).
+    """
+
+    expected_decays: float
+    expected_decays_mc_error: float
+    expected_by_region: dict[str, Expectation]
+    expected_by_fiducial_volume: dict[str, Expectation]
+    expected_by_channel: dict[str, Expectation]
+    expected_by_neutrino: dict[str, Expectation]
+
+
+class FiducialVolume(TypedDict):
+    """A box decays are counted in: its name, centre and full widths [m]."""
+
+    name: str
+    centre_m: list[float]
+    widths_m: list[float]
+
+
+class Strata(TypedDict):
+    """The injection strata (:func:`t2khnl.events.generate_events`).
+
+    Attributes:
+        layer_edges_m: edges of the upstream layers [m] before each box.
+        attempts: injection attempts per (box, layer).
+    """
+
+    layer_edges_m: list[float]
+    attempts: list[list[int]]
+
+
+class Versions(TypedDict):
+    """The versions of the programs that made a sample."""
+
+    t2khnl: str
+    siren: str
+    DarkNews: str
+
+
+class SampleMetadata(Expectations):
+    """What a simulated sample says of itself (:func:`describe`, :func:`pool`): the ntuple's
+    ``metadata`` JSON as written (:func:`t2khnl.ntuple.write`) and read back. A selected
+    ntuple's (:mod:`t2khnl.limit`) adds ``selection`` and ``efficiency``, and its
+    ``n_events`` counts the selected events.
+
+    Attributes:
+        mass_gev: HNL mass m_N [GeV].
+        d_gev_inv: dipole coupling d_muN the sample was simulated at [GeV^-1].
+        mu_tr_gev_inv: the same coupling as mu_tr = 2 d [GeV^-1].
+        detector: ``"nd280"`` or ``"upgrade"``.
+        beam: ``"fhc"`` or ``"rhc"``.
+        preset: the preset's name.
+        geometry: ``"<model>/<variant>"`` of the detector geometry.
+        width_convention: the HNL width the decays used (the preset's).
+        width_convention_note: what that convention is, in words.
+        channels: the upscattering channels simulated.
+        survival_to_fiducial: whether the weights include the survival to the box.
+        decay_region: the preset's decay region (``"fiducial"`` or ``"tpc_gas"``).
+        primary: the injected neutrino, ``"nu_mu"`` or ``"nu_mu_bar"``.
+        wrong_sign_component: whether the flux's wrong-sign component was injected too.
+        pauli_blocking: whether Pauli blocking suppresses the incoherent channels.
+        channel_codes: the ``channel`` branch's code of each channel.
+        weight_convention: what an event's weight is, in words (per POT).
+        nominal_pot: the preset's exposure of this detector and beam [POT].
+        regions: the ``region_id`` branch's region names, by index.
+        fiducial_volumes: the boxes decays are counted in (the ``fv_index`` branch's).
+        injection_upstream_m: how far upstream of the boxes upscatters are injected [m].
+        strata: the injection strata.
+        targets_pdg: PDG codes of the target nuclei with a cross section.
+        n_injected: upscatters injected.
+        n_events: events kept (a decay with non-zero probability in a box; selected
+            ntuple: events selected).
+        seed: random seed (of the first attempt, for a pooled sample).
+        attempt_seeds: the seeds of every pooled attempt (:func:`pool` only).
+        versions: program versions.
+        selection: the selection's name (selected ntuples only).
+        efficiency: the selection efficiency at this mass (selected ntuples only).
+    """
+
+    mass_gev: float
+    d_gev_inv: float
+    mu_tr_gev_inv: float
+    detector: str
+    beam: str
+    preset: str
+    geometry: str
+    width_convention: WidthConvention
+    width_convention_note: str
+    channels: list[str]
+    survival_to_fiducial: bool
+    decay_region: str
+    primary: str
+    wrong_sign_component: bool
+    pauli_blocking: bool
+    channel_codes: dict[str, int]
+    weight_convention: str
+    nominal_pot: float
+    regions: list[str]
+    fiducial_volumes: list[FiducialVolume]
+    injection_upstream_m: float
+    strata: Strata
+    targets_pdg: list[int]
+    n_injected: int
+    n_events: int
+    seed: int
+    attempt_seeds: NotRequired[list[int]]
+    versions: Versions
+    selection: NotRequired[str]
+    efficiency: NotRequired[float]
+
 
 class Simulation(NamedTuple):
     """A simulated sample: one record per event with a decay in a fiducial volume.
 
     Attributes:
         events: flat record array (branch names and units in README.md).
-        metadata: the run description (model point, detector, preset, POT convention,
-            versions, expected decays for the nominal exposure and their MC error).
+        metadata: the run description (:class:`SampleMetadata`).
     """
 
     events: ak.Array
-    metadata: dict[str, Any]
+    metadata: SampleMetadata
 
 
 def _split_expectation(
     weight: np.ndarray, label: np.ndarray, names: Sequence[str], pot: float
-) -> dict[str, dict[str, float]]:
+) -> dict[str, Expectation]:
     """Expected decays and MC error for ``pot`` POT, per label value (index into names)."""
     return {
         name: {
@@ -43,7 +177,7 @@ def _split_expectation(
     }
 
 
-def _expectations(events: ak.Array, pot: float, boxes: Sequence[str]) -> dict[str, Any]:
+def _expectations(events: ak.Array, pot: float, boxes: Sequence[str]) -> Expectations:
     """Expected decays for ``pot`` POT with their MC error, in all, by region, by box, by
     upscattering channel and by incoming neutrino."""
     from .geometry import REGIONS
@@ -76,9 +210,10 @@ _WIDTH_NOTES = {
     "the Lagrangian's, tests/test_lagrangian.py)",
 }
 #: Metadata two simulations must share to be pooled (:func:`pool`).
-_POOLED_KEYS = ("mass_gev", "d_gev_inv", "detector", "beam", "geometry", "width_convention",
-                "channels", "survival_to_fiducial", "primary", "injection_upstream_m",
-                "fiducial_volumes", "pauli_blocking", "wrong_sign_component")
+_PooledKey = Literal["mass_gev", "d_gev_inv", "detector", "beam", "geometry", "width_convention",
+                     "channels", "survival_to_fiducial", "primary", "injection_upstream_m",
+                     "fiducial_volumes", "pauli_blocking", "wrong_sign_component"]
+_POOLED_KEYS: tuple[_PooledKey, ...] = get_args(_PooledKey)
 
 
 def pool(first: Simulation, second: Simulation) -> Simulation:
@@ -123,7 +258,7 @@ def pool(first: Simulation, second: Simulation) -> Simulation:
     boxes = [box["name"] for box in meta["fiducial_volumes"]]
     seeds = [first.metadata.get("attempt_seeds", [first.metadata["seed"]]),
              [second.metadata["seed"]]]
-    metadata = {
+    metadata: SampleMetadata = {
         **meta, **_expectations(events, meta["nominal_pot"], boxes),
         "strata": {**meta["strata"], "attempts": total.astype(int).tolist()},
         "n_injected": first.metadata["n_injected"] + meta["n_injected"],
@@ -133,9 +268,27 @@ def pool(first: Simulation, second: Simulation) -> Simulation:
 
 
 def describe(
-    events: ak.Array, *, preset: Preset, geometry: Any, **run: Any
-) -> dict[str, Any]:
-    """Describe a run; the expected decays use the preset's nominal exposure."""
+    events: ak.Array, *, preset: Preset, geometry: DetectorGeometry, detector: str, beam: str,
+    mass_gev: float, d_gev_inv: float, n_events: int, seed: int, upstream_m: float,
+    targets: list[int], strata: list[list[int]], layer_edges_m: list[float],
+) -> SampleMetadata:
+    """Describe a run; the expected decays use the preset's nominal exposure.
+
+    Args:
+        events: the kept events.
+        preset: the preset.
+        geometry: the detector geometry.
+        detector: ``"nd280"`` or ``"upgrade"``.
+        beam: ``"fhc"`` or ``"rhc"``.
+        mass_gev: HNL mass [GeV].
+        d_gev_inv: dipole coupling [GeV^-1].
+        n_events: upscatters injected.
+        seed: random seed.
+        upstream_m: how far upstream of the boxes upscatters were injected [m].
+        targets: PDG codes of the target nuclei with a cross section.
+        strata: injection attempts per (box, layer).
+        layer_edges_m: edges of the upstream layers [m].
+    """
     import DarkNews
 
     from ._siren import load as load_siren
@@ -144,14 +297,13 @@ def describe(
 
     from .geometry import REGIONS
 
-    detector, beam = run["detector"], run["beam"]
     pot = preset.pot(detector, beam)
     decay_boxes = geometry.decay_boxes(preset.decay_region)
     boxes = [b.name for b in decay_boxes]
     return {
-        "mass_gev": run["mass_gev"],
-        "d_gev_inv": run["d_gev_inv"],
-        "mu_tr_gev_inv": float(model.mu_tr_from_d(run["d_gev_inv"])),
+        "mass_gev": mass_gev,
+        "d_gev_inv": d_gev_inv,
+        "mu_tr_gev_inv": float(model.mu_tr_from_d(d_gev_inv)),
         "detector": detector,
         "beam": beam,
         "preset": preset.name,
@@ -175,13 +327,12 @@ def describe(
             {"name": b.name, "centre_m": b.centre.tolist(), "widths_m": b.widths.tolist()}
             for b in decay_boxes
         ],
-        "injection_upstream_m": run["upstream_m"],
-        "strata": {"layer_edges_m": run["layer_edges_m"],
-                   "attempts": run["strata"]},
-        "targets_pdg": run["targets"],
-        "n_injected": run["n_events"],
+        "injection_upstream_m": upstream_m,
+        "strata": {"layer_edges_m": layer_edges_m, "attempts": strata},
+        "targets_pdg": targets,
+        "n_injected": n_events,
         "n_events": len(events),
-        "seed": run["seed"],
+        "seed": seed,
         "versions": {"t2khnl": __version__, "siren": siren.__version__,
                      "DarkNews": DarkNews.__version__},
     }

@@ -172,9 +172,10 @@ def test_preset_files_load_and_bad_ones_are_named(tmp_path):
 
 
 def test_summary_rows_put_the_paper_beside_each_number():
-    numbers = {"preset": "corrected", "nd280_world_leading_mev": None,
-               "upgrade_world_leading_mev": [33.8, 81.6], "minibooNE_nd280_cl": 0.0011,
-               "minibooNE_upgrade_sigma": 0.0, "rock_turnover_mev": 105.4}
+    verdict = headlines.MiniBooNEVerdict(None, None, None, [], None)
+    numbers = headlines.Headlines("corrected", None, [], [33.8, 81.6], [[33.8, 81.6]], 0.0011,
+                                  0.0, {"nd280": verdict, "upgrade": verdict}, 105.4, None,
+                                  headlines.PAPER)
     rows = {q: (ours, paper) for q, ours, paper in reproduce.headline_rows(numbers)}
     assert rows["ND280 2019 world-leading window [MeV]"] == ("none", "390-743")
     assert rows["T2K + T2K-II world-leading window [MeV]"] == ("34-82", "148-860")
@@ -198,3 +199,23 @@ def test_headlines_json_keeps_its_keys_and_order():
                                               "worst_d": 2e-6, "masses_mev": [600.0],
                                               "sigma": None}
     assert json.loads(json.dumps(document)) == document
+
+
+def test_headline_numbers_write_the_document_the_dict_did():
+    """reproduce.write_numbers' typed result serialises to the bytes of the dict it replaced:
+    the headlines' keys, then ``kaon_validation`` with its keys in their order."""
+    verdict = headlines.MiniBooNEVerdict(0.9, 600.0, 2e-6, [600.0], None)
+    found = headlines.Headlines("published", [390.0, 743.0], [[390.0, 743.0]], None, [], 0.9,
+                                5.1, {"nd280": verdict, "upgrade": verdict}, 200.0, None,
+                                headlines.PAPER)
+    kaon = reproduce.KaonAgreement("AFH", 1.1, 0.9, 1.3, 0.11, [10.0, 400.0], 1.4,
+                                   {"efficiency": 0.8})
+    numbers = reproduce.HeadlineNumbers(found, kaon)
+    before = {**found.as_json(), "kaon_validation": {
+        "compared_with": "AFH", "median_ratio": 1.1, "min_ratio": 0.9, "max_ratio": 1.3,
+        "max_abs_log10": 0.11, "masses_mev": [10.0, 400.0],
+        "analysis_assumptions_median_ratio": 1.4, "factors": {"efficiency": 0.8}}}
+    assert json.dumps(numbers.as_json(), indent=2) == json.dumps(before, indent=2)
+    summary = reproduce.summary_markdown(numbers, {})
+    assert summary.startswith("# Results, preset `published`")
+    assert "| agrees with AFH (no number) |" in summary and "| 1.1 (0.9-1.3) |" in summary

@@ -197,12 +197,14 @@ def test_cl_factor_zero_background():
 
 def test_limits_config_is_complete():
     config = constraints_data.limits_config()
-    for spec in config["limits"].values():
-        assert spec["mass_unit"] in ("MeV", "GeV")
-        assert spec["stat"] in ("poisson0", "chi2")
-        assert spec["power"] in (2, 4)
-        assert spec["shape"] in ("polygon", "lower_curve")
-        assert spec["d_factor"] > 0 and 0 < spec["cl"] < 1
+    assert config.base and config.target_cl == 0.95 and config.limits
+    for spec in config.limits.values():
+        assert spec.mass_unit in ("MeV", "GeV")
+        assert spec.stat in ("poisson0", "chi2")
+        assert spec.power in (2, 4)
+        assert spec.shape in ("polygon", "lower_curve")
+        assert spec.d_factor > 0 and 0 < spec.cl < 1
+        assert set(spec.not_boundary) <= set(spec.files) and spec.label and spec.note
 
 
 def test_envelope_below_each_limit():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypedDict
 
 import awkward as ak
 import numpy as np
@@ -27,6 +27,8 @@ from . import records
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from ..samples import SampleMetadata, Versions
 
 
 class Normalisation(NamedTuple):
@@ -65,7 +67,7 @@ class ExportSample(NamedTuple):
         seed: seed of the draw (None: weighted export).
         offset_m: (x, y, z) [m] added to every position.
         source: name of the ntuple.
-        metadata: the ntuple's metadata.
+        metadata: the ntuple's metadata (:class:`t2khnl.samples.SampleMetadata`).
     """
 
     records: records.EventRecords
@@ -76,7 +78,7 @@ class ExportSample(NamedTuple):
     seed: int | None
     offset_m: tuple[float, float, float]
     source: str
-    metadata: dict[str, Any]
+    metadata: SampleMetadata
 
 
 def ee_fraction(mass_gev: float, width_convention: str) -> float:
@@ -134,7 +136,7 @@ def check_offset(offset_m: Sequence[float] | str) -> tuple[float, float, float]:
     return values[0], values[1], values[2]
 
 
-def choose(events: ak.Array, metadata: dict[str, Any], *, source: str,
+def choose(events: ak.Array, metadata: SampleMetadata, *, source: str,
            pot: float | None = None, unweighted: int | None = None, seed: int = 1,
            offset_m: Sequence[float] | str = (0.0, 0.0, 0.0)) -> ExportSample:
     """The events, weights and normalisation of an export.
@@ -202,7 +204,69 @@ FRAME = ("SIREN ND280 detector coordinates: origin at the centre of the UA1 magn
          "plus offset_m")
 
 
-def header(sample: ExportSample) -> dict[str, Any]:
+class ExportHeader(TypedDict):
+    """The run description every export format writes (:func:`header`), in this order.
+
+    Attributes:
+        source: the ntuple's name.
+        mass_gev: HNL mass [GeV].
+        d_gev_inv: the coupling the ntuple was simulated at [GeV^-1].
+        mu_tr_gev_inv: the same as mu_tr = 2 d [GeV^-1].
+        detector: ``"nd280"`` or ``"upgrade"``.
+        beam: ``"fhc"`` or ``"rhc"``.
+        preset: the preset's name.
+        geometry: ``"<model>/<variant>"``.
+        width_convention: the HNL width the decays used.
+        channels: the upscattering channels.
+        primary: the injected neutrino.
+        mode: ``"weighted"`` or ``"unweighted"``.
+        n_events: events written.
+        seed: seed of the unweighted draw (None: weighted).
+        pot: exposure the weights are for [POT].
+        ee_fraction: f_ee = Gamma(nu e+ e-) / Gamma_total.
+        expected_hnl_decays: HNL decays (every channel) in the fiducial volumes for ``pot``.
+        expected_ee_decays: N -> nu e+ e- decays among them, the sum of the weights.
+        expected_ee_decays_mc_error: its Monte Carlo error.
+        ntuple_kish_n_eff: Kish effective number of ntuple events.
+        weight_convention: what a weight is, in words.
+        frame: the coordinate frame of the positions, in words (:data:`FRAME`).
+        offset_m: (x, y, z) added to every position [m].
+        time_origin: where t = 0 is, in words.
+        versions: the versions of the programs that made the ntuple.
+
+    The fields from ``mass_gev`` to ``primary``, and ``versions``, are the ntuple
+    metadata's (:class:`t2khnl.samples.SampleMetadata`): None (``versions``: {}) where an
+    ntuple lacks them.
+    """
+
+    source: str
+    mass_gev: float | None
+    d_gev_inv: float | None
+    mu_tr_gev_inv: float | None
+    detector: str | None
+    beam: str | None
+    preset: str | None
+    geometry: str | None
+    width_convention: str | None
+    channels: list[str] | None
+    primary: str | None
+    mode: str
+    n_events: int
+    seed: int | None
+    pot: float
+    ee_fraction: float
+    expected_hnl_decays: float
+    expected_ee_decays: float
+    expected_ee_decays_mc_error: float
+    ntuple_kish_n_eff: float
+    weight_convention: str
+    frame: str
+    offset_m: list[float]
+    time_origin: str
+    versions: Versions | dict[str, str]
+
+
+def header(sample: ExportSample) -> ExportHeader:
     """The run description every format writes (model point, exposure, counts, conventions).
 
     Args:
@@ -214,9 +278,16 @@ def header(sample: ExportSample) -> dict[str, Any]:
     meta, norm = sample.metadata, sample.normalisation
     return {
         "source": sample.source,
-        **{key: meta.get(key) for key in ("mass_gev", "d_gev_inv", "mu_tr_gev_inv",
-                                          "detector", "beam", "preset", "geometry",
-                                          "width_convention", "channels", "primary")},
+        "mass_gev": meta.get("mass_gev"),
+        "d_gev_inv": meta.get("d_gev_inv"),
+        "mu_tr_gev_inv": meta.get("mu_tr_gev_inv"),
+        "detector": meta.get("detector"),
+        "beam": meta.get("beam"),
+        "preset": meta.get("preset"),
+        "geometry": meta.get("geometry"),
+        "width_convention": meta.get("width_convention"),
+        "channels": meta.get("channels"),
+        "primary": meta.get("primary"),
         "mode": "weighted" if sample.unweighted is None else "unweighted",
         "n_events": int(sample.weight.size),
         "seed": sample.seed,
