@@ -359,6 +359,35 @@ def authors(detectors: tuple[str, ...], beams: tuple[str, ...], n_events: int,
                f"{Path(output) / 'authors_runs.csv'} and authors_runs.md")
 
 
+@validate.command("paper-grid")
+@click.option("--detector", "detectors", type=click.Choice(config.DETECTORS), multiple=True,
+              help="nd280 and/or upgrade; repeatable (default: both).")
+@click.option("--scan-dir", type=click.Path(file_okay=False), default=None,
+              help="A `t2khnl reproduce` output's scans/ folder (nd280_2019/, upgrade/): our "
+              "d-scan lower edges.")
+@click.option("--scan", "scans", multiple=True, metavar="DETECTOR=FOLDER",
+              help="A further scan folder of a detector (`t2khnl scan` output); repeatable, "
+              "its masses join the --scan-dir ones.")
+@click.option("--events", "n_events", type=int, default=5000, show_default=True,
+              help="Upscatters injected per beam and grid mass.")
+@_SEED
+@_DATA_DIR
+@click.option("--output", type=click.Path(file_okay=False), required=True,
+              help="Output folder: paper_grid_<detector>.json (read back on a rerun), "
+              "paper_grid.md and paper_grid.{pdf,png}.")
+def paper_grid(detectors: tuple[str, ...], scan_dir: str | None, scans: tuple[str, ...],
+               n_events: int, seed: int, data_dir: str | None, output: str) -> None:
+    """Our published statistic on the authors' 10 x 10 grid, contoured their way, beside our
+    d-scan edges and the paper's curve."""
+    from . import paper_grid as paper_grid_step
+
+    result = paper_grid_step.validate(
+        output, detectors=detectors or config.DETECTORS, scan_dir=scan_dir, scans=scans,
+        n_events=n_events, seed=seed, data_dir=data_dir, announce=click.echo)
+    click.echo(f"ours / paper:\n{result.table}")
+    click.echo(f"written to {output}: " + ", ".join(p.name for p in result.written))
+
+
 def _integers(option: str, text: str | None, largest: int) -> list[int] | None:
     """A comma-separated list of integers 0..largest of an option, or None."""
     if text is None:

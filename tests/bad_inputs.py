@@ -1,4 +1,4 @@
-"""Bad inputs of the five commands, each with words its one-line message must hold.
+"""Bad inputs of the six commands, each with words its one-line message must hold.
 
 Shared by ``tests/test_bad_input.py`` (in process, every row checked) and
 ``benchmarks/bad_input_table.py`` (the installed command, the table of the README's note).
@@ -96,5 +96,15 @@ CASES: list[Case] = [
     _case("validate authors --beam numi --output val", "--beam", "numi"),
     _case("validate authors --seed -1 --output val", "seed", "-1"),
     _case("validate authors --data-dir nowhere --output val", "data folder", "nowhere"),
+    # validate paper-grid
+    _case("validate paper-grid", "missing option", "--output"),
+    _case("validate paper-grid --events 0 --output pg", "number of events", "0"),
+    _case("validate paper-grid --detector superk --output pg", "--detector", "superk"),
+    _case("validate paper-grid --seed -1 --output pg", "seed", "-1"),
+    _case("validate paper-grid --scan nd280 --output pg", "--scan", "DETECTOR=FOLDER", "nd280"),
+    _case("validate paper-grid --scan superk=. --output pg", "--scan", "superk=."),
+    _case("validate paper-grid --scan nd280=nowhere --output pg", "scan folder", "nowhere"),
+    _case("validate paper-grid --scan-dir nowhere --output pg", "--scan-dir", "nowhere"),
+    _case("validate paper-grid --data-dir nowhere --output pg", "data folder", "nowhere"),
     _case("validate sirens --output val", "no such command", "sirens"),
 ]

@@ -1,5 +1,5 @@
-"""Every bad input of ``simulate``, ``limit``, ``scan``, ``reproduce`` and ``validate authors``
-(tests/bad_inputs.py):
+"""Every bad input of ``simulate``, ``limit``, ``scan``, ``reproduce``, ``validate authors``
+and ``validate paper-grid`` (tests/bad_inputs.py):
 one line on stderr, exit code 2, nothing written in the working folder and no cross section
 cached (the geometry cache, a few kB whatever the mass, may be)."""
 

@@ -104,17 +104,25 @@ def test_bad_grids_are_refused():
     assert paper_contour.lower_edge([], 0.1) is None
 
 
-def test_paper_grid_figure_and_table(tmp_path):
-    """plots/paper_grid: a grid statistic round-trips through its JSON; the table reads
-    ours / paper at the issue's masses from a toy whose contour is the paper's curve x 1.5
-    (d^4 toy: 1.5^4 less signal moves the edge up 1.5x at every mass)."""
-    from t2khnl.plots import paper_grid
-
+def _toy_grid():
+    """A grid statistic whose contour is the paper's ND280 curve x 1.5 (d^4 toy: 1.5^4 less
+    signal moves the edge up 1.5x at every mass)."""
     theirs_m, theirs_d = authors.read_curve("nd280")
     dd, mm = np.meshgrid(D, M, indexing="ij")
     edge = np.exp(np.interp(np.log(mm), np.log(theirs_m), np.log(theirs_d)))
     ratio = (dd / (1.5 * edge)) ** 4
-    stat = paper_contour.GridStatistic("nd280", "published", M, D, ratio * 1.353, ratio, 100)
+    return paper_contour.GridStatistic("nd280", "published", M, D, ratio * 1.353, ratio, 100)
+
+
+def test_paper_grid_table_and_figure(tmp_path):
+    """t2khnl.paper_grid: a grid statistic round-trips through its JSON; the table reads
+    ours / paper at the issue's masses; plots/paper_grid draws the computed panels."""
+    from t2khnl import paper_grid
+    from t2khnl.plots import paper_grid as figure
+    from t2khnl.plots import style
+
+    theirs_m, theirs_d = authors.read_curve("nd280")
+    stat = _toy_grid()
     path = tmp_path / "grid.json"
     path.write_text(paper_grid.grid_json(stat))
     again = paper_grid.read_grid(path)
@@ -127,7 +135,32 @@ def test_paper_grid_figure_and_table(tmp_path):
                                        if "their grid" in line).split("|")[3:-1]]
     # the toy's edge is 1.5x the paper's at the grid masses, interpolated between them
     assert np.allclose(grid_row, 1.5, rtol=0.12)
-    fig = paper_grid.plot(smooth, {"nd280": again})
-    paths = paper_grid.save(fig, tmp_path / "paper_grid")
-    paper_grid.close(fig)
+    panels = paper_grid.panels(smooth, {"nd280": again})
+    panel = panels["nd280"]
+    assert set(panel.ratios) == {"grid", "scan"} and panel.label == "ND280 2019"
+    assert np.allclose(panel.ratios["scan"], 2.0)
+    assert np.nanmedian(panel.ratios["grid"]) == pytest.approx(1.5, rel=0.05)
+    fig = figure.plot(panels)
+    paths = style.save(fig, tmp_path / "paper_grid")
+    style.close(fig)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_validate_paper_grid_reads_back_its_statistic(tmp_path):
+    """`t2khnl validate paper-grid` with the grid statistic already in its output folder
+    simulates nothing: it writes the table and the figure from it and a scan's edges."""
+    from click.testing import CliRunner
+
+    from t2khnl import cli, paper_grid
+
+    out = tmp_path / "grid"
+    out.mkdir()
+    (out / "paper_grid_nd280.json").write_text(paper_grid.grid_json(_toy_grid()))
+    result = CliRunner().invoke(cli.main, ["validate", "paper-grid", "--detector", "nd280",
+                                           "--scan-dir", str(tmp_path), "--output", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "nd280: grid statistic read back" in result.stdout
+    table = (out / "paper_grid.md").read_text()
+    assert "ours (their grid) / paper" in table and "d scan" not in table  # no scan there
+    assert table in result.stdout
+    assert all((out / f"paper_grid.{suffix}").stat().st_size > 0 for suffix in ("pdf", "png"))

@@ -212,10 +212,8 @@ def test_plots_only_draw():
         imported = _imports(path)
         assert not any(m.startswith(computing) for m in imported), path.name
     pytest.importorskip("matplotlib")
-    # paper_grid (issue 14's authors' contour procedure) imports t2khnl.authors, which loads
-    # the limit step: it is checked by its direct imports above only (reported to the lead)
     loaded = _loaded_after_import([f"t2khnl.plots.{p.stem}" for p in modules
-                                   if p.stem not in ("__init__", "paper_grid")])
+                                   if p.stem != "__init__"])
     assert "t2khnl.plots.vertices" in loaded and "t2khnl.generate" not in loaded
 
 
