@@ -21,6 +21,7 @@ import yaml
 from . import config, headlines, scan
 from .config import Preset
 from .errors import InputError
+from .scanrecords import ContourRecord
 from .scanstore import ScanStore
 
 
@@ -56,7 +57,7 @@ class StepResult:
 
     step: Step
     scan_dir: Path
-    records: list[dict[str, Any]]
+    records: list[ContourRecord]
     windows_mev: list[tuple[float, float]]
     miniboone: headlines.MiniBooNEVerdict
 

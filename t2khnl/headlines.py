@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from . import config, experiment, limit, stats
 from .constraints_data import envelope, miniboone_regions
+from .scanrecords import ContourRecord
 from .scanstore import ScanStore
 
 #: What arXiv:2412.15051 reports (PHYSICS.md, "What the paper reports").
@@ -73,7 +74,7 @@ def world_leading_windows(
     return [(float(fine[s.start]), float(fine[s.stop - 1])) for s in _runs(leading)]
 
 
-def scan_windows(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
+def scan_windows(records: list[ContourRecord]) -> list[tuple[float, float]]:
     """:func:`world_leading_windows` [MeV] of a scan's finished masses
     (:meth:`t2khnl.scanstore.ScanStore.records`)."""
     return world_leading_windows(
@@ -214,7 +215,7 @@ def rock_shares(scan_dir: str | os.PathLike[str], preset: str) -> list[tuple[flo
     return out
 
 
-def rock_turnover_mev(records: list[dict[str, Any]],
+def rock_turnover_mev(records: list[ContourRecord],
                       shares: list[tuple[float, float]]) -> float | None:
     """Mass [MeV] of the lowest d_low on the rock-dominated branch (rock share > 1/2).
 
@@ -237,7 +238,7 @@ def rock_crossover_mev(shares: list[tuple[float, float]]) -> float | None:
     return None
 
 
-def _mass_result(scan_dir: str | os.PathLike[str], rec: dict[str, Any]
+def _mass_result(scan_dir: str | os.PathLike[str], rec: ContourRecord
                  ) -> tuple[Path, dict[str, Any]]:
     """The folder and limit summary of one scanned mass."""
     store = ScanStore(scan_dir)

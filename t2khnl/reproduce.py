@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures import as_completed as futures_as_completed
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from . import compare, config, executors, figure_data, files, headlines, kaon_va
 from .errors import InputError
 from .flux import load_beam_flux
 from .plots import constraints, decay_length, style, validation, vertices
+from .scanrecords import ContourRecord
 from .scanstore import Contour, ScanStore, read_contour
 
 log = logging.getLogger(__name__)
@@ -451,13 +452,13 @@ def summary_markdown(numbers: HeadlineNumbers, scans: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _holes(rec: dict[str, Any]) -> str:
+def _holes(rec: ContourRecord) -> str:
     """The couplings [GeV^-1] between a mass's excluded intervals, or "-"."""
     intervals = rec.get("intervals") or []
     return ", ".join(f"{a[1]:.3g}-{b[0]:.3g}" for a, b in itertools.pairwise(intervals)) or "-"
 
 
-def _edge(rec: dict[str, Any], name: str) -> str:
+def _edge(rec: Mapping[str, Any], name: str) -> str:
     value = rec[name]
     refused = (rec.get("refused") or {}).get(name)
     if value is None:

@@ -38,7 +38,7 @@ from .masses import mass_label, parse_masses
 from .patchsets import write_grid_likelihood
 from .precision import edge_errors, variance_needs
 from .scanlog import mass_log, scan_log
-from .scanrecords import MassResult, ScanConfig
+from .scanrecords import ContourRecord, MassResult, ScanConfig
 from .scanstore import ScanStore, open_edges
 from .seeds import attempt_seed, mass_seeds
 
@@ -301,7 +301,7 @@ def scan(
     progress: bool = True,
     d_range: tuple[float, float] | None = None,
     scheduler_file: str | os.PathLike[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[ContourRecord]:
     """Scan masses: the excluded d interval at each, resumable, serial / pool / Dask.
 
     Args:
@@ -374,7 +374,7 @@ def scan_many(
     force: bool = False,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     progress: bool = True,
-) -> list[list[dict[str, Any]]]:
+) -> list[list[ContourRecord]]:
     """Run several scans on the same workers, each into its own folder as :func:`scan` does.
 
     The masses of all jobs that share SIREN's cross-section objects (:func:`group_key`: the

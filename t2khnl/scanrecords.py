@@ -38,6 +38,28 @@ class MassResult(TypedDict, total=False):
     elapsed_s: float
 
 
+class ContourRecord(TypedDict):
+    """One finished mass of ``contour.json`` (:func:`t2khnl.scanstore.contour_records`):
+    ``mass_gev`` [GeV]; the edges ``d_low``, ``d_high`` and their MC errors [GeV^-1] (None
+    where not quoted); whether an edge is the end of the coupling grid; the ``refused``
+    edges; every excluded interval [GeV^-1]; ``status`` and ``reason``; events per beam and
+    seed of the mass."""
+
+    mass_gev: float
+    d_low: float | None
+    d_high: float | None
+    d_low_err: float | None
+    d_high_err: float | None
+    d_low_open: bool | None
+    d_high_open: bool | None
+    refused: Any
+    intervals: Any
+    status: Literal["done", "skipped"]
+    reason: str | None
+    n_events: int
+    seed: int
+
+
 class ScanConfig(TypedDict, total=False):
     """What a scan folder is bound to (``scan.json``; :func:`t2khnl.scan.scan_config`):
     detector, preset name (and ``preset_sha256``, its content's digest, for a walk step or a preset

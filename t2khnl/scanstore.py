@@ -32,7 +32,7 @@ import numpy.typing as npt
 from . import files
 from .errors import DataFileError, InputError
 from .masses import mass_label
-from .scanrecords import MassResult
+from .scanrecords import ContourRecord, MassResult, ScanConfig
 
 log = logging.getLogger(__name__)
 
@@ -262,20 +262,20 @@ def _csv_field(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def contour_records(results: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def contour_records(results: Mapping[int, MassResult]) -> list[ContourRecord]:
     """The records of ``contour.json`` from per-mass results (by mass index), sorted by
     mass: edges, errors, open flags, intervals, status and reason, events and seed."""
     records = []
     for index in sorted(results, key=lambda i: results[i]["mass_gev"]):
         res = results[index]
-        records.append({
-            "mass_gev": res["mass_gev"],
-            **{k: res.get(k) for k in CONTOUR_COLUMNS[1:]},
-            "d_low_open": res.get("d_low_open"), "d_high_open": res.get("d_high_open"),
-            "refused": res.get("refused"), "intervals": res.get("intervals"),
-            "status": res["status"], "reason": res["reason"],
-            "n_events": res["n_events"], "seed": res["seed"],
-        })
+        records.append(ContourRecord(
+            mass_gev=res["mass_gev"], d_low=res.get("d_low"), d_high=res.get("d_high"),
+            d_low_err=res.get("d_low_err"), d_high_err=res.get("d_high_err"),
+            d_low_open=res.get("d_low_open"), d_high_open=res.get("d_high_open"),
+            refused=res.get("refused"), intervals=res.get("intervals"),
+            status=res["status"], reason=res["reason"],
+            n_events=res["n_events"], seed=res["seed"],
+        ))
     return records
 
 
@@ -465,7 +465,7 @@ class ScanStore:
                 log.warning("cannot read %s; recomputing m_N = %g GeV", path, mass)
         return done
 
-    def mass_results(self) -> Iterator[tuple[Path, dict[str, Any]]]:
+    def mass_results(self) -> Iterator[tuple[Path, MassResult]]:
         """Every per-mass result in the folder, sorted by mass, with its file.
 
         Raises:
@@ -479,8 +479,8 @@ class ScanStore:
                 raise DataFileError(msg) from err
 
     # the contour
-    def write_contour(self, config: Mapping[str, Any],
-                      results: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def write_contour(self, config: ScanConfig,
+                      results: Mapping[int, MassResult]) -> list[ContourRecord]:
         """Rewrite ``contour.csv`` and ``contour.json`` from the finished masses (atomically).
 
         ``contour.csv`` has one row per analysed mass, sorted by mass, with the columns
@@ -502,7 +502,8 @@ class ScanStore:
         writer.writerow(CONTOUR_COLUMNS)
         for rec in records:
             if rec["status"] == "done":
-                writer.writerow([_csv_field(rec[k]) for k in CONTOUR_COLUMNS])
+                row: Mapping[str, Any] = rec
+                writer.writerow([_csv_field(row[k]) for k in CONTOUR_COLUMNS])
         files.write_text(self.contour_csv, buffer.getvalue())
         document = {
             "metadata": {
@@ -520,7 +521,7 @@ class ScanStore:
         """The contour so far (:func:`read_contour`)."""
         return read_contour(self.contour_csv)
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[ContourRecord]:
         """The finished masses of the contour (``contour.json`` records with ``status ==
         "done"``), sorted by mass.
 
