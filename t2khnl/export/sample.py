@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import awkward as ak
 import numpy as np
@@ -33,6 +33,8 @@ from . import records
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from ..config import WidthConvention
 
 
 class Normalisation(NamedTuple):
@@ -101,9 +103,8 @@ def ee_fraction(mass_gev: float, width_convention: str) -> float:
     Returns:
         f_ee (dimensionless).
     """
-    if width_convention == "corrected":
-        return float(model.ee_fraction_of_decays(mass_gev))
-    return float(model.br_ee(mass_gev, "exact"))
+    convention = cast("WidthConvention", width_convention)  # checked by the model
+    return float(model.ee_fraction_of_decays(mass_gev, convention))
 
 
 def check_pot(pot: float) -> float:
