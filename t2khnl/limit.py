@@ -3,9 +3,9 @@
 One SIREN sample per beam (:mod:`t2khnl.generate`; generated at ``D_REF_GEV_INV``, injected
 far enough upstream for the smallest coupling scanned) is selected (:mod:`t2khnl.select`),
 reweighted to every d of a log grid and turned into expected signal events per channel
-(x BR(ee) x efficiency x POT; :mod:`t2khnl.reweight`), and handed to the detector's counting
-experiment (:mod:`t2khnl.experiment`), whose CLs(d) crossings of 0.05 give the two edges of
-the excluded interval. The step's path is docs/dataflow.md's.
+(x the e+e- fraction of decays x efficiency x POT; :mod:`t2khnl.reweight`), and handed to
+the detector's counting experiment (:mod:`t2khnl.experiment`), whose CLs(d) crossings of
+0.05 give the two edges of the excluded interval. The step's path is docs/dataflow.md's.
 """
 
 from __future__ import annotations
@@ -99,12 +99,13 @@ def signal_function(
     channels: Sequence[Channel], mass_gev: float, cfg: Preset
 ) -> reweight.SignalModel:
     """Expected selected e+e- events per channel as a function of d [GeV^-1]: sum of the
-    reweighted per-POT weights x BR(ee) x efficiency x POT (a self-contained
+    reweighted per-POT weights x the e+e- fraction x efficiency x POT (a self-contained
     :class:`t2khnl.reweight.SignalModel`)."""
     return reweight.SignalModel(
         columns={ch.name: ch.columns for ch in channels},
         factors={ch.name: (ch.efficiency, ch.pot) for ch in channels},
         mass_gev=mass_gev, br_ee_formula=cfg.br_ee_formula,
+        width_convention=cfg.width_convention,
         d_ref_gev_inv=D_REF_GEV_INV, survival=cfg.survival_to_fiducial,
         window_lengths=cfg.window_lengths,
     )
@@ -119,7 +120,7 @@ def _weights(ch: Channel, d_gev_inv: float, cfg: Preset) -> np.ndarray:
 
 
 def event_yields(channels: Sequence[Channel], d_gev_inv: float, cfg: Preset) -> np.ndarray:
-    """Expected selected events (before BR(ee)) that each MC event stands for at d, all
+    """Expected selected events (before the e+e- fraction) that each MC event stands for at d, all
     channels concatenated."""
     return np.concatenate(
         [_weights(ch, d_gev_inv, cfg) * ch.efficiency * ch.pot for ch in channels]
@@ -173,7 +174,7 @@ class LimitSummary(TypedDict):
     background: dict[str, float]
     statistics: dict[str, Any]
     analysis: str
-    br_ee: float
+    ee_fraction: float
     efficiency: dict[str, float]
     n_eff: dict[str, float | None]
     signal_at_d_low: dict[str, float] | None
@@ -315,8 +316,8 @@ def run(
     result = counts.excluded_interval(signal)
     summary = _summary(mass_gev, cfg, counts, channels, signal, result)
     summary["median_decay_length_m"] = {"d_gev_inv": D_REF_GEV_INV, **medians}
-    weights = {ch.name: ak.to_numpy(ch.events["weight"]) * signal.br_ee * ch.efficiency * ch.pot
-               for ch in channels}
+    weights = {ch.name: ak.to_numpy(ch.events["weight"]) * signal.ee_fraction * ch.efficiency
+               * ch.pot for ch in channels}
     workspace = counts.workspace(signal(summary["d_low"] or D_REF_GEV_INV))
     signals = {(mass_gev, float(d)): signal(float(d))
                for d in counts.d_grid_gev_inv}  # computed once
@@ -398,7 +399,7 @@ def _summary(
         "statistics": dataclasses.asdict(counts.statistics),
         "analysis": "observed 0 + 0 events (T2K 2019)" if counts.detector == "nd280"
         else "Asimov background-only expected",
-        "br_ee": signal.br_ee,
+        "ee_fraction": signal.ee_fraction,
         "efficiency": {ch.name: ch.efficiency for ch in channels},
         "n_eff": {"d_low": low.n_eff, "d_high": high.n_eff},
         "signal_at_d_low": low.signal,

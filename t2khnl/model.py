@@ -7,7 +7,8 @@ this conversion lives. Widths in GeV, lengths in m; ``convention=`` picks the wi
 ``"corrected"`` (default, Γ(N -> ν γ) = d² m³ / (4π), from the Lagrangian), ``"darknews"``
 (d² m³ / (8π), DarkNews 0.4.8, what the published analysis ran with) or ``"siren"``
 (SIREN's C++ ``HNLDipoleDecay``). :func:`br_ee` is Γ(ν e+ e-) / Γ(ν γ) (Kroll–Wada with
-the magnetic-dipole vertex), twice DarkNews's own ratio.
+the magnetic-dipole vertex), twice DarkNews's own ratio; :func:`ee_fraction_of_decays` the
+e+ e- share of the decays a convention's lifetimes count.
 
 Details: docs/darknews.md ("Width conventions in t2khnl.model").
 """
@@ -241,19 +242,34 @@ def br_ee(mass_gev: ArrayLike, formula: BrEeFormula = "exact") -> NDArray[np.flo
     return ALPHA_EM / (3 * np.pi) * _dalitz_integral(a)
 
 
-def ee_fraction_of_decays(mass_gev: ArrayLike) -> NDArray[np.float64] | float:
-    """Fraction of all decays that are ν e+ e-: R / (1 + R) with R = ``br_ee(m, "exact")``.
+def ee_fraction_of_decays(
+    mass_gev: ArrayLike, width_convention: WidthConvention = "corrected",
+    formula: BrEeFormula = "exact",
+) -> NDArray[np.float64] | float:
+    """Γ(ν e+ e-) / Γ_total with the total width a sample's lifetimes were computed with.
 
-    Use with decay probabilities computed from the ``"corrected"`` total width.
+    ``"corrected"``: Γ_total = Γ(ν γ) (1 + R_exact) (:func:`total_width_gev`), so the
+    fraction is R / (1 + R_exact) with R = ``br_ee(m, formula)``. ``"darknews"`` and
+    ``"siren"``: the lifetime knows Γ(ν γ) alone and the fraction is R (the e+ e- decays
+    counted on top, as the published analysis does).
 
     Args:
         mass_gev: HNL mass m_N [GeV].
+        width_convention: the width convention of the decay lengths (:func:`ctau_m`).
+        formula: the ratio R (:func:`br_ee`).
 
     Returns:
-        Γ(ν e+ e-) / Γ_total (dimensionless).
+        the fraction (dimensionless), broadcast over ``mass_gev``.
+
+    >>> r = br_ee(0.5)
+    >>> bool(ee_fraction_of_decays(0.5) == r / (1 + r)), ee_fraction_of_decays(0.5, "darknews") == r
+    (True, True)
     """
-    ratio = br_ee(mass_gev, "exact")
-    return ratio / (1.0 + ratio)
+    check_choice("convention", width_convention, _CONVENTIONS)
+    ratio = br_ee(mass_gev, formula)
+    if width_convention == "corrected":
+        return ratio / (1.0 + br_ee(mass_gev, "exact"))
+    return ratio
 
 
 def ee_spectrum(x: ArrayLike, mass_gev: float) -> NDArray[np.float64]:

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import model
-from .config import BrEeFormula
+from .config import BrEeFormula, WidthConvention
 from .decay import decay_probability
 from .errors import InputError
 
@@ -95,35 +95,40 @@ class SignalModel:
     limit's CLs scan (:meth:`t2khnl.experiment.Experiment.excluded_interval`) evaluates,
     holding all it needs (no call back into the pipeline).
 
-    The signal of channel c at d is ``sum(reweight(columns[c], d)) * br_ee * factors[c][0] *
-    factors[c][1] * ...`` (e.g. efficiency, exposure [POT]), multiplied in that order.
+    The signal of channel c at d is ``sum(reweight(columns[c], d)) * ee_fraction *
+    factors[c][0] * factors[c][1] * ...`` (e.g. efficiency, exposure [POT]), multiplied in
+    that order: the weights count decays at the total width of the sample's lifetimes
+    (``width_convention``), of which ``ee_fraction`` are ν e+ e-.
 
     Attributes:
         columns: per channel, the :data:`REQUIRED_COLUMNS` of its selected events.
         factors: per channel, the numbers the summed per-POT weight is multiplied by after
-            BR(ee).
+            the e+ e- fraction.
         mass_gev: HNL mass [GeV].
-        br_ee_formula: the BR(ee) formula (:func:`t2khnl.model.br_ee`).
+        br_ee_formula: the ratio Γ(ν e+ e-)/Γ(ν γ) (:func:`t2khnl.model.br_ee`).
+        width_convention: the width the events' decay lengths were computed with.
         d_ref_gev_inv: coupling [GeV^-1] the events were generated at.
         survival: the weights include the survival to the fiducial volume.
         window_lengths: without survival, the injection window in decay lengths.
         known: signals already computed, by d [GeV^-1] (:meth:`on_grid`).
-        br_ee: Γ(ν e+e-)/Γ(ν γ) at ``mass_gev`` (computed, not given).
+        ee_fraction: Γ(ν e+ e-)/Γ_total at ``mass_gev``
+            (:func:`t2khnl.model.ee_fraction_of_decays`; computed, not given).
     """
 
     columns: Mapping[str, Mapping[str, np.ndarray]]
     factors: Mapping[str, tuple[float, ...]]
     mass_gev: float
     br_ee_formula: BrEeFormula
+    width_convention: WidthConvention
     d_ref_gev_inv: float
     survival: bool = True
     window_lengths: float | None = None
     known: Mapping[float, dict[str, float]] = field(default_factory=dict)
-    br_ee: float = field(init=False)
+    ee_fraction: float = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "br_ee",
-                           float(model.br_ee(self.mass_gev, formula=self.br_ee_formula)))
+        object.__setattr__(self, "ee_fraction", float(model.ee_fraction_of_decays(
+            self.mass_gev, self.width_convention, self.br_ee_formula)))
 
     def on_grid(self, d_gev_inv: ArrayLike) -> SignalModel:
         """The same model with its signals at the couplings ``d_gev_inv`` [GeV^-1] computed
@@ -141,7 +146,7 @@ class SignalModel:
             return dict(self.known[d_gev_inv])
         out = {}
         for channel, factors in self.factors.items():
-            value = float(self.weights(channel, d_gev_inv).sum()) * self.br_ee
+            value = float(self.weights(channel, d_gev_inv).sum()) * self.ee_fraction
             for factor in factors:
                 value *= factor
             out[channel] = value

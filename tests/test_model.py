@@ -322,3 +322,22 @@ def test_sample_pair_input_errors():
         model.sample_pair(rng, np.array([[0.3, 0, 0, 0]] * 2), 0.3, n=3)
     ep, em, nu = model.sample_pair(rng, np.empty((0, 4)), 0.3)
     assert ep.shape == em.shape == nu.shape == (0, 4)
+
+
+@pytest.mark.parametrize("convention", ["corrected", "darknews", "siren"])
+@pytest.mark.parametrize("formula", ["exact", "published"])
+def test_ee_fraction_is_the_ee_width_over_the_lifetimes_total_width(convention, formula):
+    """Γ(ν e+ e-)/Γ_total from the partial widths: with the corrected width the ν γ and
+    ν e+ e- fractions add up to one; with DarkNews's or SIREN's the lifetime knows ν γ alone
+    and the e+ e- decays are R on top."""
+    masses = np.array([0.002, 0.05, 0.47, 1.5])
+    d = 2.3e-7
+    total = model.total_width_gev(masses, d, convention)
+    gamma = model.width_nu_gamma_gev(masses, d, convention)
+    ee = gamma * model.br_ee(masses, formula)
+    got = model.ee_fraction_of_decays(masses, convention, formula)
+    np.testing.assert_allclose(got, ee / total, rtol=1e-13)
+    if convention != "corrected":
+        np.testing.assert_array_equal(got, model.br_ee(masses, formula))
+    elif formula == "exact":
+        np.testing.assert_allclose(got + gamma / total, 1.0, rtol=1e-14)

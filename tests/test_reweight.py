@@ -6,9 +6,9 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from t2khnl import decay
+from t2khnl import decay, model
 from t2khnl.errors import InputError
-from t2khnl.reweight import decay_probability, kish_n_eff, reweight
+from t2khnl.reweight import SignalModel, decay_probability, kish_n_eff, reweight
 
 D_REF = 1.25e-6  # GeV^-1
 
@@ -102,3 +102,19 @@ def test_bad_input():
     del events["t_in_m"]
     with pytest.raises(InputError, match="t_in_m"):
         reweight(events, D_REF, d_ref_gev_inv=D_REF)
+
+
+def test_signal_model_counts_the_ee_share_of_the_decays_the_weights_count():
+    """The corrected lifetimes include Γ(ν e+ e-): the signal is the weighted decays x
+    R/(1+R) x efficiency x POT, not x R (which would count ~0.8% more e+ e- pairs than
+    decays of that kind at 0.5 GeV); with DarkNews's width (ν γ only) it is x R."""
+    columns = {"upscatter_weight": np.array([1e-20, 3e-20]), "t_in_m": np.array([0.0, 0.5]),
+               "t_out_m": np.array([1.0, 1.5]), "decay_length_m": np.array([40.0, 90.0])}
+    r = float(model.br_ee(0.5))
+    decays = float(reweight(columns, 1e-6, d_ref_gev_inv=1e-6).sum())
+    for convention, share in (("corrected", r / (1 + r)), ("darknews", r)):
+        signal = SignalModel(
+            columns={"fhc": columns}, factors={"fhc": (0.1, 1e21)}, mass_gev=0.5,
+            br_ee_formula="exact", width_convention=convention, d_ref_gev_inv=1e-6)
+        assert signal.ee_fraction == pytest.approx(share, rel=1e-14)
+        assert signal(1e-6)["fhc"] == pytest.approx(decays * share * 0.1 * 1e21, rel=1e-14)

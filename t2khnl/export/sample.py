@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, NamedTuple, TypedDict, cast
 
 import awkward as ak
 import numpy as np
@@ -28,6 +28,7 @@ from . import records
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from ..config import WidthConvention
     from ..samples import SampleMetadata, Versions
 
 
@@ -97,9 +98,8 @@ def ee_fraction(mass_gev: float, width_convention: str) -> float:
     Returns:
         f_ee (dimensionless).
     """
-    if width_convention == "corrected":
-        return float(model.ee_fraction_of_decays(mass_gev))
-    return float(model.br_ee(mass_gev, "exact"))
+    convention = cast("WidthConvention", width_convention)  # checked by the model
+    return float(model.ee_fraction_of_decays(mass_gev, convention))
 
 
 def check_pot(pot: float) -> float:
