@@ -43,8 +43,9 @@ def test_stages_drop_and_unblock_the_right_events(tmp_path):
     channels = limit.load_channels(tmp_path, summary)
     full = limit.signal_function(channels, MASS, cfg)(2e-6)
     assert result[-1].signal == pytest.approx(full, rel=1e-12)
-    # by hand: each event's signal at d, then the stages' sums
-    br = float(model.br_ee(MASS))
+    # by hand: each event's signal at d (the e+e- share of the decays the corrected
+    # lifetimes count, Γ(ν e+e-)/Γ_total), then the stages' sums
+    br = float(model.ee_fraction_of_decays(MASS, cfg.width_convention))
     for ch in channels:
         ev = ch.events
         per_event = limit._weights(ch, 2e-6, cfg) * br * ch.efficiency * ch.pot
