@@ -283,30 +283,39 @@ def _label_limits(ax: Axes, space: FreeSpace, limits: Sequence[Limit], d_top: fl
             logger.warning("no room to name the %s limit in Fig. 4", limit.name)
 
 
-def _leader(ax: Axes, text: Any, target_px: npt.NDArray[np.float64]) -> None:
-    """Turn a placed text into an annotation pointing at ``target_px`` [display px]."""
+def _leader(ax: Axes, text: Any, target_px: npt.NDArray[np.float64], *,
+            color: str | None = None) -> None:
+    """Turn a placed text into an annotation pointing at ``target_px`` [display px], the
+    line in the text's colour unless ``color`` is given."""
     x, y = ax.transData.inverted().transform(target_px)
     ax.annotate(text.get_text(), xy=(float(x), float(y)), xytext=text.get_position(),
                 color=text.get_color(), fontsize=text.get_fontsize(), ha="center",
-                va="center", zorder=6, gid=text.get_gid(),
-                arrowprops={"arrowstyle": "-", "color": text.get_color(), "lw": 1.0,
+                va="center", zorder=6, gid=text.get_gid(), linespacing=text.get_linespacing(),
+                arrowprops={"arrowstyle": "-", "color": color or text.get_color(), "lw": 1.0,
                             "shrinkA": 2, "shrinkB": 0})
     text.remove()
 
 
 def _annotate_holes(ax: Axes, space: FreeSpace, holes: Sequence[_Hole]) -> None:
-    """Name the holes of the contours: the couplings between the rock-fed and the gas-fed
-    exclusion that are not excluded."""
-    for hole in holes:
-        centre = np.array([math.exp(float(np.mean(np.log(hole.mass_mev)))),
-                           math.exp(float(np.mean(0.5 * np.log(hole.d_low * hole.d_high))))])
-        target = ax.transData.transform(centre)
-        text = ax.text(0, 0, _HOLE_NOTE, color=OURS_COLOR, fontsize=FONT.note, ha="center",
-                       va="center", zorder=6, gid="hole-note", linespacing=1.1)
-        if space.place(text, target[None, :], max_distance_px=3 * _LEADER_PX):
-            _leader(ax, text, target)
-        else:
-            logger.warning("no room to annotate the hole at %.0f MeV in Fig. 4", centre[0])
+    """Name the holes of a panel's contours (the couplings between the rock-fed and the
+    gas-fed exclusion that are not excluded): one note, a leader line to each hole."""
+    if not holes:
+        return
+    targets = np.array([ax.transData.transform(
+        [math.exp(float(np.mean(np.log(hole.mass_mev)))),
+         math.exp(float(np.mean(0.5 * np.log(hole.d_low * hole.d_high))))]) for hole in holes])
+    text = ax.text(0, 0, _HOLE_NOTE, color=OURS_COLOR, fontsize=FONT.note, ha="center",
+                   va="center", zorder=6, gid="hole-note", linespacing=1.1)
+    if not space.place(text, targets, max_distance_px=3 * _LEADER_PX):
+        logger.warning("no room to annotate the holes at %s MeV in Fig. 4",
+                       ", ".join(f"{h.mass_mev[0]:.0f}" for h in holes))
+        return
+    for target in targets[1:]:
+        # a transparent copy of the note, so that this leader also starts at its edge
+        _leader(ax, ax.text(*text.get_position(), _HOLE_NOTE, color="none",
+                            fontsize=FONT.note, ha="center", va="center",
+                            linespacing=1.1), target, color=OURS_COLOR)
+    _leader(ax, text, targets[0])
 
 
 def _finish_axes(ax: Axes, y_range: tuple[float, float], *, ylabel: bool) -> None:

@@ -291,3 +291,30 @@ def test_holes_between_excluded_intervals_are_not_filled(tmp_path):
     path.with_suffix(".json").write_text("[]")
     with pytest.raises(DataFileError, match=r"not a contour\.json"):
         read_contour(path)
+
+
+def test_holes_of_a_panel_share_one_note_with_a_leader_to_each():
+    """Two contours with a hole each (ND280 2019 and the upgrade near the turnover): one
+    note, visible once, and one leader line ending at each hole."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Annotation
+
+    from t2khnl.plots.layout import FreeSpace
+
+    fig, ax = constraints.log_log_axes(None, figsize=(6, 6))
+    ax.set_xlim(10, 2000)
+    ax.set_ylim(1e-7, 1e-3)
+    fig.canvas.draw()
+    holes = [constraints._Hole(np.array([210.0, 235.0]), np.array([5e-6, 5e-6]),
+                               np.array([2e-5, 2e-5])),
+             constraints._Hole(np.array([263.0]), np.array([3.8e-6]), np.array([7.9e-6]))]
+    constraints._annotate_holes(ax, FreeSpace(ax), holes)
+    notes = [c for c in ax.get_children() if isinstance(c, Annotation)]
+    visible = [n for n in notes if n.get_text() and n.get_color() != "none"]
+    assert len(notes) == 2 and len(visible) == 1
+    assert visible[0].get_gid() == "hole-note"
+    ends = sorted(n.xy for n in notes)
+    centres = sorted((math.exp(np.mean(np.log(h.mass_mev))),
+                      math.exp(np.mean(0.5 * np.log(h.d_low * h.d_high)))) for h in holes)
+    np.testing.assert_allclose(ends, centres, rtol=1e-9)
+    plt.close(fig)
