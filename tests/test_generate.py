@@ -307,7 +307,9 @@ def test_simulation_reads_only_its_keys(monkeypatch):
     assert read and read <= set(generate.SIMULATION_KEYS)
 
 
-def test_simulate_reuses_a_sample_across_analysis_only_changes(monkeypatch, walk_presets):
+@pytest.fixture
+def simulated_seeds(monkeypatch):
+    """The seeds of every SIREN event generation :func:`t2khnl.generate.simulate` runs."""
     calls = []
     real = generate.generate_events
 
@@ -316,6 +318,11 @@ def test_simulate_reuses_a_sample_across_analysis_only_changes(monkeypatch, walk
         return real(*args, **kwargs)
 
     monkeypatch.setattr(generate, "generate_events", counting)
+    return calls
+
+
+def test_simulate_reuses_a_sample_across_analysis_only_changes(simulated_seeds, walk_presets):
+    calls = simulated_seeds
     cache = generate.SimulationCache()
     args = ("upgrade", "rhc", 0.3, 1e-6)
     first = generate.simulate(*args, n_events=300, seed=5, preset=walk_presets[4], cache=cache)
@@ -329,16 +336,9 @@ def test_simulate_reuses_a_sample_across_analysis_only_changes(monkeypatch, walk
     assert len(calls) == 3
 
 
-def test_simulate_without_a_cache_simulates_every_time(monkeypatch):
+def test_simulate_without_a_cache_simulates_every_time(simulated_seeds):
     """No module-level cache: a repeated call simulates again (same seed, same events)."""
-    calls = []
-    real = generate.generate_events
-
-    def counting(*args, **kwargs):
-        calls.append(kwargs["seed"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(generate, "generate_events", counting)
+    calls = simulated_seeds
     args = ("upgrade", "fhc", 0.3, 1e-6)
     first = generate.simulate(*args, n_events=300, seed=5, preset="published")
     again = generate.simulate(*args, n_events=300, seed=5, preset="published")
