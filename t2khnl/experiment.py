@@ -77,7 +77,7 @@ class Experiment:
                                  calctype=calctype, expected=True)
 
     def excluded_interval(self, signal_of_d: Callable[[float], stats.Counts], *,
-              cl: float = 0.95) -> stats.LimitResult:
+                          cl: float = 0.95) -> stats.LimitResult:
         """The excluded interval in d (:func:`t2khnl.stats.limit_interval` on
         :attr:`d_grid_gev_inv`) of a signal given as a function of d [GeV^-1]."""
         return stats.limit_interval(signal_of_d, self.d_grid_gev_inv, self.cls, cl=cl)

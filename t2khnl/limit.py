@@ -105,18 +105,26 @@ def signal_function(
         columns={ch.name: ch.columns for ch in channels},
         factors={ch.name: (ch.efficiency, ch.pot) for ch in channels},
         mass_gev=mass_gev, br_ee_formula=cfg.br_ee_formula,
-        width_convention=cfg.width_convention,
-        d_ref_gev_inv=D_REF_GEV_INV, survival=cfg.survival_to_fiducial,
-        window_lengths=cfg.window_lengths,
+        width_convention=cfg.width_convention, **_reweighting(cfg),
     )
+
+
+class _Reweighting(TypedDict):
+    d_ref_gev_inv: float
+    survival: bool
+    window_lengths: float | None
+
+
+def _reweighting(cfg: Preset) -> _Reweighting:
+    """How the limit step's samples are reweighted under ``cfg``: from the coupling they
+    were generated at [GeV^-1], with or without the survival factor, in which window."""
+    return _Reweighting(d_ref_gev_inv=D_REF_GEV_INV, survival=cfg.survival_to_fiducial,
+                        window_lengths=cfg.window_lengths)
 
 
 def _weights(ch: Channel, d_gev_inv: float, cfg: Preset) -> np.ndarray:
     """Per-POT weights of a channel's selected events at d [GeV^-1]."""
-    return reweight.reweight(
-        ch.columns, d_gev_inv, d_ref_gev_inv=D_REF_GEV_INV,
-        survival=cfg.survival_to_fiducial, window_lengths=cfg.window_lengths,
-    )
+    return reweight.reweight(ch.columns, d_gev_inv, **_reweighting(cfg))
 
 
 def event_yields(channels: Sequence[Channel], d_gev_inv: float, cfg: Preset) -> np.ndarray:
